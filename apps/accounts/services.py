@@ -1,0 +1,90 @@
+"""Writes about users, projects and memberships; each one audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
+from django.db import transaction
+from django.utils.text import slugify
+
+from apps.accounts.models import Membership, Project, Role
+from apps.core.services import audit_event_record
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:70] or "project"
+    slug, n = base, 2
+    while Project.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+@transaction.atomic
+def project_create(
+    *, actor: Any, name: str, description: str = "", slug: str = "", webhook_url: str = ""
+) -> Project:
+    """Create a project; its creator becomes its first admin."""
+    project = Project.objects.create(
+        name=name,
+        slug=slug or _unique_slug(name),
+        description=description,
+        webhook_url=webhook_url,
+    )
+    if actor is not None and actor.is_authenticated:
+        Membership.objects.create(project=project, user=actor, role=Role.ADMIN)
+    audit_event_record(
+        actor=actor,
+        action="project.create",
+        obj=project,
+        after={"name": name, "slug": project.slug},
+    )
+    return project
+
+
+@transaction.atomic
+def membership_set(*, actor: Any, project: Project, user: AbstractUser, role: str) -> Membership:
+    """Give ``user`` the ``role`` in ``project`` (adding or changing the membership)."""
+    role = Role(role)
+    existing = Membership.objects.select_for_update().filter(project=project, user=user).first()
+    before = {"role": existing.role} if existing else None
+    if existing:
+        existing.role = role
+        existing.save(update_fields=["role", "updated_at"])
+        membership = existing
+    else:
+        membership = Membership.objects.create(project=project, user=user, role=role)
+    audit_event_record(
+        actor=actor,
+        action="membership.set",
+        obj=membership,
+        project=project,
+        before=before,
+        after={"user": user.get_username(), "role": role.value},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, actor: Any, project: Project, user: AbstractUser) -> None:
+    """Remove ``user`` from ``project``."""
+    membership = Membership.objects.filter(project=project, user=user).first()
+    if membership is None:
+        return
+    audit_event_record(
+        actor=actor,
+        action="membership.remove",
+        obj=membership,
+        project=project,
+        before={"user": user.get_username(), "role": membership.role},
+    )
+    membership.delete()
+
+
+@transaction.atomic
+def user_create(*, actor: Any, username: str, password: str, email: str = "") -> AbstractUser:
+    """Create a user account (site administration)."""
+    user = get_user_model().objects.create_user(username=username, password=password, email=email)
+    audit_event_record(actor=actor, action="user.create", obj=user, after={"username": username})
+    return user

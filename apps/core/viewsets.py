@@ -1,0 +1,54 @@
+"""The one way API viewsets are scoped to the caller's projects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Model, QuerySet
+from django.shortcuts import get_object_or_404
+from rest_framework import serializers, viewsets
+
+from apps.accounts.models import Project
+from apps.accounts.permissions import Capability
+
+
+class ProjectScopedMixin:
+    """Limits a viewset's queryset to the caller's projects and resolves the project of a create.
+
+    Subclasses set ``queryset``, ``serializer_class``, ``capabilities`` and, when the model does
+    not have a direct ``project`` field, ``project_lookup`` (e.g. ``"rubric__project"``).
+    ``create`` resolves the project from the body field named by ``create_project_field``
+    (either a project id or a related object's id through ``create_project_model``).
+    """
+
+    project_lookup = "project"
+    create_project_field = "project"
+    create_project_model: type[Model] | None = None
+    capabilities: dict[str, Capability] = {}
+    request: Any
+
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset: QuerySet[Any] = super().get_queryset()  # type: ignore[misc]
+        projects = Project.objects.for_user(self.request.user)
+        return queryset.filter(**{f"{self.project_lookup}__in": projects})
+
+    def get_create_project(self) -> Project:
+        raw = self.request.data.get(self.create_project_field)
+        if raw in (None, ""):
+            raise serializers.ValidationError(
+                {self.create_project_field: ["This field is required."]}
+            )
+        try:
+            pk = int(raw)
+        except (TypeError, ValueError):
+            raise serializers.ValidationError(
+                {self.create_project_field: [f"Expected an id, got {raw!r}."]}
+            ) from None
+        if self.create_project_model is None:
+            return get_object_or_404(Project, pk=pk)
+        obj = get_object_or_404(self.create_project_model, pk=pk)
+        return obj.project  # type: ignore[attr-defined,no-any-return]
+
+
+class ProjectScopedViewSet(ProjectScopedMixin, viewsets.ModelViewSet):
+    """A model viewset scoped to the caller's projects."""

@@ -1,0 +1,7 @@
+"""API routes of the datasets app, mounted under /api/."""
+
+from rest_framework.routers import SimpleRouter
+
+router = SimpleRouter()
+
+urlpatterns = [*router.urls]

@@ -1,0 +1,45 @@
+"""JSON Lines: one JSON object a line.
+
+Fields, with the default names (``ImportOptions.field_map`` renames them; see
+:mod:`apps.datasets.importers.mapping` for the full table)::
+
+    {"prompt": "...", "response_a": "...", "response_b": "...",
+     "label": "A" | "B" | "tie" | null, "domain": "code", "id": "q-17", ...}
+
+``prompt``, ``response_a`` and ``response_b`` are required non-empty strings; ``label``,
+``domain`` and ``id`` are optional; other fields go to ``metadata``. Blank lines are ignored.
+The file may be gzip-compressed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import IO, Any
+
+from apps.datasets.importers.base import (
+    ImportOptions,
+    PairImporter,
+    PairRecord,
+    Skipped,
+    require_object,
+)
+from apps.datasets.importers.mapping import mapped_record, resolve_field_map
+from apps.datasets.importers.reading import ProblemLog, iter_json_lines
+
+
+class JsonlImporter(PairImporter):
+    """Pairs from JSON Lines with a configurable field mapping."""
+
+    format = "jsonl"
+
+    def __init__(self, options: ImportOptions | None = None) -> None:
+        super().__init__(options)
+        self.fields = resolve_field_map(self.options.field_map)
+
+    def rows(self, stream: IO[bytes], log: ProblemLog) -> Iterator[tuple[int, Any]]:
+        """Each non-blank line, decoded as JSON."""
+        return iter_json_lines(stream, log, max_line_bytes=self.options.max_line_bytes)
+
+    def record(self, line: int, row: Any) -> PairRecord | Skipped:
+        """Map the object's fields to a pair."""
+        return mapped_record(line, require_object(row), self.fields, self.options)

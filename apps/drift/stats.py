@@ -1,0 +1,675 @@
+"""Drift statistics between a baseline and a candidate judging run on one reference snapshot.
+
+Pure and database-free: the caller hands over one row per pair (a :class:`PairedOutcomes`) and
+gets back a JSON-ready dict (:func:`compute_drift_report`). Definitions follow JUDGING-AND-DRIFT.md;
+where that document leaves a choice open, the choice is stated here.
+
+Conventions
+-----------
+- Accuracies, deltas, rates and thresholds are proportions in 0..1 (a delta of -0.098 is shown as
+  -9.8 points). ``delta`` is candidate minus baseline, so a drop is negative.
+- Accuracy counts pairs whose gold label is ``A`` or ``B``: 1 when the verdict equals the gold label,
+  0.5 for a ``tie`` verdict, 0 otherwise (``invalid`` included). ``n`` is the number of such pairs;
+  gold ``tie`` pairs are reported as ``n_gold_tie`` and ``n_pairs`` counts all pairs.
+- A verdict is *right* when it equals the gold label (score 1). A ``tie`` verdict is not right, so a
+  change between right and tie is a McNemar discordance.
+- A *flip* is any change of verdict between the two runs, over all pairs (gold ties included: a
+  change of what the judge prefers is a change whatever the reference says), so
+  ``flip_rate = flips / n_pairs``. Changes to or from ``invalid`` are flips but carry no direction.
+- Tie rate, invalid rate and position consistency of each run are shares of all pairs.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import brentq
+from scipy.stats import binomtest, false_discovery_control, norm
+from statsmodels.stats.contingency_tables import mcnemar
+from statsmodels.stats.proportion import proportion_confint
+
+from apps.drift.flags import DriftThresholds, drift_flags, drift_severity
+
+__all__ = [
+    "GOLD_LABELS",
+    "VERDICTS",
+    "DriftThresholds",
+    "PairedOutcomes",
+    "compute_drift_report",
+    "connor_sample_size",
+    "direction_test",
+    "holm_adjust",
+    "mcnemar_exact_p",
+    "minimum_detectable_drop",
+    "paired_cluster_bootstrap",
+    "wilson_interval",
+]
+
+VERDICTS: tuple[str, ...] = ("A", "B", "tie", "invalid")
+GOLD_LABELS: tuple[str, ...] = ("A", "B", "tie")
+_A, _B, _TIE, _INVALID = 0, 1, 2, 3
+
+# Where each verdict sits on the scale from "B better" (-1) to "A better" (+1); invalid has no
+# place and is masked out wherever this is used.
+_POSITION = np.array([1, -1, 0, 0], dtype=np.int8)
+
+DIRECTIONS: tuple[str, ...] = ("toward_longer", "toward_refusal", "toward_position_a")
+
+DEFAULT_POWER = 0.8
+
+# Intervals are 95% whatever alpha the drift guard tests at: the level readers expect to see.
+INTERVAL_ALPHA = 0.05
+
+
+def _encode(values: ArrayLike, allowed: Sequence[str], what: str) -> NDArray[np.int8]:
+    """Labels as small integer codes (index in ``allowed``); unknown labels are an error."""
+    arr = np.asarray(values, dtype=str)
+    if arr.ndim != 1:
+        raise ValueError(f"{what} must be one-dimensional")
+    uniq, inverse = np.unique(arr, return_inverse=True)
+    lookup = {label: i for i, label in enumerate(allowed)}
+    unknown = [str(u) for u in uniq if str(u) not in lookup]
+    if unknown:
+        raise ValueError(f"{what}: unknown label(s) {unknown[:5]}; expected one of {list(allowed)}")
+    codes = np.array([lookup[str(u)] for u in uniq], dtype=np.int8)
+    return codes[inverse.reshape(-1)]
+
+
+@dataclass(frozen=True, eq=False)
+class PairedOutcomes:
+    """One row per pair judged by both runs on the same reference snapshot.
+
+    Arrays of equal length (lists are accepted and converted):
+
+    - ``domain``: the pair's domain key; ``gold``: ``A``, ``B`` or ``tie``;
+    - ``baseline`` / ``candidate``: each run's pair verdict, ``A``, ``B``, ``tie`` or ``invalid``;
+    - ``length_a`` / ``length_b``: lengths of the two responses (any unit, the same for both);
+    - ``refuses_a`` / ``refuses_b``: whether each response refuses;
+    - ``cluster``: the prompt key (e.g. a prompt hash); pairs sharing a prompt are resampled
+      together. None makes every pair its own cluster;
+    - ``pair_id``: optional ids carried into the flip list;
+    - ``baseline_consistent`` / ``candidate_consistent``: optional, whether each run's two orders
+      agreed on the pair (position consistency);
+    - ``repeat_baseline``: optional verdicts of the baseline rubric judged a second time, for the
+      noise floor.
+    """
+
+    domain: NDArray[np.str_]
+    gold: NDArray[np.str_]
+    baseline: NDArray[np.str_]
+    candidate: NDArray[np.str_]
+    length_a: NDArray[np.float64]
+    length_b: NDArray[np.float64]
+    refuses_a: NDArray[np.bool_]
+    refuses_b: NDArray[np.bool_]
+    cluster: NDArray[np.str_] | None = None
+    pair_id: NDArray[np.object_] | None = None
+    baseline_consistent: NDArray[np.bool_] | None = None
+    candidate_consistent: NDArray[np.bool_] | None = None
+    repeat_baseline: NDArray[np.str_] | None = None
+
+    gold_code: NDArray[np.int8] = field(init=False, repr=False)
+    baseline_code: NDArray[np.int8] = field(init=False, repr=False)
+    candidate_code: NDArray[np.int8] = field(init=False, repr=False)
+    repeat_code: NDArray[np.int8] | None = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Frozen dataclass: coercion has to go through object.__setattr__.
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        put("domain", np.asarray(self.domain, dtype=str))
+        n = self.domain.shape[0]
+        for name in ("gold", "baseline", "candidate"):
+            put(name, np.asarray(getattr(self, name), dtype=str))
+        for name in ("length_a", "length_b"):
+            put(name, np.asarray(getattr(self, name), dtype=np.float64))
+        for name in ("refuses_a", "refuses_b"):
+            put(name, np.asarray(getattr(self, name), dtype=bool))
+        if self.cluster is None:
+            put("cluster", np.arange(n).astype(str))
+        else:
+            put("cluster", np.asarray(self.cluster).astype(str))
+        if self.pair_id is not None:
+            put("pair_id", np.asarray(self.pair_id, dtype=object))
+        for name in ("baseline_consistent", "candidate_consistent"):
+            if getattr(self, name) is not None:
+                put(name, np.asarray(getattr(self, name), dtype=bool))
+        if self.repeat_baseline is not None:
+            put("repeat_baseline", np.asarray(self.repeat_baseline, dtype=str))
+
+        for name in (
+            "gold",
+            "baseline",
+            "candidate",
+            "length_a",
+            "length_b",
+            "refuses_a",
+            "refuses_b",
+            "cluster",
+            "pair_id",
+            "baseline_consistent",
+            "candidate_consistent",
+            "repeat_baseline",
+        ):
+            value = getattr(self, name)
+            if value is not None and value.shape != (n,):
+                raise ValueError(f"{name} has shape {value.shape}, expected ({n},) like domain")
+
+        put("gold_code", _encode(self.gold, GOLD_LABELS, "gold"))
+        put("baseline_code", _encode(self.baseline, VERDICTS, "baseline"))
+        put("candidate_code", _encode(self.candidate, VERDICTS, "candidate"))
+        put(
+            "repeat_code",
+            None
+            if self.repeat_baseline is None
+            else _encode(self.repeat_baseline, VERDICTS, "repeat_baseline"),
+        )
+
+    def __len__(self) -> int:
+        return int(self.domain.shape[0])
+
+    @classmethod
+    def from_records(cls, records: Iterable[Mapping[str, Any]]) -> PairedOutcomes:
+        """Build from one mapping per pair, keyed by the field names of this class.
+
+        ``domain``, ``gold``, ``baseline``, ``candidate``, the lengths and the refusal flags are
+        required; the optional fields are used only when every record has them.
+        """
+        rows = list(records)
+        required = (
+            "domain",
+            "gold",
+            "baseline",
+            "candidate",
+            "length_a",
+            "length_b",
+            "refuses_a",
+            "refuses_b",
+        )
+        optional = (
+            "cluster",
+            "pair_id",
+            "baseline_consistent",
+            "candidate_consistent",
+            "repeat_baseline",
+        )
+        columns: dict[str, Any] = {key: [row[key] for row in rows] for key in required}
+        for key in optional:
+            if rows and all(row.get(key) is not None for row in rows):
+                columns[key] = [row[key] for row in rows]
+        return cls(**columns)
+
+
+# --- single statistics -------------------------------------------------------------------------
+
+
+def wilson_interval(score_sum: float, n: int, alpha: float = 0.05) -> tuple[float, float] | None:
+    """Wilson interval of a proportion (statsmodels), None when n is 0.
+
+    With half scores for tie verdicts the proportion is the mean score, so ``score_sum`` may be a
+    half-integer; the interval is then Wilson's at that proportion and n.
+    """
+    if n <= 0:
+        return None
+    low, high = proportion_confint(score_sum, n, alpha=alpha, method="wilson")
+    # Wilson's bound is exactly 0 at 0 successes (1 at n), but the library's arithmetic can leave
+    # a 1e-17 residue there; snap it so reports and comparisons see the exact bound.
+    low = 0.0 if score_sum <= 0 else max(0.0, float(low))
+    high = 1.0 if score_sum >= n else min(1.0, float(high))
+    return low, high
+
+
+def mcnemar_exact_p(b: int, c: int) -> float:
+    """Exact McNemar p (statsmodels) from the two discordant counts; 1.0 when there are none."""
+    if b + c == 0:
+        return 1.0
+    return float(mcnemar([[0, b], [c, 0]], exact=True).pvalue)
+
+
+def direction_test(moved: NDArray[np.int8]) -> dict[str, float | int | None]:
+    """Exact two-sided sign test (scipy ``binomtest``, p=0.5) on flip directions.
+
+    ``moved`` holds +1 for a flip toward the property, -1 for one away from it and 0 for pairs that
+    do not count (no flip, invalid verdict, or the property does not tell the responses apart).
+    Returns ``{share, n, p}``: the share of counted flips that moved toward the property.
+    """
+    n = int(np.count_nonzero(moved))
+    if n == 0:
+        return {"share": None, "n": 0, "p": None}
+    toward = int(np.count_nonzero(moved > 0))
+    return {"share": toward / n, "n": n, "p": float(binomtest(toward, n, 0.5).pvalue)}
+
+
+def paired_cluster_bootstrap(
+    diff: NDArray[np.float64],
+    cluster: NDArray[np.integer[Any]],
+    *,
+    n_bootstrap: int,
+    rng: np.random.Generator,
+) -> NDArray[np.float64]:
+    """Bootstrap replicates of the mean paired difference, resampling clusters with replacement.
+
+    ``diff`` is the per-pair difference (candidate score - baseline score), so both runs are
+    resampled jointly; ``cluster`` gives each pair's cluster (prompt). Each replicate draws as many
+    clusters as there are, with replacement, and returns sum(diff)/pairs over the drawn clusters.
+
+    The replicate depends only on how many clusters of each *type* (cluster sum of diff, cluster
+    size) were drawn, and drawing K clusters uniformly is the same as a multinomial draw of type
+    counts with probabilities proportional to the types' frequencies. The types are few (pair
+    differences are multiples of 0.5), so a (n_bootstrap x types) multinomial matrix replaces the
+    (n_bootstrap x K) matrix of drawn indices: same distribution, a tiny fraction of the work.
+    """
+    if diff.shape != cluster.shape:
+        raise ValueError("diff and cluster must have the same shape")
+    if diff.size == 0:
+        raise ValueError("cannot bootstrap an empty sample")
+    _, members = np.unique(cluster, return_inverse=True)
+    members = members.reshape(-1)
+    sums = np.bincount(members, weights=diff)
+    sizes = np.bincount(members).astype(np.float64)
+    types, frequency = np.unique(np.column_stack([sums, sizes]), axis=0, return_counts=True)
+    n_clusters = int(sizes.shape[0])
+    counts = rng.multinomial(n_clusters, frequency / n_clusters, size=n_bootstrap)
+    replicates: NDArray[np.float64] = (counts @ types[:, 0]) / (counts @ types[:, 1])
+    return replicates
+
+
+def connor_sample_size(
+    delta: float,
+    discordance: float,
+    *,
+    alpha: float = 0.05,
+    power: float = DEFAULT_POWER,
+) -> float:
+    """Pairs needed to detect a difference ``delta`` between paired proportions (McNemar test).
+
+    Connor, R. J. (1987). Sample size for testing differences in proportions for the paired-sample
+    design. Biometrics 43(1), 207-211:
+
+        n = (z_{1-alpha/2} * sqrt(psi) + z_{power} * sqrt(psi - delta^2))^2 / delta^2
+
+    where ``psi`` (``discordance``) is the probability that a pair is discordant (right in one run
+    only) and ``delta`` the difference of the two discordance cells, i.e. the accuracy change.
+    Requires 0 < delta <= psi <= 1.
+    """
+    if not 0 < delta <= discordance <= 1:
+        raise ValueError("need 0 < delta <= discordance <= 1")
+    return _connor_n(delta, discordance, *_z_values(alpha, power))
+
+
+def _z_values(alpha: float, power: float) -> tuple[float, float]:
+    return float(norm.ppf(1 - alpha / 2)), float(norm.ppf(power))
+
+
+def _connor_n(delta: float, discordance: float, z_alpha: float, z_power: float) -> float:
+    root = z_alpha * math.sqrt(discordance) + z_power * math.sqrt(discordance - delta**2)
+    return root**2 / delta**2
+
+
+def minimum_detectable_drop(
+    n: int,
+    discordance: float,
+    *,
+    alpha: float = 0.05,
+    power: float = DEFAULT_POWER,
+) -> float | None:
+    """The smallest accuracy drop that ``n`` pairs detect with the given power (Connor 1987).
+
+    Solves ``connor_sample_size(delta, psi) = n`` for delta (scipy ``brentq``; the left side falls
+    as delta grows), with ``psi = max(discordance, delta)``: the observed discordance rate is the
+    planning value, but a drop of delta needs at least delta of the pairs to be discordant, so where
+    the observed rate is smaller (none observed, or a tiny domain) the least discordance compatible
+    with the drop is used. Returns None when even a drop of 100 points would go undetected
+    (n < z_{1-alpha/2}^2, i.e. three pairs or fewer at alpha 0.05).
+    """
+    if n <= 0:
+        return None
+    discordance = min(max(discordance, 0.0), 1.0)
+    z_alpha, z_power = _z_values(alpha, power)
+
+    def excess(delta: float) -> float:
+        return _connor_n(delta, max(discordance, delta), z_alpha, z_power) - n
+
+    if excess(1.0) > 0:
+        return None
+    return float(brentq(excess, 1e-12, 1.0, xtol=1e-12, rtol=1e-12))
+
+
+# --- the report --------------------------------------------------------------------------------
+
+
+def _num(value: Any) -> float | None:
+    """A finite Python float, or None (JSON has no NaN)."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _interval(bounds: tuple[float, float] | None) -> list[float | None] | None:
+    return None if bounds is None else [_num(bounds[0]), _num(bounds[1])]
+
+
+def _share(mask: NDArray[np.bool_]) -> float | None:
+    return float(mask.mean()) if mask.size else None
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Per-pair arrays derived once, sorted by domain so each domain is a contiguous slice."""
+
+    order: NDArray[np.intp]
+    domains: list[str]
+    slices: list[slice]
+    scored: NDArray[np.bool_]
+    diff: NDArray[np.float64]
+    baseline_score: NDArray[np.float64]
+    candidate_score: NDArray[np.float64]
+    baseline_right: NDArray[np.bool_]
+    candidate_right: NDArray[np.bool_]
+    baseline: NDArray[np.int8]
+    candidate: NDArray[np.int8]
+    flipped: NDArray[np.bool_]
+    cluster: NDArray[np.intp]
+    moved: dict[str, NDArray[np.int8]]
+    baseline_consistent: NDArray[np.bool_] | None
+    candidate_consistent: NDArray[np.bool_] | None
+    repeat_flipped: NDArray[np.bool_] | None
+
+
+def _prepare(outcomes: PairedOutcomes) -> _Prepared:
+    domain_names, domain_index = np.unique(outcomes.domain, return_inverse=True)
+    order = np.argsort(domain_index.reshape(-1), kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(domain_index.reshape(-1)))])
+    slices = [slice(int(bounds[i]), int(bounds[i + 1])) for i in range(len(domain_names))]
+
+    gold = outcomes.gold_code[order]
+    baseline = outcomes.baseline_code[order]
+    candidate = outcomes.candidate_code[order]
+    scored = gold != _TIE
+
+    def score(verdict: NDArray[np.int8]) -> NDArray[np.float64]:
+        return np.where(verdict == gold, 1.0, np.where(verdict == _TIE, 0.5, 0.0)) * scored
+
+    baseline_score, candidate_score = score(baseline), score(candidate)
+    _, cluster = np.unique(outcomes.cluster[order], return_inverse=True)
+
+    valid = (baseline != _INVALID) & (candidate != _INVALID)
+    step = np.sign(_POSITION[candidate] - _POSITION[baseline]) * valid
+    favours_a = {
+        "toward_longer": np.sign(outcomes.length_a - outcomes.length_b)[order].astype(np.int8),
+        "toward_refusal": (
+            outcomes.refuses_a.astype(np.int8) - outcomes.refuses_b.astype(np.int8)
+        )[order],
+        # Verdicts are in terms of the pair's own A and B, and A is the response shown first in
+        # the canonical order, so "toward position A" is simply "toward A".
+        "toward_position_a": np.ones(len(outcomes), dtype=np.int8),
+    }
+
+    def sorted_or_none(values: NDArray[np.bool_] | None) -> NDArray[np.bool_] | None:
+        return None if values is None else values[order]
+
+    repeat = outcomes.repeat_code
+    return _Prepared(
+        order=order,
+        domains=[str(name) for name in domain_names],
+        slices=slices,
+        scored=scored,
+        diff=candidate_score - baseline_score,
+        baseline_score=baseline_score,
+        candidate_score=candidate_score,
+        baseline_right=scored & (baseline == gold),
+        candidate_right=scored & (candidate == gold),
+        baseline=baseline,
+        candidate=candidate,
+        flipped=baseline != candidate,
+        cluster=cluster.reshape(-1),
+        moved={key: (step * favour).astype(np.int8) for key, favour in favours_a.items()},
+        baseline_consistent=sorted_or_none(outcomes.baseline_consistent),
+        candidate_consistent=sorted_or_none(outcomes.candidate_consistent),
+        repeat_flipped=None if repeat is None else (repeat[order] != baseline),
+    )
+
+
+def _scope_stats(
+    prep: _Prepared,
+    part: slice,
+    *,
+    rng: np.random.Generator,
+    n_bootstrap: int,
+    alpha: float,
+    power: float,
+) -> dict[str, Any]:
+    """Every statistic of one scope (a domain's slice, or all pairs)."""
+    scored = prep.scored[part]
+    n_pairs = int(scored.size)
+    n = int(np.count_nonzero(scored))
+    baseline = prep.baseline[part]
+    candidate = prep.candidate[part]
+
+    baseline_sum = float(prep.baseline_score[part].sum())
+    candidate_sum = float(prep.candidate_score[part].sum())
+    b = int(np.count_nonzero(prep.baseline_right[part] & ~prep.candidate_right[part]))
+    c = int(np.count_nonzero(prep.candidate_right[part] & ~prep.baseline_right[part]))
+
+    delta: float | None = None
+    delta_ci: list[float | None] | None = None
+    if n:
+        delta = (candidate_sum - baseline_sum) / n
+        replicates = paired_cluster_bootstrap(
+            prep.diff[part][scored],
+            prep.cluster[part][scored],
+            n_bootstrap=n_bootstrap,
+            rng=rng,
+        )
+        low, high = np.quantile(replicates, [INTERVAL_ALPHA / 2, 1 - INTERVAL_ALPHA / 2])
+        # "+ 0.0" turns a -0.0 quantile into 0.0, which reads better in a report.
+        delta_ci = [_num(low + 0.0), _num(high + 0.0)]
+
+    flips = int(np.count_nonzero(prep.flipped[part]))
+    discordance = (b + c) / n if n else None
+
+    noise_floor: float | None = None
+    noise_source: str | None = None
+    if prep.repeat_flipped is not None:
+        noise_floor, noise_source = _share(prep.repeat_flipped[part]), "repeat"
+    elif prep.baseline_consistent is not None and n_pairs:
+        noise_floor = 1.0 - float(prep.baseline_consistent[part].mean())
+        noise_source = "order_inconsistency"
+
+    def consistency(values: NDArray[np.bool_] | None) -> float | None:
+        return None if values is None else _share(values[part])
+
+    return {
+        "n": n,
+        "n_pairs": n_pairs,
+        "n_gold_tie": n_pairs - n,
+        "baseline_accuracy": baseline_sum / n if n else None,
+        "candidate_accuracy": candidate_sum / n if n else None,
+        "baseline_ci": _interval(wilson_interval(baseline_sum, n, INTERVAL_ALPHA)),
+        "candidate_ci": _interval(wilson_interval(candidate_sum, n, INTERVAL_ALPHA)),
+        "delta": delta,
+        "delta_ci": delta_ci,
+        "discordant": {"baseline_only_right": b, "candidate_only_right": c},
+        "discordance_rate": discordance,
+        "mcnemar_p": mcnemar_exact_p(b, c) if n else None,
+        "p_holm": None,
+        "q_bh": None,
+        "flips": flips,
+        "flip_rate": flips / n_pairs if n_pairs else None,
+        "direction": {key: direction_test(prep.moved[key][part]) for key in DIRECTIONS},
+        "mde": (
+            minimum_detectable_drop(n, discordance or 0.0, alpha=alpha, power=power) if n else None
+        ),
+        "baseline_tie_rate": _share(baseline == _TIE),
+        "candidate_tie_rate": _share(candidate == _TIE),
+        "baseline_invalid_rate": _share(baseline == _INVALID),
+        "candidate_invalid_rate": _share(candidate == _INVALID),
+        "baseline_position_consistency": consistency(prep.baseline_consistent),
+        "candidate_position_consistency": consistency(prep.candidate_consistent),
+        "noise_floor": noise_floor,
+        "noise_floor_source": noise_source,
+    }
+
+
+def holm_adjust(p_values: ArrayLike) -> NDArray[np.float64]:
+    """Holm step-down adjusted p-values, in the order given.
+
+    Written out rather than taken from statsmodels' ``multipletests(method="holm")`` (which the
+    tests compare it with) because that function runs a full ``gc.collect()`` on every Holm call,
+    costing a tenth of a second or more in a process with a large heap, four times per report.
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    order = np.argsort(p, kind="stable")
+    factors = p.size - np.arange(p.size)
+    adjusted = np.empty_like(p)
+    adjusted[order] = np.minimum(1.0, np.maximum.accumulate(factors * p[order]))
+    return adjusted
+
+
+def _adjust(scopes: list[dict[str, Any]], get: str, put_holm: str, put_bh: str | None) -> None:
+    """Holm (and BH) adjustment across the scopes that have a p-value, written back in place."""
+    tested = [scope for scope in scopes if scope.get(get) is not None]
+    if not tested:
+        return
+    p_values = [scope[get] for scope in tested]
+    holm = holm_adjust(p_values)
+    bh = false_discovery_control(p_values, method="bh")
+    for scope, p_holm, q_bh in zip(tested, holm, bh, strict=True):
+        scope[put_holm] = float(p_holm)
+        if put_bh is not None:
+            scope[put_bh] = float(q_bh)
+
+
+def _scope_rng(seed: int, domain: str | None) -> np.random.Generator:
+    """A generator per scope, so one domain's interval does not depend on which others exist."""
+    if domain is None:
+        entropy = [seed, 0]
+    else:
+        entropy = [seed, 1, zlib.crc32(domain.encode("utf-8"))]
+    return np.random.default_rng(np.random.SeedSequence(entropy))
+
+
+def _json_ready(value: Any) -> Any:
+    """Recursively turn numpy scalars into Python values and non-finite floats into None."""
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return _num(value)
+    return value
+
+
+def compute_drift_report(
+    outcomes: PairedOutcomes,
+    thresholds: DriftThresholds | None = None,
+    *,
+    n_bootstrap: int = 2000,
+    seed: int = 0,
+    power: float = DEFAULT_POWER,
+) -> dict[str, Any]:
+    """Statistics, flags and flip list of a baseline-vs-candidate drift report.
+
+    Returns a JSON-ready dict (no NaN, only Python scalars)::
+
+        {"overall": {...}, "by_domain": {domain: {...}}, "flags": [...], "severity": ...,
+         "flipped": [{index, pair_id, domain, gold, baseline, candidate}, ...],
+         "thresholds": {...}, "bootstrap": {n_resamples, seed, level, method}}
+
+    Each scope holds n, n_pairs, n_gold_tie, both accuracies with Wilson intervals, delta
+    (candidate - baseline, proportion) with its paired cluster-bootstrap percentile interval,
+    the McNemar exact p (``p_holm``/``q_bh`` adjusted across domains; None on ``overall``), flip
+    count and rate, the direction sign tests ``{share, n, p, p_holm}``, the minimum detectable
+    drop (``mde``, Connor 1987 at the thresholds' alpha and ``power``), tie and invalid rates,
+    position consistency of each run and the noise floor when the inputs allow.
+
+    Direction of a flip: a verdict sits at +1 (A), 0 (tie) or -1 (B); a flip moves *toward X* when
+    it moves along that scale toward the response that has more of X (the longer one, the one that
+    refuses, the one in position A) and *away* when it moves the other way. A full step (A to B)
+    and a half step (A to tie, tie to B) count alike, one trial each. Flips to or from ``invalid``
+    and flips where X does not tell the responses apart (equal lengths, both or neither refusing)
+    are left out of that test's n. ``share`` is the share of counted flips that moved toward X,
+    tested against 0.5 with an exact two-sided sign test.
+
+    The bootstrap resamples the scope's prompt clusters with replacement, both runs together, with
+    a generator seeded from ``seed`` and the scope's name, so the same inputs give the same report.
+    """
+    thresholds = thresholds or DriftThresholds()
+    if n_bootstrap < 1:
+        raise ValueError("n_bootstrap must be at least 1")
+    if seed < 0:
+        raise ValueError("seed must be a non-negative integer")
+
+    prep = _prepare(outcomes)
+    options: dict[str, Any] = {
+        "n_bootstrap": n_bootstrap,
+        "alpha": thresholds.alpha,
+        "power": power,
+    }
+    overall = _scope_stats(prep, slice(None), rng=_scope_rng(seed, None), **options)
+    by_domain = {
+        domain: _scope_stats(prep, part, rng=_scope_rng(seed, domain), **options)
+        for domain, part in zip(prep.domains, prep.slices, strict=True)
+    }
+
+    domain_scopes = list(by_domain.values())
+    _adjust(domain_scopes, "mcnemar_p", "p_holm", "q_bh")
+    for scope in (overall, *domain_scopes):
+        for test in scope["direction"].values():
+            test["p_holm"] = None
+    for key in DIRECTIONS:
+        _adjust([scope["direction"][key] for scope in domain_scopes], "p", "p_holm", None)
+
+    report: dict[str, Any] = _json_ready({"overall": overall, "by_domain": by_domain})
+    flags = drift_flags(report["overall"], report["by_domain"], thresholds)
+    report["flags"] = _json_ready(flags)
+    report["severity"] = drift_severity(flags)
+    report["flipped"] = _flip_list(outcomes)
+    report["thresholds"] = asdict(thresholds)
+    report["bootstrap"] = {
+        "n_resamples": n_bootstrap,
+        "seed": seed,
+        "level": 1 - INTERVAL_ALPHA,
+        "method": "paired cluster bootstrap, percentile interval",
+    }
+    return report
+
+
+def _flip_list(outcomes: PairedOutcomes) -> list[dict[str, Any]]:
+    """Every pair whose verdict changed, in input order, with both verdicts and the gold label."""
+    indices = np.flatnonzero(outcomes.baseline_code != outcomes.candidate_code)
+    pair_ids: list[Any] = (
+        [None] * indices.size
+        if outcomes.pair_id is None
+        else [_json_ready(item) for item in outcomes.pair_id[indices].tolist()]
+    )
+    columns = zip(
+        indices.tolist(),
+        pair_ids,
+        outcomes.domain[indices].tolist(),
+        outcomes.gold[indices].tolist(),
+        outcomes.baseline[indices].tolist(),
+        outcomes.candidate[indices].tolist(),
+        strict=True,
+    )
+    return [
+        {
+            "index": index,
+            "pair_id": pair_id,
+            "domain": domain,
+            "gold": gold,
+            "baseline": baseline,
+            "candidate": candidate,
+        }
+        for index, pair_id, domain, gold, baseline, candidate in columns
+    ]

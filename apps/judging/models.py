@@ -1,0 +1,178 @@
+"""Judge configurations, judging runs, and the judgments they produce."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+from apps.core.models import TimeStampedModel
+
+
+class Backend(models.TextChoices):
+    OPENAI = "openai", "OpenAI-compatible endpoint"
+    LOCAL = "local", "Local model (GPU worker)"
+    OFFLINE = "offline", "Offline demo/test judge"
+
+
+class JudgeConfig(TimeStampedModel):
+    """How to call a judge. The API key is never stored: only the name of its environment variable.
+
+    ``params``: temperature, max_tokens, mode (``verdict`` | ``reasoned``), timeout, max_attempts,
+    batch_size... Prices are per million input/output tokens.
+    """
+
+    project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="judges")
+    name = models.CharField(max_length=100)
+    backend = models.CharField(max_length=16, choices=Backend.choices)
+    model = models.CharField(max_length=200, blank=True)
+    base_url = models.URLField(blank=True)
+    api_key_env = models.CharField(max_length=100, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    concurrency = models.PositiveIntegerField(default=8)
+    requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    tokens_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    price_in = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    price_out = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="judge_name_per_project")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIAL = "partial", "Partial"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+TERMINAL_RUN_STATUSES = frozenset(
+    {RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.CANCELLED}
+)
+
+
+class JudgingRun(models.Model):
+    """One rubric version x one judge config x one target (reference snapshot or dataset).
+
+    Progress lives on the row (counters updated with ``F()``), never in a result backend.
+    """
+
+    project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="runs")
+    rubric_version = models.ForeignKey(
+        "rubrics.RubricVersion", on_delete=models.PROTECT, related_name="runs"
+    )
+    judge = models.ForeignKey(JudgeConfig, on_delete=models.PROTECT, related_name="runs")
+    reference_set = models.ForeignKey(
+        "datasets.ReferenceSet", null=True, blank=True, on_delete=models.PROTECT, related_name="runs"
+    )
+    dataset = models.ForeignKey(
+        "datasets.Dataset", null=True, blank=True, on_delete=models.PROTECT, related_name="runs"
+    )
+    purpose = models.CharField(max_length=32, default="manual")
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    cached = models.PositiveIntegerField(default=0)
+    tokens_in = models.BigIntegerField(default=0)
+    tokens_out = models.BigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    saved_tokens = models.BigIntegerField(default=0)
+    saved_cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(reference_set__isnull=False) | models.Q(dataset__isnull=False),
+                name="run_has_a_target",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in TERMINAL_RUN_STATUSES
+
+
+class JudgmentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class Verdict(models.TextChoices):
+    A = "A", "A"
+    B = "B", "B"
+    TIE = "tie", "Tie"
+    INVALID = "invalid", "Invalid"
+
+
+class Judgment(models.Model):
+    """A judge's answer for one pair in one order. The verdict is in the pair's own A/B terms.
+
+    Created ``pending`` with the run (its work items); written once by an upsert, so a redelivered
+    chunk is harmless. Unique on (run, pair, order).
+    """
+
+    run = models.ForeignKey(JudgingRun, on_delete=models.CASCADE, related_name="judgments")
+    pair = models.ForeignKey("datasets.Pair", on_delete=models.PROTECT, related_name="judgments")
+    order = models.CharField(max_length=2, choices=[("AB", "AB"), ("BA", "BA")])
+    status = models.CharField(
+        max_length=16, choices=JudgmentStatus.choices, default=JudgmentStatus.PENDING
+    )
+    verdict = models.CharField(max_length=8, choices=Verdict.choices, blank=True)
+    p_first = models.FloatField(null=True, blank=True)
+    rationale = models.TextField(blank=True)
+    criteria = models.JSONField(default=dict, blank=True)
+    raw_output = models.TextField(blank=True)
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    cached = models.BooleanField(default=False)
+    cache_key = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["run", "pair", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "pair", "order"], name="one_judgment_per_order")
+        ]
+        indexes = [models.Index(fields=["run", "status"])]
+
+    @property
+    def project(self) -> Any:
+        return self.run.project
+
+
+class CachedJudgment(models.Model):
+    """A judge's answer keyed by hash(rendered prompt, model, params, order): reused across runs."""
+
+    key = models.CharField(max_length=64, unique=True)
+    verdict = models.CharField(max_length=8, choices=Verdict.choices)
+    p_first = models.FloatField(null=True, blank=True)
+    rationale = models.TextField(blank=True)
+    criteria = models.JSONField(default=dict, blank=True)
+    raw_output = models.TextField(blank=True)
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)

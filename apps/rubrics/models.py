@@ -1,0 +1,170 @@
+"""Rubrics, their immutable versions, criteria and labels (``production``...)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+from apps.core.models import TimeStampedModel
+from apps.rubrics.spec import CriterionSpec, RubricSpec
+
+
+class Rubric(TimeStampedModel):
+    """A named rubric in a project; its content lives in numbered versions.
+
+    The optional *drift guard* (reference set + judge + thresholds) makes every published
+    version get a drift report against its predecessor before it may be promoted.
+    """
+
+    project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="rubrics")
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80)
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    guard_enabled = models.BooleanField(default=False)
+    guard_reference_set = models.ForeignKey(
+        "datasets.ReferenceSet", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    guard_judge = models.ForeignKey(
+        "judging.JudgeConfig", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Thresholds as proportions (0.02 = 2 points); see JUDGING-AND-DRIFT.md "Flags".
+    guard_min_effect = models.FloatField(default=0.02)
+    guard_tolerance = models.FloatField(default=0.01)
+    guard_alpha = models.FloatField(default=0.05)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "slug"], name="rubric_slug_per_project")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VersionStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+
+
+class RubricVersion(models.Model):
+    """One version of a rubric: a draft while edited, immutable once published.
+
+    ``parent`` makes the versions a tree (fork from any version). ``revision`` is bumped on every
+    draft save so stale writes are detected (optimistic concurrency).
+    """
+
+    rubric = models.ForeignKey(Rubric, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    status = models.CharField(max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT)
+    instructions = models.TextField(blank=True)
+    template = models.TextField(blank=True)
+    output_format = models.CharField(max_length=32, default="verdict")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message = models.TextField(blank=True)
+    content_hash = models.CharField(max_length=64, blank=True)
+    revision = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["rubric", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["rubric", "number"], name="version_number_per_rubric")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rubric.name} v{self.number}"
+
+    @property
+    def project(self) -> Any:
+        return self.rubric.project
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == VersionStatus.PUBLISHED
+
+    def to_spec(self) -> RubricSpec:
+        """The version's content as a plain ``RubricSpec`` (for diffs, prompts, judges)."""
+        return RubricSpec(
+            instructions=self.instructions,
+            template=self.template,
+            output_format=self.output_format,
+            criteria=tuple(c.to_spec() for c in self.criteria.all()),
+        )
+
+
+class CriterionKindChoices(models.TextChoices):
+    PRINCIPLE = "principle", "Principle"
+    HARD_RULE = "hard_rule", "Hard rule"
+
+
+class Criterion(models.Model):
+    """One criterion of a version. ``key`` stays the same across versions so diffs match it."""
+
+    version = models.ForeignKey(RubricVersion, on_delete=models.CASCADE, related_name="criteria")
+    position = models.PositiveIntegerField()
+    key = models.SlugField(max_length=64)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    weight = models.FloatField(default=1.0)
+    kind = models.CharField(
+        max_length=16, choices=CriterionKindChoices.choices, default=CriterionKindChoices.PRINCIPLE
+    )
+    # Named machine_check because Model.check() is Django's system-check hook; the API calls it "check".
+    machine_check = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["version", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "key"], name="criterion_key_per_version")
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def project(self) -> Any:
+        return self.version.rubric.project
+
+    def to_spec(self) -> CriterionSpec:
+        return CriterionSpec(
+            key=self.key,
+            title=self.title,
+            description=self.description,
+            weight=self.weight,
+            kind=self.kind,  # type: ignore[arg-type]
+            check=self.machine_check,
+        )
+
+
+class RubricLabel(models.Model):
+    """A movable label (``production``, ``staging``...) pointing at one published version."""
+
+    rubric = models.ForeignKey(Rubric, on_delete=models.CASCADE, related_name="labels")
+    name = models.SlugField(max_length=40)
+    version = models.ForeignKey(RubricVersion, on_delete=models.PROTECT, related_name="labels")
+    moved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    moved_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["rubric", "name"], name="label_per_rubric")]
+
+    def __str__(self) -> str:
+        return f"{self.rubric.name}@{self.name} -> v{self.version.number}"
+
+    @property
+    def project(self) -> Any:
+        return self.rubric.project

@@ -1,0 +1,15 @@
+"""The public REST API (see API.md): every app's routes under /api/."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include("apps.accounts.api.urls")),
+    path("", include("apps.rubrics.api.urls")),
+    path("", include("apps.datasets.api.urls")),
+    path("", include("apps.annotations.api.urls")),
+    path("", include("apps.judging.api.urls")),
+    path("", include("apps.drift.api.urls")),
+]
