@@ -19,7 +19,9 @@ class GoldLabel(models.TextChoices):
 class Dataset(TimeStampedModel):
     """A named collection of pairs in a project, imported from files or written by hand."""
 
-    project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="datasets")
+    project = models.ForeignKey(
+        "accounts.Project", on_delete=models.CASCADE, related_name="datasets"
+    )
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     source = models.CharField(max_length=200, blank=True)
@@ -58,7 +60,9 @@ class Pair(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["dataset", "content_hash"], name="pair_unique_in_dataset")
+            models.UniqueConstraint(
+                fields=["dataset", "content_hash"], name="pair_unique_in_dataset"
+            )
         ]
         indexes = [models.Index(fields=["dataset", "domain"])]
 
@@ -76,11 +80,22 @@ class ReferenceSource(models.TextChoices):
     ADJUDICATED = "adjudicated", "Adjudicated"
 
 
+IMMUTABLE = "reference snapshots are immutable; create a new snapshot instead"
+
+
+class FrozenQuerySet(models.QuerySet[Any]):
+    """Refuses bulk updates: the rows of a reference snapshot never change once written."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError(IMMUTABLE)
+
+
 class ReferenceSet(models.Model):
     """A frozen snapshot of (pair, gold label): drift is always measured on one snapshot.
 
     Immutable once created; any change makes a new snapshot (``version`` counts snapshots of the
-    same name). ``domain_counts`` caches the domain mix.
+    same name). ``domain_counts`` caches the domain mix; ``unlabelled_count`` says how many pairs
+    of the source were left out because they had no label.
     """
 
     project = models.ForeignKey(
@@ -100,10 +115,13 @@ class ReferenceSet(models.Model):
     item_count = models.PositiveIntegerField(default=0)
     domain_counts = models.JSONField(default=dict, blank=True)
     content_hash = models.CharField(max_length=64, blank=True)
+    unlabelled_count = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = FrozenQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -116,20 +134,32 @@ class ReferenceSet(models.Model):
     def __str__(self) -> str:
         return f"{self.name} (snapshot {self.version})"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise PermissionError(IMMUTABLE)
+        super().save(*args, **kwargs)
+
 
 class ReferenceItem(models.Model):
-    """One pair's trusted label inside a reference snapshot."""
+    """One pair's trusted label inside a reference snapshot (immutable, like its snapshot)."""
 
     reference_set = models.ForeignKey(ReferenceSet, on_delete=models.CASCADE, related_name="items")
     pair = models.ForeignKey(Pair, on_delete=models.PROTECT, related_name="reference_items")
     gold_label = models.CharField(max_length=3, choices=GoldLabel.choices)
     source = models.CharField(max_length=16, choices=ReferenceSource.choices)
 
+    objects = FrozenQuerySet.as_manager()
+
     class Meta:
         ordering = ["reference_set", "pair"]
         constraints = [
             models.UniqueConstraint(fields=["reference_set", "pair"], name="one_item_per_pair")
         ]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise PermissionError(IMMUTABLE)
+        super().save(*args, **kwargs)
 
     @property
     def project(self) -> Any:

@@ -1,7 +1,26 @@
-"""Pages of the datasets app, mounted under /p/<project>/."""
+"""Pages of the datasets app, mounted under /p/<project>/data/."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from apps.datasets import views
 
 app_name = "datasets"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.DatasetListView.as_view(), name="list"),
+    path("new/", views.DatasetCreateView.as_view(), name="create"),
+    path("<int:dataset>/", views.DatasetDetailView.as_view(), name="detail"),
+    path("<int:dataset>/import/", views.DatasetImportView.as_view(), name="import"),
+    path("pairs/<int:pair>/", views.PairDetailView.as_view(), name="pair"),
+    path("reference-sets/", views.ReferenceSetListView.as_view(), name="reference_sets"),
+    path(
+        "reference-sets/new/",
+        views.ReferenceSetCreateView.as_view(),
+        name="reference_set_create",
+    ),
+    path(
+        "reference-sets/<int:reference_set>/",
+        views.ReferenceSetDetailView.as_view(),
+        name="reference_set",
+    ),
+]

@@ -87,6 +87,14 @@ class JudgingRun(models.Model):
     saved_tokens = models.BigIntegerField(default=0)
     saved_cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
     cancel_requested = models.BooleanField(default=False)
+    # False for a run that must really ask the judge again (the noise-floor repeat of a drift
+    # report): cached answers are neither read nor counted as savings.
+    use_cache = models.BooleanField(default=True)
+    chunk_size = models.PositiveIntegerField(default=250)
+    # Times the orphan sweep re-dispatched the run without any progress in between.
+    resumes = models.PositiveSmallIntegerField(default=0)
+    # Accuracy summary (API.md "run" accuracy), stored once the run has ended.
+    summary = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -176,3 +184,45 @@ class CachedJudgment(models.Model):
     tokens_in = models.PositiveIntegerField(default=0)
     tokens_out = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class ChunkStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class RunChunk(models.Model):
+    """A slice of a run's work items: the judgments of ``run`` with ids in [first_id, last_id].
+
+    A chunk task receives ``(run id, index)`` and claims the chunk with a conditional update
+    (``pending``, or ``running`` with an expired claim), so a redelivered or re-dispatched message
+    for a chunk that another process is working on does nothing. The judgments themselves are
+    written only while still ``pending``, so even a duplicate execution cannot count twice.
+    """
+
+    run = models.ForeignKey(JudgingRun, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+    size = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=ChunkStatus.choices, default=ChunkStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "index"], name="one_chunk_per_index")
+        ]
+        indexes = [models.Index(fields=["run", "status"])]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} chunk {self.index}"
+
+    @property
+    def project(self) -> Any:
+        return self.run.project

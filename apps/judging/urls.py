@@ -1,7 +1,18 @@
-"""Pages of the judging app, mounted under /p/<project>/."""
+"""Pages of the judging app, mounted under /p/<project>/runs/."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from apps.judging import views
 
 app_name = "judging"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.RunListView.as_view(), name="list"),
+    path("new/", views.RunStartView.as_view(), name="start"),
+    path("new/estimate/", views.RunEstimateView.as_view(), name="estimate"),
+    path("judges/", views.JudgeListView.as_view(), name="judges"),
+    path("judges/new/", views.JudgeCreateView.as_view(), name="judge_create"),
+    path("<int:run>/", views.RunDetailView.as_view(), name="detail"),
+    path("<int:run>/progress/", views.RunProgressView.as_view(), name="progress"),
+    path("<int:run>/cancel/", views.RunCancelView.as_view(), name="cancel"),
+]

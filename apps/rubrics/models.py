@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -52,6 +55,83 @@ class VersionStatus(models.TextChoices):
     PUBLISHED = "published", "Published"
 
 
+class PublishedVersionError(PermissionError):
+    """A write to a published version or to one of its criteria (they are immutable)."""
+
+
+# Set while a whole rubric is being deleted on purpose (``rubric_delete``); the PostgreSQL
+# trigger reads the matching session setting ``rubricstudio.purge``.
+_PURGING: contextvars.ContextVar[bool] = contextvars.ContextVar("rubric_purging", default=False)
+
+
+@contextlib.contextmanager
+def purging_published() -> Iterator[None]:
+    """Allow the deletion (never the change) of published versions inside the block."""
+    token = _PURGING.set(True)
+    try:
+        yield
+    finally:
+        _PURGING.reset(token)
+
+
+# Columns of a version that a published version must never change. ``author`` is left out: it
+# is set to NULL when the user account is deleted, which is not a change of content.
+FROZEN_VERSION_FIELDS = (
+    "rubric",
+    "number",
+    "parent",
+    "status",
+    "instructions",
+    "template",
+    "output_format",
+    "message",
+    "content_hash",
+    "revision",
+    "published_at",
+)
+
+
+class RubricVersionQuerySet(models.QuerySet["RubricVersion"]):
+    """Refuses bulk updates and deletes that would touch a published version."""
+
+    def update(self, **kwargs: Any) -> int:
+        if self.filter(status=VersionStatus.PUBLISHED).exists() and set(kwargs) != {"author"}:
+            raise PublishedVersionError("published rubric versions are immutable")
+        return super().update(**kwargs)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        if not _PURGING.get() and self.filter(status=VersionStatus.PUBLISHED).exists():
+            raise PublishedVersionError("published rubric versions cannot be deleted")
+        return super().delete()
+
+
+class CriterionQuerySet(models.QuerySet["Criterion"]):
+    """Refuses bulk writes to the criteria of a published version."""
+
+    def _touches_published(self) -> bool:
+        return self.filter(version__status=VersionStatus.PUBLISHED).exists()
+
+    def update(self, **kwargs: Any) -> int:
+        if self._touches_published():
+            raise PublishedVersionError("criteria of a published version are immutable")
+        return super().update(**kwargs)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        if not _PURGING.get() and self._touches_published():
+            raise PublishedVersionError("criteria of a published version are immutable")
+        return super().delete()
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Criterion]:
+        objs = list(objs)
+        version_ids = {obj.version_id for obj in objs}
+        published = RubricVersion.objects.filter(
+            pk__in=version_ids, status=VersionStatus.PUBLISHED
+        ).exists()
+        if published:
+            raise PublishedVersionError("criteria of a published version are immutable")
+        return super().bulk_create(objs, *args, **kwargs)
+
+
 class RubricVersion(models.Model):
     """One version of a rubric: a draft while edited, immutable once published.
 
@@ -77,6 +157,8 @@ class RubricVersion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
 
+    objects = RubricVersionQuerySet.as_manager()
+
     class Meta:
         ordering = ["rubric", "number"]
         constraints = [
@@ -93,6 +175,25 @@ class RubricVersion(models.Model):
     @property
     def is_published(self) -> bool:
         return self.status == VersionStatus.PUBLISHED
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save, unless the stored row is already published (the model-level guard).
+
+        The database has its own guard on PostgreSQL (a trigger, migration 0002); this one
+        covers every backend and gives a clear error before any SQL is sent.
+        """
+        if self.pk is not None:
+            stored = RubricVersion.objects.filter(pk=self.pk).values("status").first()
+            if stored is not None and stored["status"] == VersionStatus.PUBLISHED:
+                update_fields = kwargs.get("update_fields")
+                if update_fields is None or set(update_fields) != {"author"}:
+                    raise PublishedVersionError(f"{self} is published and cannot change")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        if self.is_published and not _PURGING.get():
+            raise PublishedVersionError(f"{self} is published and cannot be deleted")
+        return super().delete(*args, **kwargs)
 
     def to_spec(self) -> RubricSpec:
         """The version's content as a plain ``RubricSpec`` (for diffs, prompts, judges)."""
@@ -124,6 +225,8 @@ class Criterion(models.Model):
     # Named machine_check because Model.check() is Django's system-check hook; the API calls it "check".
     machine_check = models.JSONField(null=True, blank=True)
 
+    objects = CriterionQuerySet.as_manager()
+
     class Meta:
         ordering = ["version", "position"]
         constraints = [
@@ -136,6 +239,22 @@ class Criterion(models.Model):
     @property
     def project(self) -> Any:
         return self.version.rubric.project
+
+    def _version_is_published(self) -> bool:
+        return RubricVersion.objects.filter(
+            pk=self.version_id, status=VersionStatus.PUBLISHED
+        ).exists()
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save, unless the criterion belongs to a published version (model-level guard)."""
+        if self._version_is_published():
+            raise PublishedVersionError("criteria of a published version are immutable")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        if not _PURGING.get() and self._version_is_published():
+            raise PublishedVersionError("criteria of a published version are immutable")
+        return super().delete(*args, **kwargs)
 
     def to_spec(self) -> CriterionSpec:
         return CriterionSpec(

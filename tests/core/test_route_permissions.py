@@ -127,10 +127,8 @@ def test_route_permissions(world: dict[str, Any]) -> None:
                 checked += 1
                 status = response.status_code
                 if allowed:
-                    ok = (
-                        (status < 400
-                        and not _is_login_redirect(response))
-                        or (name == "healthz" and status == 503)
+                    ok = (status < 400 and not _is_login_redirect(response)) or (
+                        name == "healthz" and status == 503
                     )
                 elif caller == "anonymous":
                     ok = _is_login_redirect(response) if not is_api else status in (401, 403)

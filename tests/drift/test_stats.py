@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -257,9 +258,9 @@ def test_mde_plugged_into_connor_gives_back_n(n: int, discordance: float) -> Non
 
 def test_mde_shrinks_as_n_grows_and_grows_with_discordance() -> None:
     by_n = [minimum_detectable_drop(n, 0.2) for n in (50, 100, 400, 1600)]
-    assert all(a is not None and b is not None and a > b for a, b in zip(by_n, by_n[1:]))
+    assert all(a is not None and b is not None and a > b for a, b in pairwise(by_n))
     by_psi = [minimum_detectable_drop(500, psi) for psi in (0.05, 0.1, 0.3)]
-    assert all(a is not None and b is not None and a < b for a, b in zip(by_psi, by_psi[1:]))
+    assert all(a is not None and b is not None and a < b for a, b in pairwise(by_psi))
 
 
 def test_mde_without_discordance_assumes_one_way_discordance() -> None:
@@ -337,7 +338,9 @@ def test_empty_input_gives_an_empty_report() -> None:
 
 
 def test_domain_of_one_pair() -> None:
-    rows = [row("big", baseline="A", candidate="A")] * 40 + [row("one", baseline="A", candidate="B")]
+    rows = [row("big", baseline="A", candidate="A")] * 40 + [
+        row("one", baseline="A", candidate="B")
+    ]
     one = report_of(rows)["by_domain"]["one"]
     assert one["n"] == 1
     assert (one["baseline_accuracy"], one["candidate_accuracy"], one["delta"]) == (1.0, 0.0, -1.0)
@@ -436,8 +439,10 @@ def test_unknown_labels_and_ragged_inputs_are_rejected() -> None:
         PairedOutcomes.from_records([row(baseline="C")])
     with pytest.raises(ValueError, match="gold"):
         PairedOutcomes.from_records([row(gold="invalid")])
+    with pytest.raises(ValueError, match="finite"):
+        PairedOutcomes.from_records([row(length_a=float("nan"))])
     with pytest.raises(ValueError, match="shape"):
-        PairedOutcomes(
+        PairedOutcomes.from_lists(
             domain=["a", "b"],
             gold=["A"],
             baseline=["A", "A"],
@@ -449,9 +454,9 @@ def test_unknown_labels_and_ragged_inputs_are_rejected() -> None:
         )
 
 
-def test_from_records_matches_the_constructor() -> None:
+def test_from_records_matches_from_lists() -> None:
     rows = [row("x", baseline="A", candidate="B", cluster="p1", pair_id=1), row("y", cluster="p1")]
-    built = PairedOutcomes(
+    built = PairedOutcomes.from_lists(
         domain=["x", "y"],
         gold=["A", "A"],
         baseline=["A", "A"],

@@ -19,7 +19,7 @@ def outcomes(
     gold: list[str] | None = None,
 ) -> PairedOutcomes:
     n = len(baseline)
-    return PairedOutcomes(
+    return PairedOutcomes.from_lists(
         domain=domain or ["d"] * n,
         gold=gold or ["A"] * n,
         baseline=baseline,
@@ -99,9 +99,7 @@ def test_type_multinomial_bootstrap_has_the_distribution_of_index_resampling() -
     sizes = rng.integers(1, 5, size=150)
     cluster = np.repeat(np.arange(150), sizes)
     diff = rng.choice([-1.0, -0.5, 0.0, 0.0, 0.0, 0.5, 1.0], size=cluster.size)
-    fast = paired_cluster_bootstrap(
-        diff, cluster, n_bootstrap=20000, rng=np.random.default_rng(6)
-    )
+    fast = paired_cluster_bootstrap(diff, cluster, n_bootstrap=20000, rng=np.random.default_rng(6))
     slow = naive_cluster_bootstrap(diff, cluster, 4000, np.random.default_rng(7))
     # Monte Carlo error of the mean is about sd / sqrt(4000) ~ 0.016 sd; allow a few of those.
     assert fast.mean() == pytest.approx(slow.mean(), abs=0.08 * slow.std())

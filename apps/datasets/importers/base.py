@@ -19,7 +19,8 @@ Rules shared by every format:
 * A pair whose two responses are the same text (after trimming) carries no preference: it is
   skipped and counted in ``summary.skipped["identical responses"]``, not imported.
 * ``content_hash`` identifies a pair within a dataset (see :func:`pair_content_hash`); a second
-  row with the hash of an earlier one is counted in ``summary.duplicates`` and not yielded.
+  row with the hash of an earlier one is counted in ``summary.duplicates`` and not yielded (the
+  first one wins, label included).
 * Text must be storable: no NUL character and no unpaired surrogate (PostgreSQL refuses both).
 * Domain: the row's own domain when the format has one, else the ``domain`` option, else the
   format's default (HH-RLHF infers it from the file name), else ``general``; at most 100
@@ -143,7 +144,8 @@ def storable_problem(value: Any) -> str | None:
     if isinstance(value, str):
         if "\x00" in value:
             return "contains a NUL character, which cannot be stored"
-        if _SURROGATE.search(value):
+        # isascii() is a C-speed scan; only non-ASCII text can hold a surrogate.
+        if not value.isascii() and _SURROGATE.search(value):
             return "contains an unpaired UTF-16 surrogate escape, which cannot be stored"
         return None
     if isinstance(value, dict):
@@ -161,22 +163,54 @@ def storable_problem(value: Any) -> str | None:
 
 def normalise_text(text: str) -> str:
     """The form of a text that identity checks compare: NFC, LF line ends, trimmed."""
-    return unicodedata.normalize("NFC", text.replace("\r\n", "\n")).strip()
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
+    return text.strip()
 
 
 def pair_content_hash(
-    prompt: str, response_a: str, response_b: str, domain: str, native_id: str | None = None
+    prompt: str,
+    response_a: str,
+    response_b: str,
+    domain: str,
+    native_id: str | None = None,
+    *,
+    ordered: bool = True,
 ) -> str:
     """SHA-256 identifying a pair within a dataset, so a re-import adds nothing.
 
-    The two responses are hashed in sorted order: (X, Y) and (Y, X) are the same comparison,
-    and a re-import with another A/B coin-flip seed must not duplicate every pair. The
-    source's own id is included when it has one, because a source may hold two rows with the
-    same texts that were labelled separately (PandaLM: two model pairs with identical outputs).
-    Every part is length-prefixed so no two different inputs hash the same concatenation.
+    Texts are compared in :func:`normalise_text` form. When the source fixes the positions
+    (``ordered``), A and B are part of the identity: sources such as LLMEval2's MT-Bench rows
+    hold both orders of one comparison as separately labelled items. When the importer chose the
+    positions itself (the HH-RLHF coin flip), the two responses are hashed in sorted order, so a
+    re-import with another seed does not duplicate every pair. The source's own id is included
+    when it has one, because a source may hold two rows with the same texts that were labelled
+    separately (PandaLM: two model pairs with identical outputs). Every part is length-prefixed
+    so that no two different inputs hash the same concatenation.
     """
-    first, second = sorted((normalise_text(response_a), normalise_text(response_b)))
-    parts = [normalise_text(prompt), first, second, normalise_text(domain), native_id or ""]
+    return _hash_normalised(
+        normalise_text(prompt),
+        normalise_text(response_a),
+        normalise_text(response_b),
+        normalise_text(domain),
+        native_id,
+        ordered=ordered,
+    )
+
+
+def _hash_normalised(
+    prompt: str,
+    response_a: str,
+    response_b: str,
+    domain: str,
+    native_id: str | None,
+    *,
+    ordered: bool,
+) -> str:
+    responses = [response_a, response_b] if ordered else sorted((response_a, response_b))
+    parts = ["ordered" if ordered else "unordered", prompt, *responses, domain, native_id or ""]
     digest = hashlib.sha256()
     for part in parts:
         encoded = part.encode("utf-8")
@@ -297,16 +331,30 @@ def make_record(
     native_id: str | None = None,
     id_field: str = "id",
     annotations: tuple[tuple[str, Label], ...] = (),
+    positions_from_source: bool = True,
 ) -> PairRecord | Skipped:
-    """Finish a row: raise for its problems, skip identical responses, hash, build the record."""
+    """Finish a row: raise for its problems, skip identical responses, hash, build the record.
+
+    ``positions_from_source`` is False when the importer placed the responses itself (see
+    :func:`pair_content_hash`).
+    """
     if native_id is not None and len(native_id) > MAX_EXTERNAL_ID_CHARS:
         reader.fail(
             id_field,
             f"the id is {len(native_id)} characters; the limit is {MAX_EXTERNAL_ID_CHARS}",
         )
     reader.check()
-    if normalise_text(response_a) == normalise_text(response_b):
+    normal_a, normal_b = normalise_text(response_a), normalise_text(response_b)
+    if normal_a == normal_b:
         return Skipped(IDENTICAL_RESPONSES)
+    content_hash = _hash_normalised(
+        normalise_text(prompt),
+        normal_a,
+        normal_b,
+        normalise_text(domain),
+        native_id,
+        ordered=positions_from_source,
+    )
     return PairRecord(
         line=line,
         external_id=native_id if native_id is not None else f"line-{line}",
@@ -316,7 +364,7 @@ def make_record(
         domain=domain,
         gold_label=gold_label,
         metadata=metadata,
-        content_hash=pair_content_hash(prompt, response_a, response_b, domain, native_id),
+        content_hash=content_hash,
         annotations=annotations,
     )
 

@@ -67,9 +67,13 @@ class CsvImporter(PairImporter):
                     f"the row has {len(cells)} columns; the header has {len(header)}",
                 )
                 continue
-            yield start, {
-                name: cell.replace("\r\n", "\n") for name, cell in zip(header, cells, strict=True)
-            }
+            yield (
+                start,
+                {
+                    name: cell.replace("\r\n", "\n")
+                    for name, cell in zip(header, cells, strict=True)
+                },
+            )
 
     def _header_ok(self, header: list[str], line: int, log: ProblemLog) -> bool:
         ok = True

@@ -12,7 +12,8 @@ conversation and differ in the final assistant turn. Mapping:
 * ``response_a`` / ``response_b``: the two final assistant turns (trimmed). The preferred one is
   always ``chosen``, so its position is a coin flip per pair, reproducible from the ``seed``
   option and the pair's texts (SHA-256), which balances the gold labels: ``gold_label`` is
-  ``A`` or ``B`` wherever ``chosen`` landed. There are no ties.
+  ``A`` or ``B`` wherever ``chosen`` landed. There are no ties. The content hash ignores the
+  positions, so a re-import with another seed adds nothing.
 * ``domain``: the ``domain`` option; else from the file name (``harmless``/``red-team`` ->
   ``harmlessness``, ``helpful`` -> ``helpfulness``); else ``general``.
 * A final turn may be empty: the published test sets hold a few rows where the assistant said
@@ -73,7 +74,7 @@ def common_prefix_length(left: str, right: str) -> int:
 
 
 def split_turns(transcript: str) -> list[dict[str, str]]:
-    """``"Human: hi\\n\\nAssistant: hello"`` -> ``[{role: human, text: hi}, {role: assistant, ...}]``."""
+    """The turns of a transcript, as ``[{"role": "human" | "assistant", "text": ...}, ...]``."""
     pieces = _TURN.split("\n\n" + transcript)
     turns: list[dict[str, str]] = []
     if pieces[0].strip():
@@ -130,11 +131,11 @@ class HhRlhfImporter(PairImporter):
         rejected_reply = rejected[cut + len(ASSISTANT) :].strip()
         reader.check()
 
-        if chosen_goes_first(self.options.seed, prompt, chosen_reply, rejected_reply):
-            response_a, response_b, gold = chosen_reply, rejected_reply, "A"
-        else:
-            response_a, response_b, gold = rejected_reply, chosen_reply, "B"
-        gold_label: Label = gold  # type: ignore[assignment]
+        gold_label: Label = "A"
+        response_a, response_b = chosen_reply, rejected_reply
+        if not chosen_goes_first(self.options.seed, prompt, chosen_reply, rejected_reply):
+            gold_label = "B"
+            response_a, response_b = rejected_reply, chosen_reply
         extra = {key: value for key, value in row.items() if key not in ("chosen", "rejected")}
         metadata = {**extra, "source_format": self.format, "turns": split_turns(prompt)}
         return make_record(
@@ -146,4 +147,5 @@ class HhRlhfImporter(PairImporter):
             domain=reader.domain(None, domain_from_name(self.options.source_name)),
             gold_label=gold_label,
             metadata=reader.metadata(metadata),
+            positions_from_source=False,
         )

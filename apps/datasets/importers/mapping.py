@@ -95,6 +95,8 @@ def _native_id(reader: RowReader, name: str, value: Any) -> str | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
-        reader.fail(name, f"field {name} must be a string or an integer, not {json_type_name(value)}")
+        reader.fail(
+            name, f"field {name} must be a string or an integer, not {json_type_name(value)}"
+        )
         return None
     return reader.checked(name, str(value).strip())

@@ -134,9 +134,9 @@ def _utf8_message(exc: UnicodeDecodeError) -> str:
     return f"invalid UTF-8 (byte {exc.start + 1} of the line, {bad!r}); save the file as UTF-8"
 
 
-def iter_lines(stream: IO[bytes], log: ProblemLog, *, max_line_bytes: int) -> Iterator[
-    tuple[int, str]
-]:
+def iter_lines(
+    stream: IO[bytes], log: ProblemLog, *, max_line_bytes: int
+) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, text)`` for each line, newline kept, decoded as UTF-8.
 
     A line with invalid UTF-8 is logged and yielded with replacement characters, so the line
@@ -201,9 +201,9 @@ def json_error_message(exc: ValueError) -> str:
     return f"invalid JSON: {exc}"
 
 
-def iter_json_lines(stream: IO[bytes], log: ProblemLog, *, max_line_bytes: int) -> Iterator[
-    tuple[int, Any]
-]:
+def iter_json_lines(
+    stream: IO[bytes], log: ProblemLog, *, max_line_bytes: int
+) -> Iterator[tuple[int, Any]]:
     """Yield ``(line_number, value)`` for each non-blank line of a JSON Lines stream."""
     for line_no, text in iter_lines(stream, log, max_line_bytes=max_line_bytes):
         if not text.strip():

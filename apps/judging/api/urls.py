@@ -2,6 +2,10 @@
 
 from rest_framework.routers import SimpleRouter
 
+from apps.judging.api import views
+
 router = SimpleRouter()
+router.register("judges", views.JudgeViewSet, basename="judge")
+router.register("runs", views.RunViewSet, basename="run")
 
 urlpatterns = [*router.urls]

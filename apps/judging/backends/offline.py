@@ -42,8 +42,9 @@ How it judges, in full:
    written. A check that cannot be used (bad regex, non-numeric limit) is skipped and named in
    the result's ``extra["notes"]``.
 3. **Verdict.** ``d = (score(first) - score(second)) / total weight`` (+ ``position_bias``);
-   ``|d| <= TIE_BAND`` is a tie, otherwise the higher score wins. ``p_first`` is
-   ``logistic(SLOPE * d + VETO_LOGIT * veto difference)``.
+   ``|d| <= TIE_BAND`` is a tie, otherwise the higher score wins, and ``p_first`` is
+   ``logistic(SLOPE * d)``. A hard-rule veto decides alone, with
+   ``p_first = logistic(VETO_LOGIT * (rules broken by second - rules broken by first))``.
 
 Position: by default the judge has no position bias: its features do not depend on the order,
 so both orders of a pair always agree and tests stay exact. A judge config may set
@@ -544,9 +545,10 @@ def decide(
     d = (s1 - s2) / compiled.total + position_bias
     if veto:
         verdict: ShownVerdict = "first" if veto > 0 else "second"
+        p_first = 1.0 / (1.0 + math.exp(-VETO_LOGIT * veto))
     else:
         verdict = _side(d, TIE_BAND)
-    p_first = 1.0 / (1.0 + math.exp(-(SLOPE * d + VETO_LOGIT * veto)))
+        p_first = 1.0 / (1.0 + math.exp(-SLOPE * d))
 
     if broken:
         reason = "; ".join(broken)
@@ -602,6 +604,35 @@ def _raw_output(decision: OfflineDecision, reasoned: bool) -> str:
     )
 
 
+def to_result(
+    request: JudgeRequest, compiled: CompiledRubric, decision: OfflineDecision
+) -> JudgeResult:
+    """The ``JudgeResult`` for a decision: verdict marker or JSON output, estimates, labels."""
+    raw = _raw_output(decision, compiled.reasoned)
+    if request.messages:
+        tokens_in = estimate_messages_tokens(request.messages)
+    else:
+        tokens_in = estimate_tokens(request.prompt + request.first + request.second)
+    extra: dict[str, Any] = {
+        "demo_judge": True,
+        "score_first": round(decision.score_first, 6),
+        "score_second": round(decision.score_second, 6),
+    }
+    if compiled.notes:
+        extra["notes"] = list(compiled.notes)
+    return JudgeResult(
+        key=request.key,
+        verdict=decision.verdict,
+        p_first=decision.p_first,
+        rationale=decision.rationale,
+        criteria=dict(decision.criteria),
+        raw_output=raw,
+        tokens_in=tokens_in,
+        tokens_out=estimate_tokens(raw),
+        extra=extra,
+    )
+
+
 @register("offline")
 class OfflineJudge(JudgeBackend):
     """The deterministic, rubric-sensitive demo/test judge (see the module docstring).
@@ -637,34 +668,7 @@ class OfflineJudge(JudgeBackend):
                 decision = decide(
                     compiled, prompt, sides[0], sides[1], position_bias=self.position_bias
                 )
-                results.append(self._result(request, compiled, decision))
+                results.append(to_result(request, compiled, decision))
             except Exception as exc:  # one bad request must not sink the batch
                 results.append(JudgeResult.failure(request.key, f"{type(exc).__name__}: {exc}"))
         return results
-
-    def _result(
-        self, request: JudgeRequest, compiled: CompiledRubric, decision: OfflineDecision
-    ) -> JudgeResult:
-        raw = _raw_output(decision, compiled.reasoned)
-        if request.messages:
-            tokens_in = estimate_messages_tokens(request.messages)
-        else:
-            tokens_in = estimate_tokens(request.prompt + request.first + request.second)
-        extra: dict[str, Any] = {
-            "demo_judge": True,
-            "score_first": round(decision.score_first, 6),
-            "score_second": round(decision.score_second, 6),
-        }
-        if compiled.notes:
-            extra["notes"] = list(compiled.notes)
-        return JudgeResult(
-            key=request.key,
-            verdict=decision.verdict,
-            p_first=decision.p_first,
-            rationale=decision.rationale,
-            criteria=dict(decision.criteria),
-            raw_output=raw,
-            tokens_in=tokens_in,
-            tokens_out=estimate_tokens(raw),
-            extra=extra,
-        )

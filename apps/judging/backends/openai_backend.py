@@ -309,10 +309,15 @@ class OpenAIBackend(JudgeBackend):
         use_json = mode == "reasoned" and self.json_mode_supported
         failures = 0
         while True:
-            args = self._arguments(request, mode, logprobs=use_logprobs, json_mode=use_json)
-            await self._pace(state, request, args)
-            await state.wait_for_gate()
+            await self._pace(state, request, mode)
             async with state.semaphore:
+                # Checked after taking a slot: a request queued for the slot while another got
+                # a 429 must wait out that Retry-After too, and must not ask for an option that
+                # another request has meanwhile found unsupported.
+                await state.wait_for_gate()
+                use_logprobs = use_logprobs and self.logprobs_supported
+                use_json = use_json and self.json_mode_supported
+                args = self._arguments(request, mode, logprobs=use_logprobs, json_mode=use_json)
                 outcome.attempts += 1
                 answer = await self._call(client, args)
             if isinstance(answer, ChatCompletion):
@@ -328,16 +333,20 @@ class OpenAIBackend(JudgeBackend):
             outcome.answered = outcome.answered or failure.answered
             if failure.status == 400 and (use_logprobs or use_json):
                 # Servers that lack logprobs or JSON mode answer 400: ask again without, once
-                # for each option, and without counting it as a failed attempt.
-                dropped = (
-                    "logprobs" if use_logprobs and _mentions_logprobs(failure.message) else None
-                )
-                if dropped is None:
-                    dropped = "response_format" if use_json else "logprobs"
-                if dropped == "logprobs":
+                # for each option, and without counting it as a failed attempt. An error that
+                # names the option is remembered at once; otherwise only once the request
+                # succeeds without it (the 400 may have had another cause).
+                text = failure.message.lower()
+                if use_logprobs and (not use_json or "logprob" in text):
+                    dropped = "logprobs"
                     use_logprobs = False
+                    if "logprob" in text:
+                        self.logprobs_supported = False
                 else:
+                    dropped = "response_format"
                     use_json = False
+                    if "response_format" in text or "json" in text:
+                        self.json_mode_supported = False
                 outcome.errors.append(f"{failure.message} (retrying without {dropped})")
                 continue
 
@@ -365,12 +374,12 @@ class OpenAIBackend(JudgeBackend):
             )
             await asyncio.sleep(wait)
 
-    async def _pace(self, state: _BatchState, request: JudgeRequest, args: dict[str, Any]) -> None:
+    async def _pace(self, state: _BatchState, request: JudgeRequest, mode: Mode) -> None:
         if state.request_pacer is not None:
             await state.request_pacer.acquire()
         if state.token_pacer is not None:
             budget = estimate_messages_tokens(request.messages)
-            budget += int(args.get("max_tokens") or args.get("max_completion_tokens") or 0)
+            budget += int(self.config.params.get("max_tokens", DEFAULT_MAX_TOKENS[mode]))
             await state.token_pacer.acquire(budget)
 
     async def _call(self, client: AsyncOpenAI, args: dict[str, Any]) -> ChatCompletion | _Failure:
@@ -499,10 +508,6 @@ def verdict_position_logprobs(
             return list(top) if len(top) >= 2 else None
         offset = end
     return None
-
-
-def _mentions_logprobs(message: str) -> bool:
-    return "logprob" in message.lower()
 
 
 def _short(text: str, limit: int = 300) -> str:

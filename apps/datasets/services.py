@@ -1,0 +1,558 @@
+"""Writes of the datasets app: datasets, pair imports and frozen reference snapshots."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+
+from apps.accounts.models import Project
+from apps.core.services import audit_event_record
+from apps.datasets.importers import (
+    FORMATS,
+    ImportFailed,
+    ImportOptions,
+    ImportProblem,
+    PairRecord,
+    get_importer,
+)
+from apps.datasets.models import (
+    Dataset,
+    GoldLabel,
+    Pair,
+    ReferenceItem,
+    ReferenceSet,
+    ReferenceSource,
+)
+
+__all__ = [
+    "ImportFailed",
+    "ImportResult",
+    "dataset_create",
+    "pairs_import",
+    "reference_set_create",
+]
+
+# Rows per INSERT on the portable path, and per bulk insert of annotations and snapshot items.
+BATCH_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What one import did.
+
+    ``created`` pairs are new; ``duplicates`` were already in the dataset or repeated in the
+    file; ``skipped`` rows carried no preference (identical responses), by reason in
+    ``skipped_reasons``; ``annotations`` counts the imported annotators' labels stored.
+    """
+
+    created: int
+    duplicates: int
+    skipped: int
+    annotations: int = 0
+    skipped_reasons: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready counts (the API's and the audit log's shape)."""
+        return {
+            "created": self.created,
+            "duplicates": self.duplicates,
+            "skipped": self.skipped,
+            "annotations": self.annotations,
+            "skipped_reasons": dict(self.skipped_reasons),
+        }
+
+
+# --- datasets ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def dataset_create(
+    *, actor: Any, project: Project, name: str, description: str = "", source: str = ""
+) -> Dataset:
+    """Create an empty dataset in ``project``; names are unique per project."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": ["A dataset needs a name."]})
+    if Dataset.objects.filter(project=project, name=name).exists():
+        raise ValidationError({"name": [f"This project already has a dataset named {name!r}."]})
+    dataset = Dataset.objects.create(
+        project=project,
+        name=name,
+        description=description,
+        source=source,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    audit_event_record(actor=actor, action="dataset.create", obj=dataset, after={"name": name})
+    return dataset
+
+
+# --- imports ----------------------------------------------------------------------------------
+
+
+class _PairWriter:
+    """Collects parsed records into the dataset; ``finish`` reports what was new."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self.created = 0
+        self.conflicts = 0
+        # content hash -> labels of imported annotators, for the pairs that carry them.
+        self.annotations: dict[str, tuple[tuple[str, str], ...]] = {}
+        # content hash -> id of the pairs this import created that carry annotations.
+        self.new_pair_ids: dict[str, int] = {}
+
+    def write(self, records: Iterable[PairRecord]) -> None:
+        """Take in the records (they may still be rolled back)."""
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        """Complete the write once the whole file is known to be good."""
+
+    def _remember(self, record: PairRecord) -> None:
+        if record.annotations:
+            self.annotations[record.content_hash] = record.annotations
+
+
+class _CopyWriter(_PairWriter):
+    """PostgreSQL: COPY into a temporary staging table, then one INSERT ... ON CONFLICT.
+
+    COPY streams rows without a round trip or a parse per row, which is what makes a
+    100,000-pair import fast; the conflict clause turns pairs already in the dataset into
+    duplicates instead of errors, so re-importing a file adds nothing.
+    """
+
+    STAGING = "datasets_pair_import_staging"
+    COLUMNS = (
+        "external_id",
+        "prompt",
+        "response_a",
+        "response_b",
+        "domain",
+        "gold_label",
+        "metadata",
+        "content_hash",
+    )
+    staged = 0
+
+    def write(self, records: Iterable[PairRecord]) -> None:
+        qn = connection.ops.quote_name
+        staging = qn(self.STAGING)
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {staging}")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {staging} ("
+                "seq integer NOT NULL, external_id text NOT NULL, prompt text NOT NULL, "
+                "response_a text NOT NULL, response_b text NOT NULL, domain text NOT NULL, "
+                "gold_label text, metadata jsonb NOT NULL, content_hash text NOT NULL"
+                ") ON COMMIT DROP"
+            )
+            raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+            columns = ", ".join(("seq", *self.COLUMNS))
+            dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+            with raw.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
+                for seq, record in enumerate(records):
+                    copy.write_row(
+                        (
+                            seq,
+                            record.external_id,
+                            record.prompt,
+                            record.response_a,
+                            record.response_b,
+                            record.domain,
+                            record.gold_label,
+                            dumps(record.metadata),
+                            record.content_hash,
+                        )
+                    )
+                    self._remember(record)
+                    self.staged += 1
+
+    def finish(self) -> None:
+        qn = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            self._insert(cursor)
+            cursor.execute(f"DROP TABLE {qn(self.STAGING)}")
+
+    def _insert(self, cursor: Any) -> None:
+        qn = connection.ops.quote_name
+        meta = Pair._meta
+        targets = ", ".join(qn(meta.get_field(name).column) for name in self.COLUMNS)
+        sources = ", ".join(self.COLUMNS)
+        dataset_column = qn(meta.get_field("dataset").column)
+        returning = f" RETURNING id, {qn('content_hash')}" if self.annotations else ""
+        # Every identifier comes from the model's metadata or the constants above, quoted;
+        # the one value is a parameter.
+        insert = (
+            f"INSERT INTO {qn(meta.db_table)} ({dataset_column}, {targets}) "  # noqa: S608
+            f"SELECT %s, {sources} FROM {qn(self.STAGING)} ORDER BY seq "
+            f"ON CONFLICT ({dataset_column}, {qn('content_hash')}) DO NOTHING{returning}"
+        )
+        cursor.execute(insert, [self.dataset.pk])
+        if self.annotations:
+            rows = cursor.fetchall()
+            self.created = len(rows)
+            self.new_pair_ids = {h: pk for pk, h in rows if h in self.annotations}
+        else:
+            self.created = cursor.rowcount
+        self.conflicts = self.staged - self.created
+
+
+class _BatchWriter(_PairWriter):
+    """Any other database (SQLite): ``bulk_create`` a batch at a time.
+
+    Hashes already in the dataset are looked up per batch first, so the counts are exact and the
+    ids of new pairs can be found for their annotations; ``ignore_conflicts`` stays as the
+    safety net the unique constraint needs.
+    """
+
+    def write(self, records: Iterable[PairRecord]) -> None:
+        batch: list[PairRecord] = []
+        for record in records:
+            batch.append(record)
+            self._remember(record)
+            if len(batch) >= BATCH_SIZE:
+                self._flush(batch)
+                batch = []
+        if batch:
+            self._flush(batch)
+
+    def _flush(self, batch: list[PairRecord]) -> None:
+        pairs = Pair.objects.filter(dataset=self.dataset)
+        existing = set(
+            pairs.filter(content_hash__in=[r.content_hash for r in batch]).values_list(
+                "content_hash", flat=True
+            )
+        )
+        new = [r for r in batch if r.content_hash not in existing]
+        Pair.objects.bulk_create(
+            [
+                Pair(
+                    dataset=self.dataset,
+                    external_id=r.external_id,
+                    prompt=r.prompt,
+                    response_a=r.response_a,
+                    response_b=r.response_b,
+                    domain=r.domain,
+                    gold_label=r.gold_label,
+                    metadata=r.metadata,
+                    content_hash=r.content_hash,
+                )
+                for r in new
+            ],
+            batch_size=BATCH_SIZE,
+            ignore_conflicts=True,
+        )
+        self.created += len(new)
+        self.conflicts += len(existing)
+        annotated = [r.content_hash for r in new if r.annotations]
+        if annotated:
+            self.new_pair_ids.update(
+                pairs.filter(content_hash__in=annotated).values_list("content_hash", "id")
+            )
+
+
+def _imported_annotators(names: Iterable[str]) -> dict[str, Any]:
+    """The users that stand for a source's annotators (``pandalm-annotator1``...).
+
+    They cannot sign in (unusable password) and belong to no project: they exist so imported
+    labels sit beside the studio's own annotations and agreement statistics can use both.
+    """
+    User = get_user_model()
+    users: dict[str, Any] = {}
+    for name in sorted(set(names)):
+        user = User.objects.filter(username=name).first()
+        if user is None:
+            user = User(username=name)
+            user.set_unusable_password()
+            user.save()
+        users[name] = user
+    return users
+
+
+def _annotations_create(writer: _PairWriter) -> int:
+    from apps.annotations.models import Annotation
+
+    if not writer.new_pair_ids:
+        return 0
+    names = {name for labels in writer.annotations.values() for name, _ in labels}
+    users = _imported_annotators(names)
+    rows = (
+        Annotation(
+            queue=None,
+            pair_id=pair_id,
+            annotator=users[name],
+            choice=choice,
+            imported=True,
+        )
+        for content_hash, pair_id in writer.new_pair_ids.items()
+        for name, choice in writer.annotations[content_hash]
+    )
+    created = 0
+    batch: list[Any] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= BATCH_SIZE:
+            created += len(Annotation.objects.bulk_create(batch))
+            batch = []
+    if batch:
+        created += len(Annotation.objects.bulk_create(batch))
+    return created
+
+
+def _importer_for(
+    *,
+    format: str,
+    domain: str | None,
+    seed: int,
+    mapping: Mapping[str, str] | None,
+    source_name: str | None,
+) -> Any:
+    if format not in FORMATS:
+        raise ImportFailed(
+            [
+                ImportProblem(
+                    None, "format", f"unknown format {format!r}; use one of {', '.join(FORMATS)}"
+                )
+            ]
+        )
+    options = ImportOptions(
+        domain=(domain or "").strip() or None,
+        seed=seed,
+        field_map=dict(mapping or {}),
+        source_name=source_name,
+    )
+    try:
+        return get_importer(format, options)
+    except ValueError as exc:  # the field mapping names unknown or repeated targets
+        raise ImportFailed([ImportProblem(None, "mapping", str(exc))]) from None
+
+
+def pairs_import(
+    *,
+    actor: Any,
+    dataset: Dataset,
+    file: IO[bytes],
+    format: str,
+    domain: str | None = None,
+    seed: int = 0,
+    mapping: Mapping[str, str] | None = None,
+    source_name: str | None = None,
+) -> ImportResult:
+    """Stream the pairs of ``file`` (binary, plain or gzip) into ``dataset``, all or nothing.
+
+    The records are written as the parser yields them, inside one transaction: COPY through a
+    staging table on PostgreSQL, batched ``bulk_create`` elsewhere. A pair whose content hash
+    is already in the dataset is a duplicate, so importing a file twice adds nothing. Labels
+    of the source's own annotators (PandaLM) become imported ``Annotation`` rows of the new
+    pairs. If the parser finds any problem the transaction is rolled back and
+    :class:`ImportFailed` lists the problems with their lines and fields.
+    ``source_name`` (default: the file object's name) lets HH-RLHF infer the domain.
+    """
+    if source_name is None:
+        source_name = getattr(file, "name", None)
+    importer = _importer_for(
+        format=format, domain=domain, seed=seed, mapping=mapping, source_name=source_name
+    )
+    stream = importer.parse(file)
+    with transaction.atomic():
+        writer: _PairWriter = (
+            _CopyWriter(dataset) if connection.vendor == "postgresql" else _BatchWriter(dataset)
+        )
+        writer.write(stream)
+        # Raising here, inside the atomic block, rolls back every pair written so far.
+        stream.raise_for_problems()
+        writer.finish()
+        annotations = _annotations_create(writer)
+        summary = stream.summary
+        result = ImportResult(
+            created=writer.created,
+            duplicates=summary.duplicates + writer.conflicts,
+            skipped=sum(summary.skipped.values()),
+            annotations=annotations,
+            skipped_reasons=dict(summary.skipped),
+        )
+        audit_event_record(
+            actor=actor,
+            action="dataset.import",
+            obj=dataset,
+            after={
+                "format": format,
+                "file": (source_name or "")[-200:],
+                "domain": domain or None,
+                "seed": seed,
+                "rows": summary.rows,
+                **result.as_dict(),
+            },
+        )
+    return result
+
+
+# --- reference sets ---------------------------------------------------------------------------
+
+
+def snapshot_content_hash(items: Iterable[tuple[str, str]]) -> str:
+    """SHA-256 over the sorted (pair content hash, label) items of a snapshot.
+
+    Two snapshots with the same pairs and labels hash the same whatever their order or ids.
+    """
+    digest = hashlib.sha256()
+    for pair_hash, label in sorted(items):
+        digest.update(f"{pair_hash}\t{label}\n".encode())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Item:
+    pair_id: int
+    content_hash: str
+    domain: str
+    label: str
+    source: str
+
+
+def _items_from_dataset(dataset: Dataset) -> tuple[list[_Item], int]:
+    items: list[_Item] = []
+    unlabelled = 0
+    rows = (
+        Pair.objects.filter(dataset=dataset)
+        .order_by("id")
+        .values_list("id", "content_hash", "domain", "gold_label")
+    )
+    for pair_id, content_hash, domain, label in rows.iterator(chunk_size=5000):
+        if label is None:
+            unlabelled += 1
+            continue
+        items.append(_Item(pair_id, content_hash, domain, label, ReferenceSource.IMPORTED))
+    return items, unlabelled
+
+
+def _items_from_queue(queue: Any) -> tuple[list[_Item], int]:
+    # Imported lazily: the annotations app depends on this one, not the other way round.
+    from apps.annotations.services import queue_consensus_labels
+
+    labels: dict[int, tuple[str | None, str]] = queue_consensus_labels(queue=queue)
+    scope = Pair.objects.filter(dataset=queue.dataset)
+    if queue.domains:
+        scope = scope.filter(domain__in=queue.domains)
+    sources = set(ReferenceSource.values)
+    items: list[_Item] = []
+    unlabelled = 0
+    rows = scope.order_by("id").values_list("id", "content_hash", "domain")
+    for pair_id, content_hash, domain in rows.iterator(chunk_size=5000):
+        label, source = labels.get(pair_id, (None, ""))
+        if label not in GoldLabel.values:
+            unlabelled += 1
+            continue
+        source = source if source in sources else ReferenceSource.CONSENSUS
+        items.append(_Item(pair_id, content_hash, domain, str(label), source))
+    return items, unlabelled
+
+
+@transaction.atomic
+def reference_set_create(
+    *,
+    actor: Any,
+    project: Project,
+    name: str,
+    dataset: Dataset | None = None,
+    queue: Any = None,
+    description: str = "",
+) -> ReferenceSet:
+    """Freeze a snapshot of (pair, gold label) named ``name`` in ``project``.
+
+    Labels come from ``dataset`` (the gold labels its import carried) or from ``queue`` (the
+    annotators' consensus or an admin's adjudication). Gold ``tie`` items are kept; pairs with
+    no label are left out and counted in ``unlabelled_count``. Snapshots never change: each
+    change of the labels under the same name makes the next ``version``; when the labels are
+    exactly those of the latest version, that version is returned and nothing is written.
+    """
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": ["A reference set needs a name."]})
+    if (dataset is None) == (queue is None):
+        raise ValidationError({"dataset": ["Give either a dataset or an annotation queue."]})
+    if dataset is not None and dataset.project_id != project.pk:
+        raise ValidationError({"dataset": ["No such dataset in this project."]})
+    if queue is not None and queue.project_id != project.pk:
+        raise ValidationError({"queue": ["No such annotation queue in this project."]})
+
+    # Serialise snapshot creation per project so two requests cannot take the same version.
+    Project.objects.select_for_update().filter(pk=project.pk).first()
+    if queue is not None:
+        items, unlabelled = _items_from_queue(queue)
+        source_dataset = queue.dataset
+    else:
+        assert dataset is not None
+        items, unlabelled = _items_from_dataset(dataset)
+        source_dataset = dataset
+    if not items:
+        raise ValidationError(
+            {"dataset" if queue is None else "queue": ["No pair has a label to freeze."]}
+        )
+    content_hash = snapshot_content_hash((item.content_hash, item.label) for item in items)
+
+    latest = ReferenceSet.objects.filter(project=project, name=name).order_by("-version").first()
+    if (
+        latest is not None
+        and latest.content_hash == content_hash
+        and latest.dataset_id == source_dataset.pk
+        and latest.queue_id == (queue.pk if queue is not None else None)
+    ):
+        return latest
+
+    domain_counts = dict(sorted(Counter(item.domain for item in items).items()))
+    reference_set = ReferenceSet.objects.create(
+        project=project,
+        name=name,
+        version=(latest.version + 1) if latest is not None else 1,
+        dataset=source_dataset,
+        queue=queue,
+        description=description,
+        item_count=len(items),
+        domain_counts=domain_counts,
+        content_hash=content_hash,
+        unlabelled_count=unlabelled,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    for chunk in _chunks(items, BATCH_SIZE):
+        ReferenceItem.objects.bulk_create(
+            [
+                ReferenceItem(
+                    reference_set=reference_set,
+                    pair_id=item.pair_id,
+                    gold_label=item.label,
+                    source=item.source,
+                )
+                for item in chunk
+            ]
+        )
+    audit_event_record(
+        actor=actor,
+        action="reference_set.create",
+        obj=reference_set,
+        after={
+            "name": name,
+            "version": reference_set.version,
+            "dataset": source_dataset.pk,
+            "queue": queue.pk if queue is not None else None,
+            "items": len(items),
+            "unlabelled": unlabelled,
+            "ties": sum(1 for item in items if item.label == GoldLabel.TIE),
+            "domain_counts": domain_counts,
+            "content_hash": content_hash,
+        },
+    )
+    return reference_set
+
+
+def _chunks(items: list[_Item], size: int) -> Iterator[list[_Item]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,205 @@
+"""Serializers of the judging API (field names as in API.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from apps.accounts.models import Project
+from apps.datasets.models import Dataset, ReferenceSet
+from apps.judging import selectors, services
+from apps.judging.models import Backend, JudgeConfig, JudgingRun, Judgment
+from apps.rubrics.models import RubricVersion
+
+
+class JudgeConfigSerializer(serializers.ModelSerializer):
+    """A judge config. ``api_key_env`` is the *name* of an environment variable, never a key."""
+
+    project = serializers.PrimaryKeyRelatedField(queryset=Project.objects.all())
+    label = serializers.SerializerMethodField()
+    is_demo = serializers.SerializerMethodField()
+
+    class Meta:
+        model = JudgeConfig
+        fields = [
+            "id",
+            "project",
+            "name",
+            "label",
+            "is_demo",
+            "backend",
+            "model",
+            "base_url",
+            "api_key_env",
+            "params",
+            "concurrency",
+            "requests_per_minute",
+            "tokens_per_minute",
+            "price_in",
+            "price_out",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "label", "is_demo", "created_at", "updated_at"]
+        validators: list[Any] = []  # the service reports a duplicate name as a field error
+
+    def get_label(self, obj: JudgeConfig) -> str:
+        return services.judge_label(obj)
+
+    def get_is_demo(self, obj: JudgeConfig) -> bool:
+        return obj.backend == Backend.OFFLINE
+
+    def to_internal_value(self, data: Any) -> Any:
+        if hasattr(data, "keys") and {"api_key", "key", "secret"} & set(data.keys()):
+            raise serializers.ValidationError(
+                {
+                    "api_key": [
+                        "Keys are never accepted. Put the key in an environment variable of the "
+                        "workers and send its name as api_key_env."
+                    ]
+                }
+            )
+        return super().to_internal_value(data)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        errors = services.judge_config_errors(
+            backend=attrs.get("backend", ""),
+            model=attrs.get("model", ""),
+            api_key_env=attrs.get("api_key_env", ""),
+            params=attrs.get("params", {}),
+        )
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class RunSerializer(serializers.ModelSerializer):
+    """A run: status, progress, failures, tokens, cost and (in detail) accuracy."""
+
+    judge_label = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+    accuracy = serializers.SerializerMethodField()
+
+    class Meta:
+        model = JudgingRun
+        fields = [
+            "id",
+            "project",
+            "rubric_version",
+            "judge",
+            "judge_label",
+            "reference_set",
+            "dataset",
+            "purpose",
+            "status",
+            "done",
+            "total",
+            "failed",
+            "cached",
+            "tokens_in",
+            "tokens_out",
+            "cost",
+            "saved_tokens",
+            "saved_cost",
+            "use_cache",
+            "progress",
+            "error",
+            "accuracy",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_judge_label(self, obj: JudgingRun) -> str:
+        return services.judge_label(obj.judge)
+
+    def get_progress(self, obj: JudgingRun) -> dict[str, Any]:
+        progress = selectors.run_progress(obj)
+        return {
+            "percent": round(progress.percent, 2),
+            "finished": progress.finished,
+            "throughput": progress.throughput,
+            "eta_s": progress.eta_s,
+            "elapsed_s": progress.elapsed_s,
+        }
+
+    def get_accuracy(self, obj: JudgingRun) -> dict[str, Any] | None:
+        # Lists show the stored summary only; computing it for every row would read every run.
+        if self.context.get("detail"):
+            return selectors.run_accuracy(obj)
+        return obj.summary
+
+
+class RunStartSerializer(serializers.Serializer):
+    """``POST /api/runs/``: ``{rubric_version, judge, reference_set | dataset}``."""
+
+    rubric_version = serializers.PrimaryKeyRelatedField(queryset=RubricVersion.objects.all())
+    judge = serializers.PrimaryKeyRelatedField(queryset=JudgeConfig.objects.all())
+    reference_set = serializers.PrimaryKeyRelatedField(
+        queryset=ReferenceSet.objects.all(), required=False, allow_null=True
+    )
+    dataset = serializers.PrimaryKeyRelatedField(
+        queryset=Dataset.objects.all(), required=False, allow_null=True
+    )
+    use_cache = serializers.BooleanField(required=False, default=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            # Objects of projects the caller cannot see do not exist, as far as the API says.
+            projects = Project.objects.for_user(request.user)
+            fields: Any = self.fields
+            fields["rubric_version"].queryset = RubricVersion.objects.filter(
+                rubric__project__in=projects
+            )
+            fields["judge"].queryset = JudgeConfig.objects.filter(project__in=projects)
+            fields["reference_set"].queryset = ReferenceSet.objects.filter(project__in=projects)
+            fields["dataset"].queryset = Dataset.objects.filter(project__in=projects)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if (attrs.get("reference_set") is None) == (attrs.get("dataset") is None):
+            raise serializers.ValidationError(
+                {"reference_set": ["Give either a reference set or a dataset."]}
+            )
+        return attrs
+
+
+class RunCreatedSerializer(serializers.Serializer):
+    """The 202 answer to a run start."""
+
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    total = serializers.IntegerField()
+    url = serializers.CharField()
+
+
+class JudgmentSerializer(serializers.ModelSerializer):
+    """A judge's answer for one pair in one order; ``verdict`` is in the pair's own A/B terms."""
+
+    # Annotated by the view (``pair__domain``), so the pair's texts are never loaded.
+    domain = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Judgment
+        fields = [
+            "id",
+            "run",
+            "pair",
+            "domain",
+            "order",
+            "status",
+            "verdict",
+            "p_first",
+            "rationale",
+            "criteria",
+            "tokens_in",
+            "tokens_out",
+            "latency_ms",
+            "attempts",
+            "error",
+            "cached",
+        ]
+        read_only_fields = fields

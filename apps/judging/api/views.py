@@ -1,0 +1,166 @@
+"""Judging endpoints (``/api/judges/``, ``/api/runs/``): thin wrappers around the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import F, QuerySet
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.accounts.models import Project
+from apps.accounts.permissions import Capability, check_capability, has_capability
+from apps.core.viewsets import ProjectScopedMixin
+from apps.judging import services
+from apps.judging.api.serializers import (
+    JudgeConfigSerializer,
+    JudgmentSerializer,
+    RunCreatedSerializer,
+    RunSerializer,
+    RunStartSerializer,
+)
+from apps.judging.filters import JudgmentFilter, RunFilter
+from apps.judging.models import JudgeConfig, JudgingRun, Judgment
+
+
+class _CapableProjectsMixin:
+    """Lists show only the projects where the caller holds the list capability.
+
+    Annotators are members too, but must never see judge verdicts: a caller who holds the
+    capability in none of their projects is refused (403) rather than shown an empty list.
+    """
+
+    capabilities: dict[str, Capability]
+    request: Any
+
+    def capable_projects(self) -> list[int]:
+        capability = self.capabilities["list"]
+        projects = Project.objects.for_user(self.request.user)
+        allowed = [p.pk for p in projects if has_capability(self.request.user, p, capability)]
+        if not allowed:
+            raise PermissionDenied(f"Your role does not allow this ({capability}).")
+        return allowed
+
+
+class JudgeViewSet(
+    _CapableProjectsMixin,
+    ProjectScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """``/api/judges/``: judge configs. Keys are never accepted: send ``api_key_env``."""
+
+    queryset = JudgeConfig.objects.order_by("project", "name")
+    serializer_class = JudgeConfigSerializer
+    filterset_fields = ["project", "backend"]
+    capabilities = {
+        "list": Capability.RUN_VIEW,
+        "retrieve": Capability.RUN_VIEW,
+        "create": Capability.RUN_START,
+    }
+
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset = super().get_queryset()
+        if self.action == "list":
+            queryset = queryset.filter(project__in=self.capable_projects())
+        return queryset
+
+    def perform_create(self, serializer: serializers.BaseSerializer[Any]) -> None:
+        data = dict(serializer.validated_data)
+        project = data.pop("project")
+        check_capability(self.request.user, project, Capability.RUN_START)
+        serializer.instance = services.judge_config_create(
+            actor=self.request.user, project=project, **data
+        )
+
+
+class RunViewSet(
+    _CapableProjectsMixin,
+    ProjectScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """``/api/runs/``: start (202 at once), follow, cancel, and read a run's judgments."""
+
+    queryset = JudgingRun.objects.select_related("judge").order_by("-created_at")
+    serializer_class = RunSerializer
+    filterset_class = RunFilter
+    create_project_field = "judge"
+    create_project_model = JudgeConfig
+    capabilities = {
+        "list": Capability.RUN_VIEW,
+        "retrieve": Capability.RUN_VIEW,
+        "judgments": Capability.RUN_VIEW,
+        "create": Capability.RUN_START,
+        "cancel": Capability.RUN_START,
+    }
+
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset = super().get_queryset()
+        if self.action == "list":
+            queryset = queryset.filter(project__in=self.capable_projects())
+        return queryset
+
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        # Run filters apply to the list; ``judgments`` has its own (``status`` means another thing).
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        context["detail"] = self.action in ("retrieve", "cancel")
+        return context
+
+    @extend_schema(request=RunStartSerializer, responses={202: RunCreatedSerializer})
+    def create(self, request: Request) -> Response:
+        body = RunStartSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        judge: JudgeConfig = data["judge"]
+        check_capability(request.user, judge.project, Capability.RUN_START)
+        run = services.run_start(
+            actor=request.user,
+            rubric_version=data["rubric_version"],
+            judge=judge,
+            reference_set=data.get("reference_set"),
+            dataset=data.get("dataset"),
+            use_cache=data.get("use_cache", True),
+        )
+        answer = {
+            "id": run.pk,
+            "status": run.status,
+            "total": run.total,
+            "url": reverse("run-detail", kwargs={"pk": run.pk}),
+        }
+        return Response(answer, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={200: RunSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        run = services.run_cancel(actor=request.user, run=self.get_object())
+        return Response(self.get_serializer(run).data)
+
+    @extend_schema(responses={200: JudgmentSerializer(many=True)}, filters=True)
+    @action(detail=True, methods=["get"])
+    def judgments(self, request: Request, pk: str | None = None) -> Response:
+        run = self.get_object()
+        queryset = (
+            Judgment.objects.filter(run=run)
+            .annotate(domain=F("pair__domain"))
+            .order_by("pair_id", "order")
+        )
+        filtered = JudgmentFilter(request.query_params, queryset=queryset)
+        if not filtered.is_valid():
+            raise serializers.ValidationError(filtered.errors)
+        page = self.paginate_queryset(filtered.qs)
+        data = JudgmentSerializer(page, many=True).data
+        return self.get_paginated_response(data)

@@ -1,0 +1,911 @@
+"""Writes of the judging app: judge configs, and starting, judging, cancelling and resuming runs.
+
+How a run moves (see JUDGING-AND-DRIFT.md and ARCHITECTURE.md "Dispatch after commit"):
+
+1. ``run_start`` creates the run, its work items (one pending ``Judgment`` per pair and order,
+   written by one ``INSERT ... SELECT``) and its chunks (judgment id ranges) in one transaction,
+   then dispatches one task per chunk once the transaction has committed.
+2. ``chunk_judge`` (called by the chunk tasks) claims its chunk, judges the pending items
+   (cached answers first, the backend for the rest), and writes the results, the chunk's status
+   and the run's counters in one transaction. Only rows that are still pending are written, so
+   a redelivered message or a duplicate dispatch never writes or counts a judgment twice.
+3. The chunk that brings ``done + failed`` up to ``total`` ends the run: ``succeeded``,
+   ``partial`` (some items failed) or ``failed`` (all failed).
+
+A chunk that keeps failing is given up by ``chunk_fail``: its items become ``failed`` with the
+reason, so the run ends ``partial`` instead of staying ``running``. ``run_resume`` re-dispatches
+what is still pending (after a worker died or the broker lost messages), and
+``runs_sweep_orphaned`` does that on a schedule for runs whose heartbeat went stale.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from apps.accounts.models import Project
+from apps.core.api import Conflict
+from apps.core.services import audit_event_record
+from apps.datasets.models import Dataset, Pair, ReferenceItem, ReferenceSet
+from apps.judging.accounting import cache_key, judge_fingerprint, token_cost
+from apps.judging.backends.base import BackendConfig, JudgeBackend, backend_class
+from apps.judging.models import (
+    TERMINAL_RUN_STATUSES,
+    Backend,
+    CachedJudgment,
+    ChunkStatus,
+    JudgeConfig,
+    JudgingRun,
+    Judgment,
+    JudgmentStatus,
+    RunChunk,
+    RunStatus,
+    Verdict,
+)
+from apps.judging.prompting import make_request, render_messages
+from apps.judging.protocol import criteria_to_pair, to_pair_verdict
+from apps.judging.types import JudgeRequest, JudgeResult, Mode, Order, PairText
+from apps.rubrics.models import RubricVersion
+from apps.rubrics.spec import RubricSpec
+
+log = logging.getLogger(__name__)
+
+CHUNK_MIN = 50
+CHUNK_MAX = 500
+DEFAULT_CHUNK_SIZE = 250
+ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+# The demo judge's label wherever a judge is shown: it is not a language-model judge.
+DEMO_JUDGE_LABEL = "demo/test judge"
+ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]{0,99}$")
+# Keys that would put a secret into a judge's params (stored in clear, shown in the API).
+SECRET_PARAM_NAMES = frozenset(
+    {"api_key", "apikey", "key", "secret", "password", "token", "access_token", "authorization"}
+)
+
+
+class RunNotActive(Conflict):
+    """409: the run has already ended, so it cannot be cancelled or resumed."""
+
+    default_detail = "The run has already ended."
+    default_code = "run_not_active"
+
+
+# --- judge configs ----------------------------------------------------------------------------
+
+
+def judge_label(judge: JudgeConfig) -> str:
+    """How a judge is named in pages and exports; the offline judge is marked as a demo judge."""
+    if judge.backend == Backend.OFFLINE:
+        return f"{judge.name} ({DEMO_JUDGE_LABEL})"
+    return judge.name
+
+
+def judge_config_errors(
+    *, backend: str, model: str, api_key_env: str, params: Any
+) -> dict[str, list[str]]:
+    """Field errors of a judge config (shared by the form, the API and the service)."""
+    errors: dict[str, list[str]] = {}
+    if backend not in Backend.values:
+        errors["backend"] = [f"Choose one of {', '.join(Backend.values)}."]
+    if backend in (Backend.OPENAI, Backend.LOCAL) and not model.strip():
+        errors["model"] = ["A model name (or, for a local model, its path) is required."]
+    if api_key_env and not ENV_NAME_RE.match(api_key_env):
+        errors["api_key_env"] = [
+            "The name of an environment variable (capitals, digits, underscores), never a key."
+        ]
+    if not isinstance(params, dict):
+        errors["params"] = ["A JSON object."]
+    else:
+        secret = sorted(k for k in params if str(k).lower() in SECRET_PARAM_NAMES)
+        if secret:
+            errors["params"] = [
+                f"Remove {', '.join(secret)}: keys are never stored; name the environment "
+                "variable that holds it in api_key_env."
+            ]
+    return errors
+
+
+@transaction.atomic
+def judge_config_create(
+    *,
+    actor: Any,
+    project: Project,
+    name: str,
+    backend: str,
+    model: str = "",
+    base_url: str = "",
+    api_key_env: str = "",
+    params: dict[str, Any] | None = None,
+    concurrency: int = 8,
+    requests_per_minute: int | None = None,
+    tokens_per_minute: int | None = None,
+    price_in: Decimal | None = None,
+    price_out: Decimal | None = None,
+) -> JudgeConfig:
+    """Create a judge config. The API key itself is never stored: only its variable's name."""
+    params = {} if params is None else params
+    errors = judge_config_errors(
+        backend=backend, model=model, api_key_env=api_key_env, params=params
+    )
+    if JudgeConfig.objects.filter(project=project, name=name).exists():
+        errors.setdefault("name", []).append("A judge with this name already exists.")
+    if errors:
+        raise ValidationError(errors)
+    judge = JudgeConfig(
+        project=project,
+        name=name,
+        backend=backend,
+        model=model,
+        base_url=base_url,
+        api_key_env=api_key_env,
+        params=params,
+        concurrency=concurrency,
+        requests_per_minute=requests_per_minute,
+        tokens_per_minute=tokens_per_minute,
+        price_in=price_in,
+        price_out=price_out,
+    )
+    judge.full_clean()
+    judge.save()
+    audit_event_record(
+        actor=actor,
+        action="judge.create",
+        obj=judge,
+        after={"name": name, "backend": backend, "model": model, "base_url": base_url},
+    )
+    return judge
+
+
+# --- starting a run ---------------------------------------------------------------------------
+
+
+def chunk_size_for(judge: JudgeConfig, requested: int | None = None) -> int:
+    """Judgments per chunk: requested, else the judge's ``chunk_size`` param, else the setting.
+
+    Clamped to [50, 500] and made even, so both orders of a pair land in the same chunk (the
+    backends analyse a pair's texts once for both).
+    """
+    raw = requested or judge.params.get("chunk_size") or getattr(
+        settings, "JUDGING_CHUNK_SIZE", DEFAULT_CHUNK_SIZE
+    )
+    try:
+        size = int(raw)
+    except (TypeError, ValueError):
+        size = DEFAULT_CHUNK_SIZE
+    size = max(CHUNK_MIN, min(CHUNK_MAX, size))
+    return size - size % 2
+
+
+def _check_target(
+    *,
+    rubric_version: RubricVersion,
+    judge: JudgeConfig,
+    reference_set: ReferenceSet | None,
+    dataset: Dataset | None,
+) -> Project:
+    errors: dict[str, list[str]] = {}
+    if (reference_set is None) == (dataset is None):
+        errors["reference_set"] = ["Give either a reference set or a dataset."]
+    project = judge.project
+    if rubric_version.rubric.project_id != project.pk:
+        errors["rubric_version"] = ["The rubric version belongs to another project."]
+    target = reference_set if reference_set is not None else dataset
+    if target is not None and target.project_id != project.pk:
+        errors["reference_set" if reference_set is not None else "dataset"] = [
+            "The target belongs to another project."
+        ]
+    if not rubric_version.is_published:
+        errors["rubric_version"] = ["Only published versions can be judged; publish it first."]
+    try:
+        backend_class(judge.backend)
+    except ValueError as exc:
+        errors["judge"] = [str(exc)]
+    if not errors:
+        try:
+            render_messages(
+                rubric_version.to_spec(),
+                PairText(prompt="p", response_a="a", response_b="b"),
+                "AB",
+                mode=_mode(judge),
+            )
+        except ValueError as exc:
+            errors["rubric_version"] = [f"The rubric cannot be rendered: {exc}"]
+    if errors:
+        raise ValidationError(errors)
+    return project
+
+
+def _create_work_items(run: JudgingRun) -> int:
+    """One pending judgment per pair of the target and order, in one INSERT ... SELECT.
+
+    Rows come out ordered by (pair, order), so the ids of both orders of a pair are adjacent and
+    a chunk (an id range) holds whole pairs. No pair is loaded into Python.
+    """
+    qn = connection.ops.quote_name
+    table = qn(Judgment._meta.db_table)
+    if run.reference_set_id is not None:
+        source = (
+            f"SELECT {qn('pair_id')} AS pair_id FROM {qn(ReferenceItem._meta.db_table)} "
+            f"WHERE {qn('reference_set_id')} = %s"
+        )
+        source_param = run.reference_set_id
+    else:
+        source = (
+            f"SELECT {qn('id')} AS pair_id FROM {qn(Pair._meta.db_table)} "
+            f"WHERE {qn('dataset_id')} = %s"
+        )
+        source_param = run.dataset_id
+    columns = (
+        "run_id, pair_id, {order}, status, verdict, p_first, rationale, criteria, raw_output, "
+        "tokens_in, tokens_out, latency_ms, attempts, error, cached, cache_key"
+    ).format(order=qn("order"))
+    sql = (
+        f"INSERT INTO {table} ({columns}) "
+        f"SELECT %s, src.pair_id, o.ord, %s, '', NULL, '', '{{}}', '', 0, 0, 0, 0, '', %s, '' "
+        f"FROM ({source}) AS src CROSS JOIN (SELECT 'AB' AS ord UNION ALL SELECT 'BA') AS o "
+        f"ORDER BY src.pair_id, o.ord"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [run.pk, JudgmentStatus.PENDING, False, source_param])
+        return int(cursor.rowcount)
+
+
+def _create_chunks(run: JudgingRun, size: int) -> list[int]:
+    """Split the run's judgments into id ranges of ``size`` (window function, no ids in Python)."""
+    qn = connection.ops.quote_name
+    sql = (
+        "SELECT grp, MIN(id), MAX(id), COUNT(*) FROM ("
+        f"SELECT {qn('id')} AS id, (ROW_NUMBER() OVER (ORDER BY {qn('id')}) - 1) / %s AS grp "
+        f"FROM {qn(Judgment._meta.db_table)} WHERE {qn('run_id')} = %s"
+        ") AS numbered GROUP BY grp ORDER BY grp"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [size, run.pk])
+        rows = cursor.fetchall()
+    RunChunk.objects.bulk_create(
+        [
+            RunChunk(run=run, index=int(grp), first_id=lo, last_id=hi, size=count)
+            for grp, lo, hi, count in rows
+        ]
+    )
+    return [int(grp) for grp, *_ in rows]
+
+
+def run_start(
+    *,
+    actor: Any,
+    rubric_version: RubricVersion,
+    judge: JudgeConfig,
+    reference_set: ReferenceSet | None = None,
+    dataset: Dataset | None = None,
+    purpose: str = "manual",
+    use_cache: bool = True,
+    chunk_size: int | None = None,
+    dispatch: bool = True,
+) -> JudgingRun:
+    """Create a run and its pending work items in one transaction; dispatch its chunks on commit.
+
+    ``use_cache=False`` asks the judge again even where an identical request was answered
+    before (the repeat run of a noise floor). ``dispatch=False`` leaves the chunks for the
+    caller (``run_execute`` judges them in-process). Raises ``ValidationError`` for a target
+    that is missing, empty or in another project, an unpublished version, an unknown backend or
+    a rubric that cannot be rendered.
+    """
+    project = _check_target(
+        rubric_version=rubric_version, judge=judge, reference_set=reference_set, dataset=dataset
+    )
+    size = chunk_size_for(judge, chunk_size)
+    with transaction.atomic():
+        run = JudgingRun.objects.create(
+            project=project,
+            rubric_version=rubric_version,
+            judge=judge,
+            reference_set=reference_set,
+            dataset=dataset,
+            purpose=purpose,
+            use_cache=use_cache,
+            chunk_size=size,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            heartbeat_at=timezone.now(),
+        )
+        total = _create_work_items(run)
+        if total == 0:
+            raise ValidationError({"reference_set": ["The target has no pairs to judge."]})
+        indexes = _create_chunks(run, size)
+        JudgingRun.objects.filter(pk=run.pk).update(total=total)
+        run.total = total
+        audit_event_record(
+            actor=actor,
+            action="run.start",
+            obj=run,
+            after={
+                "rubric_version": rubric_version.pk,
+                "judge": judge.pk,
+                "reference_set": reference_set.pk if reference_set else None,
+                "dataset": dataset.pk if dataset else None,
+                "total": total,
+                "chunks": len(indexes),
+                "use_cache": use_cache,
+            },
+        )
+        if dispatch:
+            transaction.on_commit(partial(chunks_dispatch, run_id=run.pk, backend=judge.backend))
+    return run
+
+
+def chunks_dispatch(*, run_id: int, backend: str, indexes: Iterable[int] | None = None) -> int:
+    """Send one task per chunk (all chunks still pending when ``indexes`` is None).
+
+    The task name picks the queue (settings ``CELERY_TASK_ROUTES``): offline judges on
+    ``default``, hosted endpoints on ``api``, local models on ``gpu``.
+    """
+    from apps.judging import tasks
+
+    task = tasks.chunk_task_for(backend)
+    if indexes is None:
+        indexes = RunChunk.objects.filter(run_id=run_id, status=ChunkStatus.PENDING).values_list(
+            "index", flat=True
+        )
+    count = 0
+    for index in indexes:
+        task.delay(run_id, index)
+        count += 1
+    return count
+
+
+# --- cancelling and resuming ------------------------------------------------------------------
+
+
+def run_cancel(*, actor: Any, run: JudgingRun) -> JudgingRun:
+    """Stop a run: chunks not yet started do nothing; chunks in flight finish and are kept."""
+    with transaction.atomic():
+        now = timezone.now()
+        changed = JudgingRun.objects.filter(pk=run.pk, status__in=ACTIVE_RUN_STATUSES).update(
+            cancel_requested=True, status=RunStatus.CANCELLED, finished_at=now
+        )
+        if not changed:
+            raise RunNotActive(f"Run {run.pk} has already ended ({run.status}).")
+        audit_event_record(
+            actor=actor, action="run.cancel", obj=run, before={"status": run.status}
+        )
+    run.refresh_from_db()
+    return run
+
+
+def run_resume(*, run: JudgingRun, actor: Any = None) -> int:
+    """Re-dispatch the chunks of a stuck run that still have pending work; returns their number.
+
+    For a run whose worker died or whose messages the broker lost. Claims of chunks that were in
+    flight are released first: a chunk task outlives neither its hard time limit nor its
+    process, so a stale claim means nobody is working on it (and should a late duplicate still
+    run, its writes are refused for every row already written).
+    """
+    run.refresh_from_db()
+    if run.status not in ACTIVE_RUN_STATUSES:
+        raise RunNotActive(f"Run {run.pk} has already ended ({run.status}).")
+    with transaction.atomic():
+        chunks = list(
+            RunChunk.objects.filter(
+                run=run, status__in=(ChunkStatus.PENDING, ChunkStatus.RUNNING)
+            ).values_list("index", flat=True)
+        )
+        RunChunk.objects.filter(run=run, status=ChunkStatus.RUNNING).update(
+            status=ChunkStatus.PENDING, claimed_at=None
+        )
+        JudgingRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
+        audit_event_record(
+            actor=actor, action="run.resume", obj=run, after={"chunks": len(chunks)}
+        )
+        if chunks:
+            transaction.on_commit(
+                partial(
+                    chunks_dispatch, run_id=run.pk, backend=run.judge.backend, indexes=chunks
+                )
+            )
+    if not chunks:
+        # Every chunk was written but the run was never closed (a crash right after a commit).
+        _finalize_if_complete(run.pk)
+    return len(chunks)
+
+
+def runs_sweep_orphaned(
+    *, stale_after: timedelta | None = None, max_resumes: int | None = None
+) -> dict[str, list[int]]:
+    """Resume active runs whose heartbeat is stale; fail those resumed too often without progress.
+
+    A chunk beats the heartbeat when it starts and when it writes, and cannot run longer than
+    the hard time limit, so a heartbeat older than that means no chunk of the run is alive.
+    ``resumes`` is reset by every chunk that writes, so only consecutive fruitless resumes count.
+    """
+    if stale_after is None:
+        stale_after = timedelta(
+            seconds=getattr(settings, "JUDGING_STALE_AFTER_S", settings.CELERY_TASK_TIME_LIMIT + 60)
+        )
+    if max_resumes is None:
+        max_resumes = int(getattr(settings, "JUDGING_MAX_RESUMES", 3))
+    cutoff = timezone.now() - stale_after
+    stale = JudgingRun.objects.filter(status__in=ACTIVE_RUN_STATUSES).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
+    )
+    outcome: dict[str, list[int]] = {"resumed": [], "failed": []}
+    for run in stale.select_related("judge"):
+        if run.resumes >= max_resumes:
+            run_fail(
+                run=run,
+                reason=(
+                    f"No progress after {run.resumes} automatic resumes: no worker is taking "
+                    f"this run's chunks (is a worker for its queue running?)."
+                ),
+            )
+            outcome["failed"].append(run.pk)
+            continue
+        JudgingRun.objects.filter(pk=run.pk).update(resumes=F("resumes") + 1)
+        try:
+            run_resume(run=run)
+        except RunNotActive:
+            continue
+        outcome["resumed"].append(run.pk)
+    return outcome
+
+
+def run_fail(*, run: JudgingRun, reason: str) -> None:
+    """End an active run as ``failed``: its pending items become failed with ``reason``."""
+    with transaction.atomic():
+        locked = JudgingRun.objects.select_for_update().filter(pk=run.pk).first()
+        if locked is None or locked.status not in ACTIVE_RUN_STATUSES:
+            return
+        now = timezone.now()
+        count = Judgment.objects.filter(run_id=run.pk, status=JudgmentStatus.PENDING).update(
+            status=JudgmentStatus.FAILED, verdict=Verdict.INVALID, error=reason
+        )
+        RunChunk.objects.filter(
+            run_id=run.pk, status__in=(ChunkStatus.PENDING, ChunkStatus.RUNNING)
+        ).update(status=ChunkStatus.FAILED, error=reason, finished_at=now)
+        JudgingRun.objects.filter(pk=run.pk).update(
+            failed=F("failed") + count, status=RunStatus.FAILED, error=reason, finished_at=now
+        )
+        audit_event_record(actor=None, action="run.fail", obj=run, after={"reason": reason})
+
+
+# --- judging a chunk --------------------------------------------------------------------------
+
+
+@dataclass
+class ChunkOutcome:
+    """What one call of ``chunk_judge`` did (for logs and tests)."""
+
+    state: str  # "written", "skipped" (claimed elsewhere or done), "stopped" (run ended)
+    written: int = 0
+    cached: int = 0
+    judged: int = 0
+
+
+# The backend instance of each judge config, per process: a local model is loaded once per GPU
+# worker process, an HTTP backend keeps what it learned about its server. Keyed by the config's
+# id and updated_at, so an edited config gets a fresh backend.
+_BACKENDS: dict[int, tuple[str, JudgeBackend]] = {}
+# Published rubric versions never change, so their specs are cached per process too.
+_SPECS: dict[int, RubricSpec] = {}
+_SPECS_MAX = 64
+
+
+def judge_backend(judge: JudgeConfig) -> JudgeBackend:
+    """The cached backend instance for ``judge`` in this process (created on first use)."""
+    stamp = judge.updated_at.isoformat() if judge.updated_at else ""
+    cached = _BACKENDS.get(judge.pk)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    if cached is not None:
+        cached[1].close()
+    config = BackendConfig(
+        backend=judge.backend,
+        model=judge.model,
+        base_url=judge.base_url,
+        api_key=os.environ.get(judge.api_key_env) if judge.api_key_env else None,
+        params=dict(judge.params),
+        concurrency=judge.concurrency,
+        requests_per_minute=judge.requests_per_minute,
+        tokens_per_minute=judge.tokens_per_minute,
+    )
+    backend = backend_class(judge.backend)(config)
+    _BACKENDS[judge.pk] = (stamp, backend)
+    return backend
+
+
+def _spec_for(version: RubricVersion) -> RubricSpec:
+    spec = _SPECS.get(version.pk)
+    if spec is None:
+        if len(_SPECS) >= _SPECS_MAX:
+            _SPECS.clear()
+        spec = _SPECS[version.pk] = version.to_spec()
+    return spec
+
+
+def _mode(judge: JudgeConfig) -> Mode | None:
+    mode = judge.params.get("mode")
+    return mode if mode in ("verdict", "reasoned") else None
+
+
+def _claim_chunk(run_id: int, index: int) -> RunChunk | None:
+    """Take the chunk if it is pending, or running under a claim older than the hard limit."""
+    now = timezone.now()
+    lease = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    claimable = Q(status=ChunkStatus.PENDING) | Q(
+        status=ChunkStatus.RUNNING, claimed_at__lt=now - lease
+    )
+    claimed = (
+        RunChunk.objects.filter(run_id=run_id, index=index)
+        .filter(claimable)
+        .update(status=ChunkStatus.RUNNING, claimed_at=now, attempts=F("attempts") + 1)
+    )
+    if not claimed:
+        return None
+    return RunChunk.objects.get(run_id=run_id, index=index)
+
+
+def chunk_release(*, run_id: int, index: int, error: str) -> None:
+    """Give a claimed chunk back (before a retry), keeping the error for the run page."""
+    RunChunk.objects.filter(run_id=run_id, index=index, status=ChunkStatus.RUNNING).update(
+        status=ChunkStatus.PENDING, claimed_at=None, error=error[:2000]
+    )
+
+
+@dataclass
+class _Row:
+    """One judgment's result, ready to be written."""
+
+    id: int
+    verdict: str
+    p_first: float | None
+    rationale: str
+    criteria: dict[str, str]
+    raw_output: str
+    tokens_in: int
+    tokens_out: int
+    latency_ms: int
+    attempts: int
+    error: str
+    cached: bool
+    cache_key: str
+
+
+_UPDATE_FIELDS = (
+    "status",
+    "verdict",
+    "p_first",
+    "rationale",
+    "criteria",
+    "raw_output",
+    "tokens_in",
+    "tokens_out",
+    "latency_ms",
+    "attempts",
+    "error",
+    "cached",
+    "cache_key",
+)
+
+
+def chunk_judge(*, run_id: int, index: int, pause_s: float = 0.0) -> ChunkOutcome:
+    """Judge one chunk of a run; safe to call any number of times for the same chunk.
+
+    ``pause_s`` waits after claiming the chunk and before judging it. Only the worker crash test
+    uses it (through ``RUBRICSTUDIO_TEST_CHUNK_DELAY_S``, see ``tasks``), to make a kill land
+    while a chunk is claimed but not written.
+    """
+    chunk = _claim_chunk(run_id, index)
+    if chunk is None:
+        return ChunkOutcome("skipped")
+    run = JudgingRun.objects.select_related("judge", "rubric_version").get(pk=run_id)
+    if run.status not in ACTIVE_RUN_STATUSES or run.cancel_requested:
+        chunk_release(run_id=run_id, index=index, error="")
+        return ChunkOutcome("stopped")
+    now = timezone.now()
+    JudgingRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
+        status=RunStatus.RUNNING, started_at=now
+    )
+    JudgingRun.objects.filter(pk=run_id).update(heartbeat_at=now)
+    if pause_s > 0:
+        time.sleep(pause_s)
+
+    items = list(
+        Judgment.objects.filter(
+            run_id=run_id,
+            pk__gte=chunk.first_id,
+            pk__lte=chunk.last_id,
+            status=JudgmentStatus.PENDING,
+        )
+        .order_by("pk")
+        .values_list("pk", "pair_id", "order")
+    )
+    rows, judged = _judge_items(run, items) if items else ([], 0)
+    written = _write_chunk(run, chunk, rows)
+    _finalize_if_complete(run_id)
+    return ChunkOutcome(
+        "written", written=written, cached=sum(r.cached for r in rows), judged=judged
+    )
+
+
+def _judge_items(run: JudgingRun, items: Sequence[tuple[int, int, str]]) -> tuple[list[_Row], int]:
+    """Results for the items: copied from the cache where possible, from the backend otherwise."""
+    judge = run.judge
+    spec = _spec_for(run.rubric_version)
+    mode = _mode(judge)
+    fingerprint = judge_fingerprint(backend=judge.backend, model=judge.model, params=judge.params)
+    texts = {
+        pk: PairText(prompt=prompt, response_a=a, response_b=b, domain=domain)
+        for pk, prompt, a, b, domain in Pair.objects.filter(
+            pk__in={pair_id for _, pair_id, _ in items}
+        ).values_list("pk", "prompt", "response_a", "response_b", "domain")
+    }
+    requests: list[JudgeRequest] = []
+    keys: list[str] = []
+    for judgment_id, pair_id, order in items:
+        request = make_request(
+            key=str(judgment_id),
+            rubric=spec,
+            pair=texts[pair_id],
+            order=order,  # type: ignore[arg-type]
+            mode=mode,
+        )
+        requests.append(request)
+        keys.append(cache_key(messages=request.messages, fingerprint=fingerprint, order=order))
+
+    hits: dict[str, dict[str, Any]] = {}
+    if run.use_cache:
+        hits = {
+            row["key"]: row
+            for row in CachedJudgment.objects.filter(key__in=set(keys)).values(
+                "key",
+                "verdict",
+                "p_first",
+                "rationale",
+                "criteria",
+                "raw_output",
+                "tokens_in",
+                "tokens_out",
+            )
+        }
+    misses = [i for i, key in enumerate(keys) if key not in hits]
+    results: dict[int, JudgeResult] = {}
+    if misses:
+        answers = judge_backend(judge).judge_batch([requests[i] for i in misses])
+        if len(answers) != len(misses):
+            raise RuntimeError(
+                f"the {judge.backend} backend returned {len(answers)} results for "
+                f"{len(misses)} requests"
+            )
+        results = dict(zip(misses, answers, strict=True))
+
+    rows: list[_Row] = []
+    for i, (judgment_id, _pair_id, order) in enumerate(items):
+        key = keys[i]
+        hit = hits.get(key)
+        if hit is not None:
+            rows.append(
+                _Row(
+                    id=judgment_id,
+                    verdict=hit["verdict"],
+                    p_first=hit["p_first"],
+                    rationale=hit["rationale"],
+                    criteria=hit["criteria"] or {},
+                    raw_output=hit["raw_output"],
+                    tokens_in=hit["tokens_in"],
+                    tokens_out=hit["tokens_out"],
+                    latency_ms=0,
+                    attempts=0,
+                    error="",
+                    cached=True,
+                    cache_key=key,
+                )
+            )
+            continue
+        result = results[i]
+        shown_order: Order = order  # type: ignore[assignment]
+        rows.append(
+            _Row(
+                id=judgment_id,
+                verdict=to_pair_verdict(result.verdict, shown_order),
+                p_first=result.p_first,
+                rationale=result.rationale,
+                criteria=criteria_to_pair(result.criteria, shown_order),
+                raw_output=result.raw_output,
+                tokens_in=max(0, int(result.tokens_in)),
+                tokens_out=max(0, int(result.tokens_out)),
+                latency_ms=max(0, int(result.latency_ms)),
+                attempts=max(0, int(result.attempts)),
+                error=result.error,
+                cached=False,
+                cache_key=key,
+            )
+        )
+    return rows, len(misses)
+
+
+def _execute_update(rows: Sequence[_Row]) -> None:
+    """Write the rows with one statement per row, sent as one batch (``executemany``).
+
+    ``WHERE status = 'pending'`` repeats the guarantee of the row locks taken by the caller.
+    """
+    if not rows:
+        return
+    qn = connection.ops.quote_name
+    criteria_field = Judgment._meta.get_field("criteria")
+    assignments = ", ".join(f"{qn(name)} = %s" for name in _UPDATE_FIELDS)
+    sql = (
+        f"UPDATE {qn(Judgment._meta.db_table)} SET {assignments} "
+        f"WHERE {qn('id')} = %s AND {qn('status')} = %s"
+    )
+    params = [
+        (
+            JudgmentStatus.DONE.value,
+            r.verdict,
+            r.p_first,
+            r.rationale,
+            criteria_field.get_db_prep_save(r.criteria, connection),
+            r.raw_output,
+            r.tokens_in,
+            r.tokens_out,
+            r.latency_ms,
+            r.attempts,
+            r.error,
+            r.cached,
+            r.cache_key,
+            r.id,
+            JudgmentStatus.PENDING.value,
+        )
+        for r in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def _write_chunk(run: JudgingRun, chunk: RunChunk, rows: Sequence[_Row]) -> int:
+    """Write the results that are still wanted, the run's counters and the chunk's status at once.
+
+    The pending rows of the chunk are locked first (``SELECT ... FOR UPDATE``; on SQLite the
+    write transaction itself is exclusive), so of two executions of one chunk the second finds
+    nothing pending and counts nothing.
+    """
+    judge = run.judge
+    now = timezone.now()
+    with transaction.atomic():
+        pending = set(
+            Judgment.objects.select_for_update()
+            .filter(pk__in=[r.id for r in rows], status=JudgmentStatus.PENDING)
+            .values_list("pk", flat=True)
+        )
+        wanted = [r for r in rows if r.id in pending]
+        _execute_update(wanted)
+        fresh = [r for r in wanted if not r.cached]
+        hits = [r for r in wanted if r.cached]
+        tokens_in = sum(r.tokens_in for r in fresh)
+        tokens_out = sum(r.tokens_out for r in fresh)
+        saved_in = sum(r.tokens_in for r in hits)
+        saved_out = sum(r.tokens_out for r in hits)
+        JudgingRun.objects.filter(pk=run.pk).update(
+            done=F("done") + len(wanted),
+            cached=F("cached") + len(hits),
+            tokens_in=F("tokens_in") + tokens_in,
+            tokens_out=F("tokens_out") + tokens_out,
+            cost=F("cost") + token_cost(tokens_in, tokens_out, judge.price_in, judge.price_out),
+            saved_tokens=F("saved_tokens") + saved_in + saved_out,
+            saved_cost=F("saved_cost")
+            + token_cost(saved_in, saved_out, judge.price_in, judge.price_out),
+            heartbeat_at=now,
+            resumes=0,
+        )
+        RunChunk.objects.filter(pk=chunk.pk).update(
+            status=ChunkStatus.DONE, finished_at=now, error=""
+        )
+    _cache_store([r for r in wanted if not r.cached and not r.error and r.verdict != "invalid"])
+    return len(wanted)
+
+
+def _cache_store(rows: Sequence[_Row]) -> None:
+    """Remember fresh answers; keys are sorted so concurrent inserters lock in the same order."""
+    if not rows:
+        return
+    unique = {r.cache_key: r for r in rows}
+    CachedJudgment.objects.bulk_create(
+        [
+            CachedJudgment(
+                key=key,
+                verdict=r.verdict,
+                p_first=r.p_first,
+                rationale=r.rationale,
+                criteria=r.criteria,
+                raw_output=r.raw_output,
+                tokens_in=r.tokens_in,
+                tokens_out=r.tokens_out,
+            )
+            for key, r in sorted(unique.items())
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def chunk_fail(*, run_id: int, index: int, reason: str) -> int:
+    """Give up a chunk after its retries: its pending items become failed with ``reason``."""
+    reason = reason[:2000] or "the chunk failed"
+    with transaction.atomic():
+        chunk = RunChunk.objects.select_for_update().filter(run_id=run_id, index=index).first()
+        if chunk is None or chunk.status == ChunkStatus.DONE:
+            return 0
+        now = timezone.now()
+        count = Judgment.objects.filter(
+            run_id=run_id,
+            pk__gte=chunk.first_id,
+            pk__lte=chunk.last_id,
+            status=JudgmentStatus.PENDING,
+        ).update(status=JudgmentStatus.FAILED, verdict=Verdict.INVALID, error=reason)
+        JudgingRun.objects.filter(pk=run_id).update(failed=F("failed") + count, heartbeat_at=now)
+        RunChunk.objects.filter(pk=chunk.pk).update(
+            status=ChunkStatus.FAILED, error=reason, finished_at=now
+        )
+    log.warning("run %s chunk %s failed for good: %s", run_id, index, reason)
+    _finalize_if_complete(run_id)
+    return count
+
+
+def _finalize_if_complete(run_id: int) -> str | None:
+    """End the run once every item is done or failed; only the first caller changes the status."""
+    row = (
+        JudgingRun.objects.filter(pk=run_id)
+        .values("total", "done", "failed", "status")
+        .first()
+    )
+    if row is None or row["status"] not in ACTIVE_RUN_STATUSES:
+        return None
+    if row["done"] + row["failed"] < row["total"]:
+        return None
+    if row["failed"] == 0:
+        status = RunStatus.SUCCEEDED
+    elif row["done"] > 0:
+        status = RunStatus.PARTIAL
+    else:
+        status = RunStatus.FAILED
+    now = timezone.now()
+    error = ""
+    if status != RunStatus.SUCCEEDED:
+        error = f"{row['failed']} of {row['total']} judgments failed; see the failures."
+    changed = JudgingRun.objects.filter(pk=run_id, status__in=ACTIVE_RUN_STATUSES).update(
+        status=status, finished_at=now, heartbeat_at=now, error=error
+    )
+    if not changed:
+        return None
+    from apps.judging.selectors import run_accuracy_compute
+
+    run = JudgingRun.objects.get(pk=run_id)
+    JudgingRun.objects.filter(pk=run_id).update(summary=run_accuracy_compute(run))
+    return status
+
+
+def run_execute(*, run: JudgingRun) -> JudgingRun:
+    """Judge every pending chunk of ``run`` in this process (the demo; no worker needed)."""
+    for index in RunChunk.objects.filter(run=run, status=ChunkStatus.PENDING).values_list(
+        "index", flat=True
+    ):
+        chunk_judge(run_id=run.pk, index=index)
+    _finalize_if_complete(run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def terminal(status: str) -> bool:
+    """Whether a run status is final."""
+    return status in TERMINAL_RUN_STATUSES

@@ -1,0 +1,699 @@
+"""Writes on rubrics: drafts, criteria, publishing, labels, import. Each one is one transaction.
+
+Every write to a draft carries the ``revision`` the client read. The version row is locked,
+the revision compared, and a stale write refused with ``StaleRevision`` (HTTP 409) carrying the
+current content, so nothing the client typed is lost and nothing another author saved is
+overwritten. A successful write bumps the revision.
+
+Published versions are immutable: the services refuse (``VersionNotDraft``, 409), the models
+refuse (``PublishedVersionError``) and on PostgreSQL a trigger refuses (migration 0002).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from apps.accounts.models import Project
+from apps.core.api import Conflict
+from apps.core.services import audit_event_record
+from apps.rubrics import spec as spec_module
+from apps.rubrics.models import (
+    Criterion,
+    Rubric,
+    RubricLabel,
+    RubricVersion,
+    VersionStatus,
+    purging_published,
+)
+from apps.rubrics.spec import (
+    CRITERION_KEY_MAX,
+    CRITERION_KEY_RE,
+    CRITERION_KINDS,
+    CRITERION_TITLE_MAX,
+    WEIGHT_MAX,
+    CriterionSpec,
+    RubricSpec,
+)
+
+OUTPUT_FORMATS = ("verdict", "reasoned")
+DEFAULT_LABEL = "production"
+# Keep the default so the service can tell "parent not given" from "parent: null".
+UNSET: Any = object()
+
+
+class StaleRevision(Conflict):
+    """The draft changed since the client read it (409 with both revisions and both texts)."""
+
+    def __init__(self, *, version: RubricVersion, sent: int) -> None:
+        self.version = version
+        self.sent = sent
+        super().__init__(
+            {
+                "detail": (
+                    f"This draft was saved by someone else since you opened it (you had revision "
+                    f"{sent}, it is now at revision {version.revision}). Nothing was saved."
+                ),
+                "code": "stale_revision",
+                "revision": version.revision,
+                "your_revision": sent,
+            }
+        )
+
+
+class VersionNotDraft(Conflict):
+    """A write to a published version (409): fork a new draft instead."""
+
+    def __init__(self, version: RubricVersion) -> None:
+        self.version = version
+        super().__init__(
+            {
+                "detail": (
+                    f"v{version.number} is published and cannot change; fork a new draft from it."
+                ),
+                "code": "published",
+            }
+        )
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+def _sentence(message: str) -> str:
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def check_errors(check: Any) -> list[str]:
+    """What is wrong with a criterion's machine check (empty when it is fine or absent)."""
+    if check in (None, {}, ""):
+        return []
+    return [_sentence(m) for m in spec_module.validate_check(check)]
+
+
+def template_errors(template: str) -> list[str]:
+    """What is wrong with a whole-prompt template (empty for none or a good one)."""
+    return [_sentence(m) for m in spec_module.validate_template(template)]
+
+
+def _clean_weight(raw: Any) -> tuple[float | None, list[str]]:
+    try:
+        weight = float(raw)
+    except (TypeError, ValueError):
+        return None, ["Enter a number, such as 1 or 2.5."]
+    if not math.isfinite(weight) or weight < 0:
+        return None, ["The weight must be a number of zero or more."]
+    if weight > WEIGHT_MAX:
+        return None, [f"The weight must be at most {WEIGHT_MAX:g}."]
+    return weight, []
+
+
+def criterion_field_errors(fields: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Clean the criterion fields present in ``fields``: (clean values, errors by field)."""
+    clean: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    if "title" in fields:
+        title = str(fields["title"] or "").strip()
+        if not title:
+            errors["title"] = ["A criterion needs a title."]
+        elif len(title) > CRITERION_TITLE_MAX:
+            errors["title"] = [f"At most {CRITERION_TITLE_MAX} characters."]
+        clean["title"] = title
+    if "description" in fields:
+        clean["description"] = str(fields["description"] or "")
+    if "weight" in fields:
+        weight, problems = _clean_weight(fields["weight"])
+        if problems:
+            errors["weight"] = problems
+        clean["weight"] = weight
+    if "kind" in fields:
+        kind = str(fields["kind"] or "")
+        if kind not in CRITERION_KINDS:
+            errors["kind"] = [f"Choose one of: {', '.join(CRITERION_KINDS)}."]
+        clean["kind"] = kind
+    if "check" in fields:
+        check = fields["check"] or None
+        problems = check_errors(check)
+        if problems:
+            errors["check"] = problems
+        clean["check"] = check
+    return clean, errors
+
+
+def _version_field_errors(
+    fields: Mapping[str, Any],
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    clean: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    if "instructions" in fields:
+        clean["instructions"] = str(fields["instructions"] or "")
+    if "template" in fields:
+        template = str(fields["template"] or "")
+        problems = template_errors(template)
+        if problems:
+            errors["template"] = problems
+        clean["template"] = template
+    if "output_format" in fields:
+        output_format = str(fields["output_format"] or "")
+        if output_format not in OUTPUT_FORMATS:
+            errors["output_format"] = [f"Choose one of: {', '.join(OUTPUT_FORMATS)}."]
+        clean["output_format"] = output_format
+    if "message" in fields:
+        clean["message"] = str(fields["message"] or "")
+    return clean, errors
+
+
+def spec_errors(spec: RubricSpec) -> dict[str, list[str]]:
+    """Everything that stops a version's content from being published, by field."""
+    errors: dict[str, list[str]] = {}
+    if not (spec.instructions.strip() or spec.template.strip() or spec.criteria):
+        errors["criteria"] = ["Write instructions, a template or at least one criterion."]
+    problems = template_errors(spec.template)
+    if problems:
+        errors["template"] = problems
+    if spec.output_format not in OUTPUT_FORMATS:
+        errors["output_format"] = [f"Choose one of: {', '.join(OUTPUT_FORMATS)}."]
+    for number, criterion in enumerate(spec.criteria, start=1):
+        _, problems_by_field = criterion_field_errors(
+            {
+                "title": criterion.title,
+                "weight": criterion.weight,
+                "kind": criterion.kind,
+                "check": criterion.check,
+            }
+        )
+        for name, messages in problems_by_field.items():
+            errors.setdefault("criteria", []).extend(
+                f"criterion {number} ({criterion.title or 'untitled'}), {name}: {m}"
+                for m in messages
+            )
+    return errors
+
+
+# --- rubrics ---------------------------------------------------------------------------------
+
+
+def _unique_slug(project: Project, name: str) -> str:
+    base = slugify(name)[:70] or "rubric"
+    slug, n = base, 2
+    while Rubric.objects.filter(project=project, slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def _unique_name(project: Project, name: str) -> str:
+    candidate, n = name, 2
+    while Rubric.objects.filter(project=project, name=candidate).exists():
+        candidate, n = f"{name} ({n})", n + 1
+    return candidate
+
+
+@transaction.atomic
+def rubric_create(
+    *, actor: Any, project: Project, name: str, description: str = "", slug: str = ""
+) -> Rubric:
+    """Create an empty rubric; its content comes in versions."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": ["A rubric needs a name."]})
+    if Rubric.objects.filter(project=project, name=name).exists():
+        raise ValidationError({"name": [f"This project already has a rubric named {name!r}."]})
+    if slug and Rubric.objects.filter(project=project, slug=slug).exists():
+        raise ValidationError({"slug": [f"The slug {slug!r} is taken in this project."]})
+    rubric = Rubric.objects.create(
+        project=project,
+        name=name,
+        slug=slug or _unique_slug(project, name),
+        description=description,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    audit_event_record(
+        actor=actor, action="rubric.create", obj=rubric, after={"name": name, "slug": rubric.slug}
+    )
+    return rubric
+
+
+@transaction.atomic
+def rubric_delete(*, actor: Any, rubric: Rubric) -> None:
+    """Delete a whole rubric with its versions (refused while runs or reports use them)."""
+    audit_event_record(
+        actor=actor,
+        action="rubric.delete",
+        obj=rubric,
+        before={"name": rubric.name, "versions": rubric.versions.count()},
+    )
+    with purging_published():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL rubricstudio.purge = 'on'")
+        rubric.delete()
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL rubricstudio.purge = 'off'")
+
+
+# --- drafts ----------------------------------------------------------------------------------
+
+
+def _user(actor: Any) -> Any:
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+def _unique_key(wanted: str, taken: set[str]) -> str:
+    base = slugify(wanted)[: CRITERION_KEY_MAX - 4].strip("-") or "criterion"
+    key, n = base, 2
+    while key in taken:
+        key, n = f"{base}-{n}", n + 1
+    taken.add(key)
+    return key
+
+
+def _next_number(rubric: Rubric) -> int:
+    last = rubric.versions.order_by("-number").values_list("number", flat=True).first()
+    return (last or 0) + 1
+
+
+def default_parent(rubric: Rubric) -> RubricVersion | None:
+    """Where a new draft forks from when the caller names no parent: the newest published."""
+    return (
+        rubric.versions.filter(status=VersionStatus.PUBLISHED).order_by("-number").first()
+    )
+
+
+def _normalise_criteria(
+    items: Sequence[Mapping[str, Any]],
+) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """Clean a list of criterion dicts (API or file input); errors name the criterion."""
+    cleaned: list[dict[str, Any]] = []
+    errors: dict[str, list[str]] = {}
+    taken: set[str] = set()
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, Mapping):
+            errors.setdefault("criteria", []).append(f"criterion {number}: expected an object.")
+            continue
+        fields = {
+            "title": item.get("title", ""),
+            "description": item.get("description", ""),
+            "weight": item.get("weight", 1.0),
+            "kind": item.get("kind", "principle"),
+            "check": item.get("check"),
+        }
+        clean, problems = criterion_field_errors(fields)
+        for name, messages in problems.items():
+            errors.setdefault("criteria", []).extend(
+                f"criterion {number}, {name}: {m}" for m in messages
+            )
+        raw_key = str(item.get("key") or "").strip()
+        if raw_key:
+            if raw_key in taken:
+                errors.setdefault("criteria", []).append(
+                    f"criterion {number}, key: {raw_key!r} is used twice."
+                )
+            if not CRITERION_KEY_RE.match(raw_key) or len(raw_key) > CRITERION_KEY_MAX:
+                errors.setdefault("criteria", []).append(
+                    f"criterion {number}, key: use at most {CRITERION_KEY_MAX} letters, digits, "
+                    "'-' and '_'."
+                )
+            taken.add(raw_key)
+            clean["key"] = raw_key
+        else:
+            clean["key"] = None
+        cleaned.append(clean)
+    # Keys are assigned after explicit ones are known, so a generated key never takes one the
+    # caller chose for a later criterion.
+    for clean in cleaned:
+        if clean["key"] is None:
+            clean["key"] = _unique_key(clean["title"] or "criterion", taken)
+    return cleaned, errors
+
+
+def _write_criteria(version: RubricVersion, cleaned: Sequence[Mapping[str, Any]]) -> None:
+    """Make the version's criteria exactly ``cleaned`` (same key keeps its row and id)."""
+    existing = {c.key: c for c in version.criteria.all()}
+    wanted = {c["key"] for c in cleaned}
+    for key, criterion in existing.items():
+        if key not in wanted:
+            criterion.delete()
+    for position, item in enumerate(cleaned):
+        criterion = existing.get(item["key"]) or Criterion(version=version, key=item["key"])
+        criterion.position = position
+        criterion.title = item["title"]
+        criterion.description = item["description"]
+        criterion.weight = item["weight"]
+        criterion.kind = item["kind"]
+        criterion.machine_check = item["check"]
+        criterion.save()
+
+
+def _criteria_dicts(spec_criteria: Iterable[CriterionSpec]) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": c.key,
+            "title": c.title,
+            "description": c.description,
+            "weight": c.weight,
+            "kind": c.kind,
+            "check": c.check,
+        }
+        for c in spec_criteria
+    ]
+
+
+@transaction.atomic
+def rubric_version_create(
+    *,
+    actor: Any,
+    rubric: Rubric,
+    parent: RubricVersion | None = UNSET,
+    instructions: str | None = None,
+    template: str | None = None,
+    output_format: str | None = None,
+    criteria: Sequence[Mapping[str, Any]] | None = None,
+    message: str = "",
+) -> RubricVersion:
+    """Make a draft: a copy of ``parent`` with the given fields replaced.
+
+    ``parent`` defaults to the newest published version (``None`` makes a root version).
+    Forking an old version and publishing it is how a rollback is done.
+    """
+    Rubric.objects.select_for_update().filter(pk=rubric.pk).first()  # serialise numbering
+    if parent is UNSET:
+        parent = default_parent(rubric)
+    if parent is not None and parent.rubric_id != rubric.pk:
+        raise ValidationError({"parent": ["The parent must be a version of the same rubric."]})
+    base = parent.to_spec() if parent is not None else RubricSpec()
+    fields: dict[str, Any] = {}
+    if instructions is not None:
+        fields["instructions"] = instructions
+    if template is not None:
+        fields["template"] = template
+    if output_format is not None:
+        fields["output_format"] = output_format
+    clean, errors = _version_field_errors(fields)
+    items = _criteria_dicts(base.criteria) if criteria is None else list(criteria)
+    cleaned, criteria_errors = _normalise_criteria(items)
+    errors.update(criteria_errors)
+    if errors:
+        raise ValidationError(errors)
+    version = RubricVersion.objects.create(
+        rubric=rubric,
+        number=_next_number(rubric),
+        parent=parent,
+        status=VersionStatus.DRAFT,
+        instructions=clean.get("instructions", base.instructions),
+        template=clean.get("template", base.template),
+        output_format=clean.get("output_format", base.output_format),
+        author=_user(actor),
+        message=message,
+    )
+    _write_criteria(version, cleaned)
+    audit_event_record(
+        actor=actor,
+        action="rubric_version.create",
+        obj=version,
+        after={"number": version.number, "parent": parent.number if parent else None},
+    )
+    return version
+
+
+def rubric_version_fork(*, actor: Any, version: RubricVersion) -> RubricVersion:
+    """A new draft with ``version``'s content and ``version`` as its parent (also rollback)."""
+    return rubric_version_create(actor=actor, rubric=version.rubric, parent=version)
+
+
+def _lock_draft(version: RubricVersion, revision: int | None) -> RubricVersion:
+    """Lock the version row, then refuse if it is published or ``revision`` is stale."""
+    locked = RubricVersion.objects.select_for_update().get(pk=version.pk)
+    if locked.is_published:
+        raise VersionNotDraft(locked)
+    if revision is not None and int(revision) != locked.revision:
+        raise StaleRevision(version=locked, sent=int(revision))
+    return locked
+
+
+def _bump(version: RubricVersion, *fields: str) -> None:
+    version.revision += 1
+    version.save(update_fields=["revision", *fields])
+
+
+@transaction.atomic
+def rubric_version_update(
+    *,
+    actor: Any,
+    version: RubricVersion,
+    revision: int,
+    instructions: str | None = None,
+    template: str | None = None,
+    output_format: str | None = None,
+    message: str | None = None,
+    criteria: Sequence[Mapping[str, Any]] | None = None,
+) -> RubricVersion:
+    """Change a draft's fields (``criteria`` replaces the whole list, matched by ``key``)."""
+    locked = _lock_draft(version, revision)
+    given = {
+        name: value
+        for name, value in (
+            ("instructions", instructions),
+            ("template", template),
+            ("output_format", output_format),
+            ("message", message),
+        )
+        if value is not None
+    }
+    clean, errors = _version_field_errors(given)
+    cleaned: list[dict[str, Any]] = []
+    if criteria is not None:
+        cleaned, criteria_errors = _normalise_criteria(criteria)
+        errors.update(criteria_errors)
+    if errors:
+        raise ValidationError(errors)
+    for name, value in clean.items():
+        setattr(locked, name, value)
+    if criteria is not None:
+        _write_criteria(locked, cleaned)
+    _bump(locked, *clean)
+    return locked
+
+
+# --- criteria of a draft ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def criterion_add(
+    *,
+    actor: Any,
+    version: RubricVersion,
+    revision: int,
+    title: str = "New criterion",
+    description: str = "",
+    weight: float = 1.0,
+    kind: str = "principle",
+    check: dict[str, Any] | None = None,
+) -> Criterion:
+    """Append a criterion to a draft."""
+    locked = _lock_draft(version, revision)
+    clean, errors = criterion_field_errors(
+        {"title": title, "description": description, "weight": weight, "kind": kind, "check": check}
+    )
+    if errors:
+        raise ValidationError(errors)
+    taken = set(locked.criteria.values_list("key", flat=True))
+    last = locked.criteria.order_by("-position").values_list("position", flat=True).first()
+    criterion = Criterion.objects.create(
+        version=locked,
+        position=(last + 1) if last is not None else 0,
+        key=_unique_key(clean["title"], taken),
+        title=clean["title"],
+        description=clean["description"],
+        weight=clean["weight"],
+        kind=clean["kind"],
+        machine_check=clean["check"],
+    )
+    _bump(locked)
+    return criterion
+
+
+@transaction.atomic
+def criterion_update(
+    *, actor: Any, criterion: Criterion, revision: int, **fields: Any
+) -> Criterion:
+    """Change some of ``title``, ``description``, ``weight``, ``kind``, ``check`` of one criterion.
+
+    Invalid values raise ``ValidationError`` by field and nothing is saved.
+    """
+    unknown = set(fields) - {"title", "description", "weight", "kind", "check"}
+    if unknown:
+        raise ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
+    locked = _lock_draft(criterion.version, revision)
+    clean, errors = criterion_field_errors(fields)
+    if errors:
+        raise ValidationError(errors)
+    current = Criterion.objects.get(pk=criterion.pk, version=locked)
+    for name, value in clean.items():
+        setattr(current, "machine_check" if name == "check" else name, value)
+    current.save()
+    _bump(locked)
+    return current
+
+
+@transaction.atomic
+def criterion_remove(*, actor: Any, criterion: Criterion, revision: int) -> None:
+    """Remove a criterion from a draft."""
+    locked = _lock_draft(criterion.version, revision)
+    Criterion.objects.filter(pk=criterion.pk, version=locked).delete()
+    _renumber(locked, list(locked.criteria.order_by("position", "pk").values_list("pk", flat=True)))
+    _bump(locked)
+
+
+def _renumber(version: RubricVersion, ordered_ids: Sequence[int]) -> None:
+    by_id = {c.pk: c for c in version.criteria.all()}
+    for position, pk in enumerate(ordered_ids):
+        criterion = by_id[pk]
+        if criterion.position != position:
+            criterion.position = position
+            criterion.save(update_fields=["position"])
+
+
+@transaction.atomic
+def criterion_move(*, actor: Any, criterion: Criterion, revision: int, offset: int) -> None:
+    """Move a criterion ``offset`` places (-1 up, +1 down), clamped to the list."""
+    locked = _lock_draft(criterion.version, revision)
+    ids = list(locked.criteria.order_by("position", "pk").values_list("pk", flat=True))
+    index = ids.index(criterion.pk)
+    target = max(0, min(len(ids) - 1, index + offset))
+    ids.insert(target, ids.pop(index))
+    _renumber(locked, ids)
+    _bump(locked)
+
+
+@transaction.atomic
+def criteria_reorder(
+    *, actor: Any, version: RubricVersion, revision: int, order: Sequence[int]
+) -> None:
+    """Put a draft's criteria in the order of ``order`` (every criterion id exactly once)."""
+    locked = _lock_draft(version, revision)
+    ids = set(locked.criteria.values_list("pk", flat=True))
+    if len(order) != len(ids) or set(order) != ids:
+        raise ValidationError({"order": ["Send every criterion of the draft exactly once."]})
+    _renumber(locked, list(order))
+    _bump(locked)
+
+
+# --- publishing and labels -------------------------------------------------------------------
+
+
+def _drift_hook() -> Any:
+    """The drift app's publish hook, when that app provides one."""
+    try:
+        from apps.drift.services import drift_check_on_publish  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return drift_check_on_publish
+
+
+@transaction.atomic
+def rubric_version_publish(
+    *, actor: Any, version: RubricVersion, message: str, revision: int | None = None
+) -> RubricVersion:
+    """Freeze a draft: validate it, hash its content, stamp the time, audit, start drift.
+
+    The drift app's ``drift_check_on_publish`` (when present) runs after the commit, so it
+    never sees a version that might still roll back.
+    """
+    locked = _lock_draft(version, revision)
+    message = message.strip()
+    if not message:
+        raise ValidationError({"message": ["Say what changed: the message is part of history."]})
+    spec = locked.to_spec()
+    errors = spec_errors(spec)
+    if errors:
+        raise ValidationError(errors)
+    locked.status = VersionStatus.PUBLISHED
+    locked.message = message
+    locked.content_hash = spec_module.content_hash(spec)
+    locked.published_at = timezone.now()
+    locked.save(update_fields=["status", "message", "content_hash", "published_at"])
+    audit_event_record(
+        actor=actor,
+        action="rubric_version.publish",
+        obj=locked,
+        after={
+            "number": locked.number,
+            "message": message,
+            "content_hash": locked.content_hash,
+            "parent": locked.parent.number if locked.parent else None,
+        },
+    )
+    hook = _drift_hook()
+    if hook is not None:
+        version_id = locked.pk
+        transaction.on_commit(lambda: hook(version_id=version_id))
+    return locked
+
+
+def _gate_refusal(*, rubric: Rubric, version: RubricVersion, label: str) -> str | None:
+    """The drift gate's reason to refuse a label move, when the drift app has a gate."""
+    try:
+        from apps.drift.gate import promotion_refusal  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    reason: str | None = promotion_refusal(rubric=rubric, version=version, label=label)
+    return reason
+
+
+@transaction.atomic
+def rubric_label_move(
+    *, actor: Any, rubric: Rubric, version: RubricVersion, label: str = DEFAULT_LABEL
+) -> RubricLabel:
+    """Point ``label`` (``production``...) at a published version, if the drift gate agrees.
+
+    The one place that decides a promotion: the API, the pages and the admin all call it.
+    Raises ``Conflict`` with the reason when the version is not published or the gate refuses.
+    """
+    label = slugify(label)[:40]
+    if not label:
+        raise ValidationError({"label": ["Name the label, such as production."]})
+    if version.rubric_id != rubric.pk:
+        raise ValidationError({"version": ["That version belongs to another rubric."]})
+    if not version.is_published:
+        raise Conflict(f"v{version.number} is a draft; publish it before labelling it {label}.")
+    reason = _gate_refusal(rubric=rubric, version=version, label=label)
+    if reason:
+        raise Conflict(reason)
+    existing = RubricLabel.objects.select_for_update().filter(rubric=rubric, name=label).first()
+    before = {"label": label, "version": existing.version.number} if existing else None
+    if existing is None:
+        moved = RubricLabel.objects.create(
+            rubric=rubric, name=label, version=version, moved_by=_user(actor)
+        )
+    else:
+        existing.version = version
+        existing.moved_by = _user(actor)
+        existing.save()
+        moved = existing
+    audit_event_record(
+        actor=actor,
+        action="rubric.promote",
+        obj=rubric,
+        before=before,
+        after={"label": label, "version": version.number, "version_id": version.pk},
+    )
+    return moved
+
+
+# --- import ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportResult:
+    """What an import made: the rubric (new or existing) and its new versions, in order."""
+
+    rubric: Rubric
+    versions: list[RubricVersion] = field(default_factory=list)
+    created_rubric: bool = False

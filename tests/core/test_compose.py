@@ -1,0 +1,62 @@
+"""docker-compose.yml cannot run here (no Docker engine), so check that it agrees with the code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from apps.core.queues import Queue
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _compose() -> dict[str, Any]:
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
+def _queues(command: str) -> set[str]:
+    words = command.split()
+    return set(words[words.index("-Q") + 1].split(","))
+
+
+def test_services_exist_with_health_checks_and_a_postgres_volume() -> None:
+    services = _compose()["services"]
+    assert set(services) == {"postgres", "redis", "web", "worker", "worker-gpu", "beat"}
+    for name in ("postgres", "redis", "web"):
+        assert "healthcheck" in services[name], name
+    assert any("postgresql/data" in v for v in services["postgres"]["volumes"])
+
+
+def test_workers_cover_every_queue_and_the_gpu_worker_takes_one_message_at_a_time() -> None:
+    services = _compose()["services"]
+    assert _queues(services["worker"]["command"]) == {Queue.DEFAULT, Queue.API}
+    gpu = services["worker-gpu"]
+    assert _queues(gpu["command"]) == {Queue.GPU}
+    assert "--concurrency 1" in gpu["command"] and "--prefetch-multiplier 1" in gpu["command"]
+    devices = gpu["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["driver"] == "nvidia"
+    covered = _queues(services["worker"]["command"]) | _queues(gpu["command"])
+    assert covered == {q.value for q in Queue}
+
+
+def test_django_services_share_the_anchor_and_the_settings_variables() -> None:
+    services = _compose()["services"]
+    settings_source = (REPO / "rubricstudio" / "settings.py").read_text()
+    for name in ("web", "worker", "worker-gpu", "beat"):
+        env = services[name]["environment"]
+        for variable in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"):
+            assert variable in env, (name, variable)
+            assert f'"{variable}"' in settings_source, variable
+        assert env["RUBRICSTUDIO_PRODUCTION"] == "1" and env["DEBUG"] == "0"
+        assert env["REDIS_URL"].startswith("redis://redis:")
+        assert "@postgres:5432/" in env["DATABASE_URL"]
+        assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_web_migrates_on_start_and_serves_with_gunicorn() -> None:
+    command = _compose()["services"]["web"]["command"]
+    assert command.index("migrate") < command.index("gunicorn")
+    assert "rubricstudio.wsgi:application" in command
+    assert "beat" in _compose()["services"]["beat"]["command"]

@@ -1,0 +1,27 @@
+"""A real Celery worker process picks up a task dispatched after commit and writes to the database."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from apps.core.models import WorkerHeartbeat
+from apps.core.tasks import worker_heartbeat
+from tests.conftest import wait_until
+
+
+@pytest.mark.worker
+def test_task_dispatched_on_commit_runs_in_a_real_worker(celery_worker_process: Any) -> None:
+    worker = celery_worker_process(queues="default")
+    token = uuid.uuid4().hex
+    with transaction.atomic():
+        transaction.on_commit(lambda: worker_heartbeat.delay(token))
+        # Nothing is sent before the transaction commits.
+        assert not WorkerHeartbeat.objects.filter(token=token).exists()
+    beat = wait_until(lambda: WorkerHeartbeat.objects.filter(token=token).first(), timeout=60)
+    assert beat.hostname
+    assert worker.process.poll() is None, "worker should still be running"
+    print(f"real worker picked up the task; log at {worker.log_path.name}")
