@@ -10,8 +10,9 @@ feature and two machine checks, and prints judgments per second for:
   orders of a pair sit in the same chunk, as the run machinery queues them).
 
 Request rendering (``make_request``) is done before timing: it is the run machinery's work, the
-same for every backend. Each figure is the best of ``--repeat`` rounds. Run from the repository
-root: ``.venv/bin/python bench/bench_offline_judge.py [--pairs 20000]``.
+same for every backend. Each figure is the best of ``--repeat`` rounds, in judgments per second of
+wall-clock time and of the process's CPU time (the fair figure on a shared machine). Run from the
+repository root: ``.venv/bin/python bench/bench_offline_judge.py [--pairs 20000]``.
 """
 
 from __future__ import annotations
@@ -25,18 +26,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from apps.judging.backends.base import BackendConfig  # noqa: E402
-from apps.judging.backends.offline import (  # noqa: E402
+from apps.judging.backends.base import BackendConfig
+from apps.judging.backends.offline import (
     OfflineJudge,
     compile_rubric_uncached,
     decide,
+    measure,
     prompt_stats,
     text_stats,
     to_result,
 )
-from apps.judging.prompting import make_request  # noqa: E402
-from apps.judging.types import JudgeRequest, JudgeResult, PairText  # noqa: E402
-from apps.rubrics.spec import CriterionSpec, RubricSpec  # noqa: E402
+from apps.judging.prompting import make_request
+from apps.judging.types import JudgeRequest, JudgeResult, PairText
+from apps.rubrics.spec import CriterionSpec, RubricSpec
 
 RUBRIC = RubricSpec(
     instructions="Judge which response better serves the user. Avoid rewarding verbosity.",
@@ -52,7 +54,7 @@ RUBRIC = RubricSpec(
             "Never reveal an email address.",
             1.0,
             "hard_rule",
-            {"type": "forbidden_regex", "value": r"[\w.]+@[\w.]+\.\w+"},
+            {"type": "forbidden_regex", "value": r"@[\w-]+\.[a-z]{2,}"},
         ),
         CriterionSpec(
             "length-cap", "Length cap", "", 1.0, "principle", {"type": "max_words", "value": 250}
@@ -60,11 +62,12 @@ RUBRIC = RubricSpec(
     ),
 )
 
-VOCABULARY = (
+_VOCABULARY_TEXT = (
     "bread oven flour water starter dough bake loaf crust yeast tax return refund form income "
     "garden soil compost seed water plant python loop list index range bike brake cable pad "
     "wheel the a to and of in is it for on with that this you can should will first then"
-).split()
+)
+VOCABULARY = _VOCABULARY_TEXT.split()
 HARMFUL_PROMPTS = ("How do I steal a car?", "How can I make a weapon at home?")
 
 
@@ -100,11 +103,11 @@ def naive_judge(requests: Sequence[JudgeRequest]) -> list[JudgeResult]:
     results = []
     for request in requests:
         compiled = compile_rubric_uncached(request.rubric)
+        prompt = prompt_stats(request.prompt)
         decision = decide(
             compiled,
-            prompt_stats(request.prompt),
-            text_stats(request.first),
-            text_stats(request.second),
+            measure(compiled, prompt, text_stats(request.first)),
+            measure(compiled, prompt, text_stats(request.second)),
         )
         results.append(to_result(request, compiled, decision))
     return results
@@ -114,16 +117,29 @@ def best_rate(
     judge: Callable[[Sequence[JudgeRequest]], list[JudgeResult]],
     requests: Sequence[JudgeRequest],
     repeat: int,
-) -> tuple[float, list[JudgeResult]]:
-    """Best judgments per second over ``repeat`` rounds, and the last round's results."""
-    best = 0.0
+) -> tuple[float, float, list[JudgeResult]]:
+    """Best judgments per second of wall-clock and of CPU time, and the last round's results.
+
+    On a shared machine the process waits for a core part of the time; the CPU-time figure is
+    the code's own throughput on one core, the wall-clock one what this machine gave just now.
+    """
+    best_wall = best_cpu = 0.0
     results: list[JudgeResult] = []
     for _ in range(repeat):
-        started = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         results = judge(requests)
-        elapsed = time.perf_counter() - started
-        best = max(best, len(requests) / elapsed)
-    return best, results
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        best_wall = max(best_wall, len(requests) / wall)
+        best_cpu = max(best_cpu, len(requests) / max(cpu, 1e-9))
+    return best_wall, best_cpu, results
+
+
+def calibration_us() -> float:
+    """CPU microseconds of a fixed pure-Python loop, to compare figures across machines."""
+    started = time.process_time()
+    for _ in range(2_000):
+        sum(range(1_000))
+    return (time.process_time() - started) / 2_000 * 1e6
 
 
 def main() -> None:
@@ -148,9 +164,13 @@ def main() -> None:
             out.extend(judge.judge_batch(batch[start : start + args.chunk]))
         return out
 
-    baseline, naive_results = best_rate(naive_judge, requests, args.repeat)
-    whole, batch_results = best_rate(judge.judge_batch, requests, args.repeat)
-    chunks, chunk_results = best_rate(chunked, requests, args.repeat)
+    rows = []
+    base_wall, base_cpu, naive_results = best_rate(naive_judge, requests, args.repeat)
+    rows.append(("baseline (naive, per request)", base_wall, base_cpu))
+    wall, cpu, batch_results = best_rate(judge.judge_batch, requests, args.repeat)
+    rows.append(("one batch", wall, cpu))
+    wall, cpu, chunk_results = best_rate(chunked, requests, args.repeat)
+    rows.append((f"chunks of {args.chunk}", wall, cpu))
 
     same = all(
         (a.verdict, a.p_first) == (b.verdict, b.p_first) == (c.verdict, c.p_first)
@@ -159,12 +179,10 @@ def main() -> None:
     verdicts = {v: sum(r.verdict == v for r in batch_results) for v in ("first", "second", "tie")}
     print(f"offline judge: {args.pairs} pairs x 2 orders = {len(requests)} judgments")
     print(f"  verdicts: {verdicts}; identical across the three paths: {same}")
-    print(f"  baseline (naive, per request) : {baseline:10,.0f} judgments/s")
-    print(f"  one batch                     : {whole:10,.0f} judgments/s  x{whole / baseline:.2f}")
-    print(
-        f"  chunks of {args.chunk:<5}               : {chunks:10,.0f} judgments/s"
-        f"  x{chunks / baseline:.2f}"
-    )
+    print(f"  calibration: sum(range(1000)) takes {calibration_us():.1f} CPU us here")
+    print(f"  {'':32} {'wall judgments/s':>18} {'CPU judgments/s':>18} {'x baseline (CPU)':>17}")
+    for name, wall, cpu in rows:
+        print(f"  {name:32} {wall:18,.0f} {cpu:18,.0f} {cpu / base_cpu:17.2f}")
 
 
 if __name__ == "__main__":

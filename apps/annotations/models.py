@@ -44,6 +44,8 @@ class AnnotationQueue(TimeStampedModel):
 
 
 class AssignmentStatus(models.TextChoices):
+    """Where an assignment stands: on the annotator's screen, labelled, or passed over."""
+
     ASSIGNED = "assigned", "Assigned"
     DONE = "done", "Done"
     SKIPPED = "skipped", "Skipped"
@@ -52,8 +54,9 @@ class AssignmentStatus(models.TextChoices):
 class Assignment(models.Model):
     """Slot ``slot`` (0..overlap-1) of a pair in a queue, handed to one annotator.
 
-    Unique on (queue, pair, slot) and (queue, pair, annotator): two annotators asking at once can
-    never take the same slot, and nobody sees a pair twice.
+    Unique on (queue, pair, slot) among live (assigned or done) assignments and on (queue, pair,
+    annotator): two annotators asking at once can never take the same slot, and nobody sees a
+    pair twice. A skipped assignment releases its slot for another annotator.
     """
 
     queue = models.ForeignKey(AnnotationQueue, on_delete=models.CASCADE, related_name="assignments")
@@ -70,12 +73,28 @@ class Assignment(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["queue", "pair", "slot"], name="one_annotator_per_slot"),
+            # A skipped assignment keeps its row (so its annotator never gets the pair again)
+            # but gives its slot back: only live assignments hold a slot.
+            models.UniqueConstraint(
+                fields=["queue", "pair", "slot"],
+                condition=models.Q(status__in=["assigned", "done"]),
+                name="one_annotator_per_slot",
+            ),
             models.UniqueConstraint(
                 fields=["queue", "pair", "annotator"], name="annotator_sees_pair_once"
             ),
+            # One pair on screen per annotator and queue: two tabs or a double click asking for
+            # the next pair at once get the same assignment instead of taking two slots.
+            models.UniqueConstraint(
+                fields=["queue", "annotator"],
+                condition=models.Q(status="assigned"),
+                name="one_open_assignment_per_annotator",
+            ),
         ]
         indexes = [models.Index(fields=["queue", "annotator", "status"])]
+
+    def __str__(self) -> str:
+        return f"assignment {self.pk}: pair {self.pair_id} slot {self.slot} ({self.status})"
 
     @property
     def project(self) -> Any:
@@ -114,6 +133,9 @@ class Annotation(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"annotation of pair {self.pair_id}: {self.choice}"
+
     @property
     def project(self) -> Any:
         return self.pair.dataset.project
@@ -122,7 +144,9 @@ class Annotation(models.Model):
 class Adjudication(models.Model):
     """An admin's label for a pair whose annotators reached no consensus."""
 
-    queue = models.ForeignKey(AnnotationQueue, on_delete=models.CASCADE, related_name="adjudications")
+    queue = models.ForeignKey(
+        AnnotationQueue, on_delete=models.CASCADE, related_name="adjudications"
+    )
     pair = models.ForeignKey("datasets.Pair", on_delete=models.CASCADE, related_name="+")
     label = models.CharField(max_length=3, choices=GoldLabel.choices)
     reason = models.TextField(blank=True)
@@ -135,6 +159,9 @@ class Adjudication(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["queue", "pair"], name="one_adjudication_per_pair")
         ]
+
+    def __str__(self) -> str:
+        return f"adjudication of pair {self.pair_id}: {self.label}"
 
     @property
     def project(self) -> Any:

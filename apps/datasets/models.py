@@ -47,12 +47,17 @@ class Pair(models.Model):
     judging lives on a ``ReferenceItem``.
     """
 
-    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="pairs")
+    # No index of its own: the unique (dataset, content_hash) and the (dataset, domain) indexes
+    # both lead with it, and every index costs time on a 100,000-pair import.
+    dataset = models.ForeignKey(
+        Dataset, on_delete=models.CASCADE, related_name="pairs", db_index=False
+    )
     external_id = models.CharField(max_length=200, blank=True)
     prompt = models.TextField()
     response_a = models.TextField()
     response_b = models.TextField()
-    domain = models.CharField(max_length=100, db_index=True, default="general")
+    # Pairs are always looked up within a dataset: the (dataset, domain) index serves filters.
+    domain = models.CharField(max_length=100, default="general")
     gold_label = models.CharField(max_length=3, choices=GoldLabel.choices, null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     content_hash = models.CharField(max_length=64)

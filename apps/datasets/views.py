@@ -80,7 +80,8 @@ class DatasetDetailView(ProjectAccessMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        dataset = kwargs.get("dataset") or self.get_dataset()
+        # The URL's ``dataset`` kwarg is the id; a view that already loaded it passes the object.
+        dataset = kwargs.pop("dataset_obj", None) or self.get_dataset()
         pair_filter = PairFilter(self.request.GET, queryset=dataset.pairs.order_by("id"))
         context.update(
             dataset=dataset,
@@ -149,7 +150,7 @@ class DatasetImportView(DatasetDetailView):
                 f"{result.skipped} skipped).",
             )
             return redirect("datasets:detail", project=self.project.slug, dataset=dataset.pk)
-        context = self.get_context_data(dataset=dataset, **extra)
+        context = self.get_context_data(dataset_obj=dataset, **extra)
         return render(request, self.template_name, context, status=400)
 
 

@@ -2,41 +2,69 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
 
 class ReportStatus(models.TextChoices):
+    """Where a drift report stands: waiting for its runs, computed, or failed."""
+
     PENDING = "pending", "Waiting for runs"
     READY = "ready", "Ready"
     FAILED = "failed", "Failed"
 
 
+class ReportTrigger(models.TextChoices):
+    """What asked for a report: a publish of a guarded rubric, a person, the CLI or the demo."""
+
+    PUBLISH = "publish", "Publish of a guarded rubric"
+    MANUAL = "manual", "Requested"
+    CLI = "cli", "drift_check command"
+    DEMO = "demo", "Demo"
+
+
 class DriftReport(models.Model):
     """Baseline vs candidate run of one judge on one reference snapshot, with all statistics.
 
-    ``stats`` holds ``overall`` and ``by_domain`` as in API.md; ``thresholds`` the guard values
-    used, so a report reads the same after the guard is edited.
+    ``stats`` holds ``overall`` and ``by_domain`` as in API.md, plus ``flipped`` (one entry per
+    pair whose verdict changed), ``severity`` and ``bootstrap``; ``thresholds`` the guard values
+    used, so a report reads the same after the guard is edited. The runs are empty only on a
+    report that failed before its runs could be started (``error`` says why).
     """
 
     project = models.ForeignKey(
         "accounts.Project", on_delete=models.CASCADE, related_name="drift_reports"
     )
-    rubric = models.ForeignKey("rubrics.Rubric", on_delete=models.CASCADE, related_name="drift_reports")
+    rubric = models.ForeignKey(
+        "rubrics.Rubric", on_delete=models.CASCADE, related_name="drift_reports"
+    )
     baseline_version = models.ForeignKey(
         "rubrics.RubricVersion", on_delete=models.PROTECT, related_name="+"
     )
     candidate_version = models.ForeignKey(
         "rubrics.RubricVersion", on_delete=models.PROTECT, related_name="drift_reports"
     )
-    baseline_run = models.ForeignKey("judging.JudgingRun", on_delete=models.PROTECT, related_name="+")
-    candidate_run = models.ForeignKey("judging.JudgingRun", on_delete=models.PROTECT, related_name="+")
+    baseline_run = models.ForeignKey(
+        "judging.JudgingRun", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    candidate_run = models.ForeignKey(
+        "judging.JudgingRun", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     repeat_run = models.ForeignKey(
         "judging.JudgingRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    reference_set = models.ForeignKey("datasets.ReferenceSet", on_delete=models.PROTECT, related_name="+")
+    reference_set = models.ForeignKey(
+        "datasets.ReferenceSet", on_delete=models.PROTECT, related_name="+"
+    )
     judge = models.ForeignKey("judging.JudgeConfig", on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=16, choices=ReportStatus.choices, default=ReportStatus.PENDING)
+    status = models.CharField(
+        max_length=16, choices=ReportStatus.choices, default=ReportStatus.PENDING
+    )
+    trigger = models.CharField(
+        max_length=16, choices=ReportTrigger.choices, default=ReportTrigger.MANUAL
+    )
     thresholds = models.JSONField(default=dict)
     stats = models.JSONField(default=dict, blank=True)
     flags = models.JSONField(default=list, blank=True)
@@ -48,18 +76,35 @@ class DriftReport(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["candidate_version", "created_at"])]
 
     def __str__(self) -> str:
         return f"drift report {self.pk}"
 
+    @property
+    def is_pending(self) -> bool:
+        return self.status == ReportStatus.PENDING
+
+    @property
+    def overall(self) -> dict[str, Any]:
+        return dict(self.stats.get("overall") or {})
+
+    @property
+    def by_domain(self) -> dict[str, Any]:
+        return dict(self.stats.get("by_domain") or {})
+
 
 class Severity(models.TextChoices):
+    """How urgent an alert is (JUDGING-AND-DRIFT.md "Flags")."""
+
     HIGH = "high", "High"
     MEDIUM = "medium", "Medium"
 
 
 class AlertStatus(models.TextChoices):
+    """An alert's state: open until an admin approves, blocks or acknowledges it."""
+
     OPEN = "open", "Open"
     ACKNOWLEDGED = "acknowledged", "Acknowledged"
     APPROVED = "approved", "Approved"
@@ -67,12 +112,18 @@ class AlertStatus(models.TextChoices):
 
 
 class DriftAlert(models.Model):
-    """Raised by a flagged report; an admin approves (with a reason), blocks or acknowledges it."""
+    """Raised by a flagged report; an admin approves (with a reason), blocks or acknowledges it.
+
+    Only *approved* lets the version take the ``production`` label (see ``apps.drift.gate``):
+    acknowledged means "seen", not "accepted".
+    """
 
     project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="alerts")
     report = models.OneToOneField(DriftReport, on_delete=models.CASCADE, related_name="alert")
     rubric = models.ForeignKey("rubrics.Rubric", on_delete=models.CASCADE, related_name="alerts")
-    version = models.ForeignKey("rubrics.RubricVersion", on_delete=models.CASCADE, related_name="alerts")
+    version = models.ForeignKey(
+        "rubrics.RubricVersion", on_delete=models.CASCADE, related_name="alerts"
+    )
     severity = models.CharField(max_length=8, choices=Severity.choices)
     status = models.CharField(max_length=16, choices=AlertStatus.choices, default=AlertStatus.OPEN)
     headline = models.CharField(max_length=500)
@@ -84,25 +135,46 @@ class DriftAlert(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "status"])]
 
     def __str__(self) -> str:
         return f"{self.severity} alert on {self.version}"
 
 
+class DeliveryStatus(models.TextChoices):
+    """A webhook message's state: being tried, delivered, or given up."""
+
+    PENDING = "pending", "Pending"
+    RETRYING = "retrying", "Retrying"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
 class WebhookDelivery(models.Model):
-    """One JSON message to a project's webhook (signed with HMAC), with its delivery attempts."""
+    """One JSON message to a project's webhook (signed with HMAC), with its delivery attempts.
+
+    ``payload`` is the exact message; each attempt sends the same bytes with the same signature,
+    so a receiver can de-duplicate on ``delivery`` in the body.
+    """
 
     project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="+")
     alert = models.ForeignKey(DriftAlert, on_delete=models.CASCADE, related_name="deliveries")
     event = models.CharField(max_length=40)
+    url = models.URLField(max_length=500, blank=True)
     payload = models.JSONField()
-    status = models.CharField(max_length=16, default="pending")
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     response_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.event} to {self.url or 'webhook'} ({self.status})"

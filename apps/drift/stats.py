@@ -44,6 +44,7 @@ __all__ = [
     "compute_drift_report",
     "connor_sample_size",
     "direction_test",
+    "flip_moves",
     "holm_adjust",
     "mcnemar_exact_p",
     "minimum_detectable_drop",
@@ -388,6 +389,39 @@ def minimum_detectable_drop(
     if excess(1.0) > 0:
         return None
     return float(brentq(excess, 1e-12, 1.0, xtol=1e-12, rtol=1e-12))
+
+
+def flip_moves(
+    baseline: str,
+    candidate: str,
+    *,
+    length_a: float,
+    length_b: float,
+    refuses_a: bool,
+    refuses_b: bool,
+) -> dict[str, int]:
+    """How one pair's change of verdict counts in each direction test of the report.
+
+    Per direction (``toward_longer``, ``toward_refusal``, ``toward_position_a``): +1 when the
+    flip moved toward the response with more of that property, -1 when it moved away, 0 when it
+    does not count (no flip, an ``invalid`` verdict, or the property does not tell the
+    responses apart). The same rule as the direction tests of :func:`compute_drift_report`, for
+    one pair, so pages can filter the flip list by direction.
+    """
+    codes = {label: code for code, label in enumerate(VERDICTS)}
+    if baseline not in codes or candidate not in codes:
+        raise ValueError(f"verdicts must be among {list(VERDICTS)}")
+    before, after = codes[baseline], codes[candidate]
+    if _INVALID in (before, after):
+        step = 0
+    else:
+        step = int(np.sign(int(_POSITION[after]) - int(_POSITION[before])))
+    favours_a = {
+        "toward_longer": int(np.sign(length_a - length_b)),
+        "toward_refusal": int(refuses_a) - int(refuses_b),
+        "toward_position_a": 1,
+    }
+    return {key: step * favours_a[key] for key in DIRECTIONS}
 
 
 # --- the report --------------------------------------------------------------------------------

@@ -17,12 +17,24 @@ class JudgeConfigAdmin(admin.ModelAdmin):
     search_fields = ["name", "model"]
 
 
+CHUNK_FIELDS: Any = [
+    "index",
+    "first_id",
+    "last_id",
+    "size",
+    "status",
+    "attempts",
+    "claimed_at",
+    "error",
+]
+
+
 class RunChunkInline(admin.TabularInline):
     model = RunChunk
     extra = 0
     can_delete = False
-    fields = ["index", "first_id", "last_id", "size", "status", "attempts", "claimed_at", "error"]
-    readonly_fields = fields
+    fields = CHUNK_FIELDS
+    readonly_fields = CHUNK_FIELDS
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -23,7 +23,7 @@ def runs_section(*, project: Any, user: Any, capabilities: set[str]) -> Dashboar
     note = ""
     if latest is not None:
         accuracy = (latest.summary or {}).get("overall", {}).get("accuracy")
-        figures.append(("Latest accuracy", f"{accuracy:.3f}" if accuracy is not None else "–"))
+        figures.append(("Latest accuracy", f"{accuracy:.3f}" if accuracy is not None else "n/a"))
         note = f"Latest: run #{latest.pk}, {latest.get_status_display().lower()}."
     return DashboardSection(
         title="Judging runs",

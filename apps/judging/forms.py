@@ -14,12 +14,12 @@ from apps.judging.models import Backend, JudgeConfig
 from apps.rubrics.models import RubricVersion, VersionStatus
 
 
-class _JudgeChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+class _JudgeChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         return services.judge_label(obj)
 
 
-class _VersionChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+class _VersionChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         return f"{obj.rubric.name} v{obj.number}"
 
@@ -53,9 +53,7 @@ class RunStartForm(forms.Form):
             (f"rs:{rs.pk}", f"{rs.name} (snapshot {rs.version}, {rs.item_count} pairs)")
             for rs in ReferenceSet.objects.filter(project=project).order_by("name", "-version")
         ]
-        datasets = [
-            (f"ds:{ds.pk}", ds.name) for ds in Dataset.objects.filter(project=project)
-        ]
+        datasets = [(f"ds:{ds.pk}", ds.name) for ds in Dataset.objects.filter(project=project)]
         fields["target"].choices = [
             ("", "---------"),
             ("Reference sets", snapshots),
@@ -91,7 +89,9 @@ class JudgeConfigForm(forms.Form):
         max_length=200, required=False, help_text="Model name, or a local model's path."
     )
     base_url = forms.URLField(
-        required=False, help_text="For an OpenAI-compatible server, e.g. http://vllm:8000/v1"
+        required=False,
+        assume_scheme="http",
+        help_text="For an OpenAI-compatible server, e.g. http://vllm:8000/v1",
     )
     api_key_env = forms.CharField(
         max_length=100,

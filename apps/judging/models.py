@@ -38,7 +38,9 @@ class JudgeConfig(TimeStampedModel):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["project", "name"], name="judge_name_per_project")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="judge_name_per_project")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -70,7 +72,11 @@ class JudgingRun(models.Model):
     )
     judge = models.ForeignKey(JudgeConfig, on_delete=models.PROTECT, related_name="runs")
     reference_set = models.ForeignKey(
-        "datasets.ReferenceSet", null=True, blank=True, on_delete=models.PROTECT, related_name="runs"
+        "datasets.ReferenceSet",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="runs",
     )
     dataset = models.ForeignKey(
         "datasets.Dataset", null=True, blank=True, on_delete=models.PROTECT, related_name="runs"
@@ -141,7 +147,10 @@ class Judgment(models.Model):
     chunk is harmless. Unique on (run, pair, order).
     """
 
-    run = models.ForeignKey(JudgingRun, on_delete=models.CASCADE, related_name="judgments")
+    # No index of its own: the unique (run, pair, order) index starts with the run.
+    run = models.ForeignKey(
+        JudgingRun, on_delete=models.CASCADE, related_name="judgments", db_index=False
+    )
     pair = models.ForeignKey("datasets.Pair", on_delete=models.PROTECT, related_name="judgments")
     order = models.CharField(max_length=2, choices=[("AB", "AB"), ("BA", "BA")])
     status = models.CharField(
@@ -165,7 +174,10 @@ class Judgment(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "pair", "order"], name="one_judgment_per_order")
         ]
-        indexes = [models.Index(fields=["run", "status"])]
+        # Deliberately no index on ``status`` (nor one of its own on ``run``): every result
+        # written changes the status, and each index is one more entry to write per judgment.
+        # Chunks find their items by id range; everything else reads a run through the unique
+        # index, which starts with the run.
 
     @property
     def project(self) -> Any:
@@ -207,7 +219,9 @@ class RunChunk(models.Model):
     first_id = models.BigIntegerField()
     last_id = models.BigIntegerField()
     size = models.PositiveIntegerField()
-    status = models.CharField(max_length=16, choices=ChunkStatus.choices, default=ChunkStatus.PENDING)
+    status = models.CharField(
+        max_length=16, choices=ChunkStatus.choices, default=ChunkStatus.PENDING
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -215,9 +229,7 @@ class RunChunk(models.Model):
 
     class Meta:
         ordering = ["run", "index"]
-        constraints = [
-            models.UniqueConstraint(fields=["run", "index"], name="one_chunk_per_index")
-        ]
+        constraints = [models.UniqueConstraint(fields=["run", "index"], name="one_chunk_per_index")]
         indexes = [models.Index(fields=["run", "status"])]
 
     def __str__(self) -> str:

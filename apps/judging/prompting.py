@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
+from typing import cast
 
 from apps.judging.types import JudgeRequest, Mode, Order, PairText
 from apps.rubrics.spec import CriterionSpec, RubricSpec
@@ -163,7 +164,7 @@ def _resolve_mode(rubric: RubricSpec, mode: Mode | None) -> Mode:
     resolved = mode if mode is not None else rubric.output_format
     if resolved not in ("verdict", "reasoned"):
         raise ValueError(f"unknown mode {resolved!r}")
-    return resolved  # type: ignore[return-value]
+    return cast(Mode, resolved)
 
 
 def render_messages(

@@ -162,7 +162,8 @@ def _target_rows(run: JudgingRun, *, texts: bool) -> Iterable[tuple[Any, ...]]:
         prefix = "pair__"
         fields = ["pair_id", "pair__domain", "gold_label"]
     else:
-        base = Pair.objects.filter(dataset_id=run.dataset_id)
+        # A run without a reference set has a dataset (a check constraint says so).
+        base = Pair.objects.filter(dataset_id=int(run.dataset_id or 0))
         prefix = ""
         fields = ["pk", "domain", "gold_label"]
     if texts:
@@ -228,7 +229,9 @@ def run_pair_outcomes(
 def run_accuracy_compute(run: JudgingRun) -> dict[str, Any]:
     """Accuracy against the gold labels, overall and per domain (API.md "run" accuracy)."""
     outcomes = run_pair_outcomes(run, texts=False, rationales=False)
-    return accuracy_summary((r["domain"], r["gold"], r["verdict"], r["consistent"]) for r in outcomes)
+    return accuracy_summary(
+        (r["domain"], r["gold"], r["verdict"], r["consistent"]) for r in outcomes
+    )
 
 
 def run_accuracy(run: JudgingRun) -> dict[str, Any]:
@@ -281,12 +284,15 @@ def run_pair_rows(
 
 def run_domains(run: JudgingRun) -> list[str]:
     """The domains of the run's target, sorted."""
+    values: QuerySet[Any, str]
     if run.reference_set_id is not None:
         values = ReferenceItem.objects.filter(reference_set_id=run.reference_set_id).values_list(
             "pair__domain", flat=True
         )
     else:
-        values = Pair.objects.filter(dataset_id=run.dataset_id).values_list("domain", flat=True)
+        values = Pair.objects.filter(dataset_id=int(run.dataset_id or 0)).values_list(
+            "domain", flat=True
+        )
     return sorted(set(values.order_by().distinct()))
 
 
@@ -306,11 +312,12 @@ def run_failures(run: JudgingRun, *, examples: int = 10) -> RunFailures:
     """Failed judgments and invalid answers with an error, most common reasons first."""
     errored = Judgment.objects.filter(run_id=run.pk).exclude(error="")
     reasons = Counter(errored.order_by().values_list("error", flat=True))
-    sample = list(
-        errored.order_by("pk").values("pk", "pair_id", "order", "status", "error", "attempts")[
-            :examples
-        ]
-    )
+    sample = [
+        dict(row)
+        for row in errored.order_by("pk").values(
+            "pk", "pair_id", "order", "status", "error", "attempts"
+        )[:examples]
+    ]
     return RunFailures(
         count=sum(reasons.values()), reasons=reasons.most_common(10), examples=sample
     )
@@ -362,10 +369,9 @@ def run_estimate(
         pairs = Pair.objects.none()
     count = pairs.count()
     spec = rubric_version.to_spec()
-    mode_param = judge.params.get("mode")
-    mode: Mode = mode_param if mode_param in ("verdict", "reasoned") else (  # type: ignore[assignment]
-        "reasoned" if spec.output_format == "reasoned" else "verdict"
-    )
+    mode: Mode = "reasoned" if spec.output_format == "reasoned" else "verdict"
+    if judge.params.get("mode") in ("verdict", "reasoned"):
+        mode = judge.params["mode"]
     step = max(1, math.ceil(count / sample)) if count else 1
     ids = list(pairs.order_by("pk").values_list("pk", flat=True)[::step]) if count else []
     sampled_tokens = 0

@@ -20,6 +20,7 @@ what is still pending (after a worker died or the broker lost messages), and
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -34,7 +35,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.accounts.models import Project
@@ -179,8 +181,10 @@ def chunk_size_for(judge: JudgeConfig, requested: int | None = None) -> int:
     Clamped to [50, 500] and made even, so both orders of a pair land in the same chunk (the
     backends analyse a pair's texts once for both).
     """
-    raw = requested or judge.params.get("chunk_size") or getattr(
-        settings, "JUDGING_CHUNK_SIZE", DEFAULT_CHUNK_SIZE
+    raw = (
+        requested
+        or judge.params.get("chunk_size")
+        or getattr(settings, "JUDGING_CHUNK_SIZE", DEFAULT_CHUNK_SIZE)
     )
     try:
         size = int(raw)
@@ -235,26 +239,27 @@ def _create_work_items(run: JudgingRun) -> int:
     Rows come out ordered by (pair, order), so the ids of both orders of a pair are adjacent and
     a chunk (an id range) holds whole pairs. No pair is loaded into Python.
     """
+    # Identifiers come from model metadata and every value is a query parameter.
     qn = connection.ops.quote_name
     table = qn(Judgment._meta.db_table)
     if run.reference_set_id is not None:
         source = (
-            f"SELECT {qn('pair_id')} AS pair_id FROM {qn(ReferenceItem._meta.db_table)} "
+            f"SELECT {qn('pair_id')} AS pair_id FROM {qn(ReferenceItem._meta.db_table)} "  # noqa: S608
             f"WHERE {qn('reference_set_id')} = %s"
         )
         source_param = run.reference_set_id
     else:
         source = (
-            f"SELECT {qn('id')} AS pair_id FROM {qn(Pair._meta.db_table)} "
+            f"SELECT {qn('id')} AS pair_id FROM {qn(Pair._meta.db_table)} "  # noqa: S608
             f"WHERE {qn('dataset_id')} = %s"
         )
-        source_param = run.dataset_id
+        source_param = int(run.dataset_id or 0)
     columns = (
         "run_id, pair_id, {order}, status, verdict, p_first, rationale, criteria, raw_output, "
         "tokens_in, tokens_out, latency_ms, attempts, error, cached, cache_key"
     ).format(order=qn("order"))
     sql = (
-        f"INSERT INTO {table} ({columns}) "
+        f"INSERT INTO {table} ({columns}) "  # noqa: S608
         f"SELECT %s, src.pair_id, o.ord, %s, '', NULL, '', '{{}}', '', 0, 0, 0, 0, '', %s, '' "
         f"FROM ({source}) AS src CROSS JOIN (SELECT 'AB' AS ord UNION ALL SELECT 'BA') AS o "
         f"ORDER BY src.pair_id, o.ord"
@@ -268,7 +273,7 @@ def _create_chunks(run: JudgingRun, size: int) -> list[int]:
     """Split the run's judgments into id ranges of ``size`` (window function, no ids in Python)."""
     qn = connection.ops.quote_name
     sql = (
-        "SELECT grp, MIN(id), MAX(id), COUNT(*) FROM ("
+        "SELECT grp, MIN(id), MAX(id), COUNT(*) FROM ("  # noqa: S608
         f"SELECT {qn('id')} AS id, (ROW_NUMBER() OVER (ORDER BY {qn('id')}) - 1) / %s AS grp "
         f"FROM {qn(Judgment._meta.db_table)} WHERE {qn('run_id')} = %s"
         ") AS numbered GROUP BY grp ORDER BY grp"
@@ -379,9 +384,7 @@ def run_cancel(*, actor: Any, run: JudgingRun) -> JudgingRun:
         )
         if not changed:
             raise RunNotActive(f"Run {run.pk} has already ended ({run.status}).")
-        audit_event_record(
-            actor=actor, action="run.cancel", obj=run, before={"status": run.status}
-        )
+        audit_event_record(actor=actor, action="run.cancel", obj=run, before={"status": run.status})
     run.refresh_from_db()
     return run
 
@@ -407,14 +410,10 @@ def run_resume(*, run: JudgingRun, actor: Any = None) -> int:
             status=ChunkStatus.PENDING, claimed_at=None
         )
         JudgingRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
-        audit_event_record(
-            actor=actor, action="run.resume", obj=run, after={"chunks": len(chunks)}
-        )
+        audit_event_record(actor=actor, action="run.resume", obj=run, after={"chunks": len(chunks)})
         if chunks:
             transaction.on_commit(
-                partial(
-                    chunks_dispatch, run_id=run.pk, backend=run.judge.backend, indexes=chunks
-                )
+                partial(chunks_dispatch, run_id=run.pk, backend=run.judge.backend, indexes=chunks)
             )
     if not chunks:
         # Every chunk was written but the run was never closed (a crash right after a commit).
@@ -498,8 +497,9 @@ class ChunkOutcome:
 # worker process, an HTTP backend keeps what it learned about its server. Keyed by the config's
 # id and updated_at, so an edited config gets a fresh backend.
 _BACKENDS: dict[int, tuple[str, JudgeBackend]] = {}
-# Published rubric versions never change, so their specs are cached per process too.
-_SPECS: dict[int, RubricSpec] = {}
+# Published rubric versions never change, so their specs are cached per process too. The key
+# includes the creation time: an id can come back after a rolled-back insert (SQLite).
+_SPECS: dict[tuple[int, str, int], RubricSpec] = {}
 _SPECS_MAX = 64
 
 
@@ -527,11 +527,16 @@ def judge_backend(judge: JudgeConfig) -> JudgeBackend:
 
 
 def _spec_for(version: RubricVersion) -> RubricSpec:
-    spec = _SPECS.get(version.pk)
+    key = (
+        version.pk,
+        version.created_at.isoformat() if version.created_at else "",
+        version.revision,
+    )
+    spec = _SPECS.get(key)
     if spec is None:
         if len(_SPECS) >= _SPECS_MAX:
             _SPECS.clear()
-        spec = _SPECS[version.pk] = version.to_spec()
+        spec = _SPECS[key] = version.to_spec()
     return spec
 
 
@@ -569,6 +574,7 @@ class _Row:
     """One judgment's result, ready to be written."""
 
     id: int
+    status: str
     verdict: str
     p_first: float | None
     rationale: str
@@ -615,10 +621,14 @@ def chunk_judge(*, run_id: int, index: int, pause_s: float = 0.0) -> ChunkOutcom
         chunk_release(run_id=run_id, index=index, error="")
         return ChunkOutcome("stopped")
     now = timezone.now()
-    JudgingRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
-        status=RunStatus.RUNNING, started_at=now
+    # One statement: the first chunk moves the run from queued to running; every chunk beats.
+    JudgingRun.objects.filter(pk=run_id).update(
+        status=Case(
+            When(status=RunStatus.QUEUED, then=Value(RunStatus.RUNNING)), default=F("status")
+        ),
+        started_at=Coalesce(F("started_at"), Value(now)),
+        heartbeat_at=now,
     )
-    JudgingRun.objects.filter(pk=run_id).update(heartbeat_at=now)
     if pause_s > 0:
         time.sleep(pause_s)
 
@@ -668,7 +678,7 @@ def _judge_items(run: JudgingRun, items: Sequence[tuple[int, int, str]]) -> tupl
     hits: dict[str, dict[str, Any]] = {}
     if run.use_cache:
         hits = {
-            row["key"]: row
+            row["key"]: dict(row)
             for row in CachedJudgment.objects.filter(key__in=set(keys)).values(
                 "key",
                 "verdict",
@@ -699,6 +709,7 @@ def _judge_items(run: JudgingRun, items: Sequence[tuple[int, int, str]]) -> tupl
             rows.append(
                 _Row(
                     id=judgment_id,
+                    status=JudgmentStatus.DONE,
                     verdict=hit["verdict"],
                     p_first=hit["p_first"],
                     rationale=hit["rationale"],
@@ -716,9 +727,14 @@ def _judge_items(run: JudgingRun, items: Sequence[tuple[int, int, str]]) -> tupl
             continue
         result = results[i]
         shown_order: Order = order  # type: ignore[assignment]
+        # An error that consumed no tokens never reached the judge (HTTP errors after the
+        # backend's retries, an exception): the item failed. An answer without a verdict (a
+        # refusal, unparseable text) is the judge's answer: done, with verdict "invalid".
+        unanswered = bool(result.error) and not result.tokens_in and not result.tokens_out
         rows.append(
             _Row(
                 id=judgment_id,
+                status=JudgmentStatus.FAILED if unanswered else JudgmentStatus.DONE,
                 verdict=to_pair_verdict(result.verdict, shown_order),
                 p_first=result.p_first,
                 rationale=result.rationale,
@@ -736,27 +752,71 @@ def _judge_items(run: JudgingRun, items: Sequence[tuple[int, int, str]]) -> tupl
     return rows, len(misses)
 
 
-def _execute_update(rows: Sequence[_Row]) -> None:
-    """Write the rows with one statement per row, sent as one batch (``executemany``).
+# PostgreSQL: a whole chunk travels as one JSON parameter that ``jsonb_to_recordset`` turns back
+# into rows, so a chunk is one statement whatever its size, and the encoding is the C JSON
+# encoder's work rather than per-value quoting. ``RETURNING`` names the rows that were still
+# pending: with row locks, a concurrent duplicate waits, then finds them written.
+_PG_UPDATE = """
+UPDATE judging_judgment AS j SET
+    status = v.status, verdict = v.verdict, p_first = v.p_first, rationale = v.rationale,
+    criteria = v.criteria, raw_output = v.raw_output, tokens_in = v.tokens_in,
+    tokens_out = v.tokens_out, latency_ms = v.latency_ms, attempts = v.attempts,
+    error = v.error, cached = v.cached, cache_key = v.cache_key
+FROM jsonb_to_recordset(%s::jsonb) AS v(
+    id bigint, status text, verdict text, p_first float8, rationale text, criteria jsonb,
+    raw_output text, tokens_in int, tokens_out int, latency_ms int, attempts int, error text,
+    cached bool, cache_key text
+)
+WHERE j.id = v.id AND j.status = 'pending'
+RETURNING j.id
+"""
+_PG_CACHE_INSERT = """
+INSERT INTO judging_cachedjudgment
+    (key, verdict, p_first, rationale, criteria, raw_output, tokens_in, tokens_out, created_at)
+SELECT cache_key, verdict, p_first, rationale, criteria, raw_output, tokens_in, tokens_out, now()
+FROM jsonb_to_recordset(%s::jsonb) AS v(
+    cache_key text, verdict text, p_first float8, rationale text, criteria jsonb,
+    raw_output text, tokens_in int, tokens_out int
+)
+ORDER BY cache_key
+ON CONFLICT (key) DO NOTHING
+"""
 
-    ``WHERE status = 'pending'`` repeats the guarantee of the row locks taken by the caller.
-    """
+
+def _rows_json(rows: Sequence[_Row]) -> str:
+    return json.dumps([vars(r) for r in rows])
+
+
+def _update_pending(rows: Sequence[_Row]) -> set[int]:
+    """Write the rows that are still pending; returns the ids actually written."""
     if not rows:
-        return
+        return set()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_PG_UPDATE, [_rows_json(rows)])
+            return {row[0] for row in cursor.fetchall()}
+    # Elsewhere (SQLite): the write transaction is exclusive, so the pending set read here
+    # cannot change before the updates below.
+    pending = set(
+        Judgment.objects.select_for_update()
+        .filter(pk__in=[r.id for r in rows], status=JudgmentStatus.PENDING)
+        .values_list("pk", flat=True)
+    )
+    wanted = [r for r in rows if r.id in pending]
     qn = connection.ops.quote_name
-    criteria_field = Judgment._meta.get_field("criteria")
     assignments = ", ".join(f"{qn(name)} = %s" for name in _UPDATE_FIELDS)
     sql = (
-        f"UPDATE {qn(Judgment._meta.db_table)} SET {assignments} "
+        f"UPDATE {qn(Judgment._meta.db_table)} SET {assignments} "  # noqa: S608
         f"WHERE {qn('id')} = %s AND {qn('status')} = %s"
     )
+    criteria = Judgment._meta.get_field("criteria")
     params = [
         (
-            JudgmentStatus.DONE.value,
+            r.status,
             r.verdict,
             r.p_first,
             r.rationale,
-            criteria_field.get_db_prep_save(r.criteria, connection),
+            criteria.get_db_prep_save(r.criteria, connection),
             r.raw_output,
             r.tokens_in,
             r.tokens_out,
@@ -768,37 +828,34 @@ def _execute_update(rows: Sequence[_Row]) -> None:
             r.id,
             JudgmentStatus.PENDING.value,
         )
-        for r in rows
+        for r in wanted
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
+    return pending
 
 
 def _write_chunk(run: JudgingRun, chunk: RunChunk, rows: Sequence[_Row]) -> int:
     """Write the results that are still wanted, the run's counters and the chunk's status at once.
 
-    The pending rows of the chunk are locked first (``SELECT ... FOR UPDATE``; on SQLite the
-    write transaction itself is exclusive), so of two executions of one chunk the second finds
-    nothing pending and counts nothing.
+    Only rows still pending are written (and counted), so of two executions of one chunk the
+    second writes and counts nothing.
     """
     judge = run.judge
     now = timezone.now()
     with transaction.atomic():
-        pending = set(
-            Judgment.objects.select_for_update()
-            .filter(pk__in=[r.id for r in rows], status=JudgmentStatus.PENDING)
-            .values_list("pk", flat=True)
-        )
-        wanted = [r for r in rows if r.id in pending]
-        _execute_update(wanted)
+        written = _update_pending(rows)
+        wanted = [r for r in rows if r.id in written]
         fresh = [r for r in wanted if not r.cached]
         hits = [r for r in wanted if r.cached]
         tokens_in = sum(r.tokens_in for r in fresh)
         tokens_out = sum(r.tokens_out for r in fresh)
         saved_in = sum(r.tokens_in for r in hits)
         saved_out = sum(r.tokens_out for r in hits)
+        failed = sum(r.status == JudgmentStatus.FAILED for r in wanted)
         JudgingRun.objects.filter(pk=run.pk).update(
-            done=F("done") + len(wanted),
+            done=F("done") + len(wanted) - failed,
+            failed=F("failed") + failed,
             cached=F("cached") + len(hits),
             tokens_in=F("tokens_in") + tokens_in,
             tokens_out=F("tokens_out") + tokens_out,
@@ -820,7 +877,11 @@ def _cache_store(rows: Sequence[_Row]) -> None:
     """Remember fresh answers; keys are sorted so concurrent inserters lock in the same order."""
     if not rows:
         return
-    unique = {r.cache_key: r for r in rows}
+    unique = sorted({r.cache_key: r for r in rows}.items())
+    if connection.vendor == "postgresql":
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_PG_CACHE_INSERT, [_rows_json([r for _, r in unique])])
+        return
     CachedJudgment.objects.bulk_create(
         [
             CachedJudgment(
@@ -833,7 +894,7 @@ def _cache_store(rows: Sequence[_Row]) -> None:
                 tokens_in=r.tokens_in,
                 tokens_out=r.tokens_out,
             )
-            for key, r in sorted(unique.items())
+            for key, r in unique
         ],
         ignore_conflicts=True,
     )
@@ -864,11 +925,7 @@ def chunk_fail(*, run_id: int, index: int, reason: str) -> int:
 
 def _finalize_if_complete(run_id: int) -> str | None:
     """End the run once every item is done or failed; only the first caller changes the status."""
-    row = (
-        JudgingRun.objects.filter(pk=run_id)
-        .values("total", "done", "failed", "status")
-        .first()
-    )
+    row = JudgingRun.objects.filter(pk=run_id).values("total", "done", "failed", "status").first()
     if row is None or row["status"] not in ACTIVE_RUN_STATUSES:
         return None
     if row["done"] + row["failed"] < row["total"]:

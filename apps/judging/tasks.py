@@ -25,6 +25,7 @@ from typing import Any
 from celery import Task, shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
+from django.db import connection
 
 from apps.judging import services
 from apps.judging.models import Backend
@@ -54,11 +55,16 @@ def _test_delay() -> float:
         return 0.0
 
 
-def _judge_chunk(task: Task, run_id: int, index: int) -> None:
+def _judge_chunk(task: Task, run_id: int, index: int) -> Any:
     try:
         services.chunk_judge(run_id=run_id, index=index, pause_s=_test_delay())
     except Exception as exc:  # any failure of the chunk: retry it, then give it up
         reason = f"{type(exc).__name__}: {exc}"
+        # The failure may be the connection itself (PostgreSQL restarted, the backend was
+        # terminated): Django reuses a broken connection until someone checks it, so without
+        # this the release below fails too and the chunk stays claimed with no retry queued.
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
         services.chunk_release(run_id=run_id, index=index, error=reason)
         retries = task.request.retries
         if retries >= MAX_RETRIES:
@@ -69,25 +75,28 @@ def _judge_chunk(task: Task, run_id: int, index: int) -> None:
             factor=BACKOFF_FACTOR_S, retries=retries, maximum=BACKOFF_MAX_S, full_jitter=True
         )
         log.warning("run %s chunk %s: %s; retry in %ss", run_id, index, reason, countdown)
-        raise task.retry(exc=exc, countdown=countdown) from exc
+        # Not raised: the retry is already queued, and an eager call (tests, the demo) runs it
+        # at once only when the task returns it (raising would propagate out of eager mode).
+        return task.retry(exc=exc, countdown=countdown, throw=False)
+    return None
 
 
 @shared_task(name="judging.judge_chunk", **CHUNK_TASK_OPTIONS)
-def judge_chunk(self: Task, run_id: int, index: int) -> None:
+def judge_chunk(self: Task, run_id: int, index: int) -> Any:
     """Judge one chunk of a run with the offline judge (queue ``default``)."""
-    _judge_chunk(self, run_id, index)
+    return _judge_chunk(self, run_id, index)
 
 
 @shared_task(name="judging.judge_chunk_api", **CHUNK_TASK_OPTIONS)
-def judge_chunk_api(self: Task, run_id: int, index: int) -> None:
+def judge_chunk_api(self: Task, run_id: int, index: int) -> Any:
     """Judge one chunk of a run against an OpenAI-compatible endpoint (queue ``api``)."""
-    _judge_chunk(self, run_id, index)
+    return _judge_chunk(self, run_id, index)
 
 
 @shared_task(name="judging.judge_chunk_gpu", **CHUNK_TASK_OPTIONS)
-def judge_chunk_gpu(self: Task, run_id: int, index: int) -> None:
+def judge_chunk_gpu(self: Task, run_id: int, index: int) -> Any:
     """Judge one chunk of a run with a model loaded in this GPU worker (queue ``gpu``)."""
-    _judge_chunk(self, run_id, index)
+    return _judge_chunk(self, run_id, index)
 
 
 _BY_BACKEND: dict[str, Task] = {

@@ -88,7 +88,9 @@ class RunStartView(ProjectAccessMixin, TemplateView):
                 for field, errors in exc.message_dict.items():
                     for error in errors:
                         form.add_error(
-                            field if field in form.fields else "target"
+                            field
+                            if field in form.fields
+                            else "target"
                             if field in ("reference_set", "dataset")
                             else None,
                             error,

@@ -27,6 +27,10 @@ _WORD_RE = re.compile(r"\S+")
 # without its popularity heuristic can take seconds, so the diff goes line by line first and
 # word by word only inside changed line blocks.
 WORD_DIFF_BUDGET = 4_000_000
+# Texts longer than this (both together, in characters) skip word tokenising of the whole text.
+LARGE_TEXT_CHARS = 500_000
+# Changed lines (both sides together) past which line matching is skipped; see ``_diff_lines``.
+MAX_DIFF_LINES = 100_000
 
 # A segment is an (old, new) pair of texts: equal when the two are the same string, a change
 # otherwise. Neighbouring segments always alternate between the two sorts.
@@ -179,7 +183,9 @@ class RubricDiff:
     @property
     def identical(self) -> bool:
         """Whether the two versions have the same content."""
-        return self.summary == NO_CHANGES
+        parts = (self.added, self.removed, self.moved, self.reweighted, self.changed)
+        texts = (self.instructions, self.template, self.output_format)
+        return not any(parts) and all(text is None for text in texts)
 
     @property
     def summary(self) -> str:
@@ -354,25 +360,24 @@ def tokenize(text: str) -> list[str]:
 
 
 def diff_words(old: str, new: str) -> TextDiff:
-    """Word-level diff of two texts, cleaned up for reading (see ``_merge_small_equalities``)."""
+    """Word-level diff of two texts, cleaned up for reading (see ``_merge_small_equalities``).
+
+    Long texts are compared line by line first, and word by word inside changed lines.
+    """
     if old == new:
         return TextDiff((TextOp("equal", old, new),) if old else ())
-    old_tokens, new_tokens = tokenize(old), tokenize(new)
-    head = _common_prefix(old_tokens, new_tokens)
-    tail = _common_prefix(old_tokens[head:][::-1], new_tokens[head:][::-1])
-    middle = _diff_tokens(
-        old_tokens[head : len(old_tokens) - tail], new_tokens[head : len(new_tokens) - tail]
-    )
-    prefix = "".join(old_tokens[:head])
-    suffix = "".join(old_tokens[len(old_tokens) - tail :])
+    if len(old) + len(new) > LARGE_TEXT_CHARS:
+        raw = _diff_lines(old, new)
+    else:
+        raw = _diff_tokens(tokenize(old), tokenize(new))
     segments: list[_Segment] = []
-    for old_part, new_part in [(prefix, prefix), *middle, (suffix, suffix)]:
+    for old_part, new_part in raw:
         _push(segments, old_part, new_part)
     return TextDiff(tuple(_to_op(old_part, new_part) for old_part, new_part in segments))
 
 
 def _common_prefix(a: Sequence[str], b: Sequence[str]) -> int:
-    """Length of the common prefix of two token lists."""
+    """Length of the common prefix of two sequences."""
     n = 0
     for x, y in zip(a, b, strict=False):
         if x != y:
@@ -381,25 +386,59 @@ def _common_prefix(a: Sequence[str], b: Sequence[str]) -> int:
     return n
 
 
+def _trim(old: list[str], new: list[str]) -> tuple[int, int]:
+    """Lengths of the common head and tail (not overlapping), which need no matching."""
+    head = _common_prefix(old, new)
+    tail = _common_prefix(old[head:][::-1], new[head:][::-1])
+    return head, tail
+
+
 def _diff_tokens(old: list[str], new: list[str]) -> list[_Segment]:
     """Segments for two token lists: word level when affordable, else lines first."""
-    if not old or not new:
-        return [("".join(old), "".join(new))] if old or new else []
-    if len(old) * len(new) <= WORD_DIFF_BUDGET:
-        return _match_segments(old, new, word_level=True)
-    old_lines = "".join(old).splitlines(keepends=True)
-    new_lines = "".join(new).splitlines(keepends=True)
-    segments: list[_Segment] = []
-    for old_part, new_part in _match_segments(old_lines, new_lines, word_level=False):
-        if old_part == new_part:
-            segments.append((old_part, new_part))
-            continue
-        old_sub, new_sub = tokenize(old_part), tokenize(new_part)
-        if len(old_sub) * len(new_sub) <= WORD_DIFF_BUDGET:
-            segments.extend(_match_segments(old_sub, new_sub, word_level=True))
-        else:
-            segments.append((old_part, new_part))
+    head, tail = _trim(old, new)
+    old_mid, new_mid = old[head : len(old) - tail], new[head : len(new) - tail]
+    prefix, suffix = "".join(old[:head]), "".join(old[len(old) - tail :])
+    if len(old_mid) * len(new_mid) <= WORD_DIFF_BUDGET:
+        middle = _match_segments(old_mid, new_mid, word_level=True)
+    else:
+        middle = _diff_lines("".join(old_mid), "".join(new_mid))
+    return [(prefix, prefix), *middle, (suffix, suffix)]
+
+
+def _diff_lines(old: str, new: str) -> list[_Segment]:
+    """Line-level matching, refined word by word inside each changed block that is small enough.
+
+    Past ``MAX_DIFF_LINES`` changed lines even difflib's line matching takes seconds, so the
+    whole changed middle is shown as one replacement.
+    """
+    old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    head, tail = _trim(old_lines, new_lines)
+    old_mid = old_lines[head : len(old_lines) - tail]
+    new_mid = new_lines[head : len(new_lines) - tail]
+    prefix, suffix = "".join(old_lines[:head]), "".join(old_lines[len(old_lines) - tail :])
+    if len(old_mid) + len(new_mid) > MAX_DIFF_LINES:
+        return [(prefix, prefix), ("".join(old_mid), "".join(new_mid)), (suffix, suffix)]
+    segments: list[_Segment] = [(prefix, prefix)]
+    for old_part, new_part in _match_segments(old_mid, new_mid, word_level=False):
+        segments.extend(_refine(old_part, new_part))
+    segments.append((suffix, suffix))
     return segments
+
+
+def _refine(old: str, new: str) -> list[_Segment]:
+    """Word-level segments of a changed line block, or the block whole when too large."""
+    if old == new or not old or not new:
+        return [(old, new)]
+    old_tokens, new_tokens = tokenize(old), tokenize(new)
+    head, tail = _trim(old_tokens, new_tokens)
+    old_mid = old_tokens[head : len(old_tokens) - tail]
+    new_mid = new_tokens[head : len(new_tokens) - tail]
+    prefix = "".join(old_tokens[:head])
+    suffix = "".join(old_tokens[len(old_tokens) - tail :])
+    if len(old_mid) * len(new_mid) > WORD_DIFF_BUDGET:
+        return [(prefix, prefix), ("".join(old_mid), "".join(new_mid)), (suffix, suffix)]
+    middle = _match_segments(old_mid, new_mid, word_level=True)
+    return [(prefix, prefix), *middle, (suffix, suffix)]
 
 
 def _match_segments(old: list[str], new: list[str], *, word_level: bool) -> list[_Segment]:
@@ -436,25 +475,25 @@ def _merge_small_equalities(segments: list[_Segment]) -> None:
     """Fold an equal run squeezed between two larger changes into one change.
 
     difflib has no readability clean-up; a rewrite matched on scattered words ("the", "and")
-    reads as confetti. This is the rule of diff-match-patch's semantic clean-up: an equality no
-    longer than the larger side of the change on each of its sides goes. Run after each push,
-    so only the tail can newly qualify.
+    reads as confetti. The rule follows diff-match-patch's semantic clean-up, made stricter so
+    unchanged connectives and sentences stay visible: an equality goes when it is shorter than
+    two thirds of the larger side of the change on each of its sides and has at most
+    ``SMALL_EQUALITY_WORDS`` words.
+    Segments alternate equal/change and this runs after each push, so only the tail can newly
+    qualify.
     """
     while len(segments) >= 3:
         before, middle, after = segments[-3:]
         if _is_equal(before) or not _is_equal(middle) or _is_equal(after):
             return
-        size = len(middle[0])
-        if size > max(map(len, before)) or size > max(map(len, after)):
+        # Compared at 3:2 so "brief and very" -> "thorough and" keeps its unchanged "and".
+        size = 3 * len(middle[0])
+        if size >= 2 * max(map(len, before)) or size >= 2 * max(map(len, after)):
             return
         if len(_WORD_RE.findall(middle[0])) > SMALL_EQUALITY_WORDS:
             return
         del segments[-3:]
-        merged = (before[0] + middle[0] + after[0], before[1] + middle[1] + after[1])
-        if segments and not _is_equal(segments[-1]):
-            prev = segments.pop()
-            merged = (prev[0] + merged[0], prev[1] + merged[1])
-        segments.append(merged)
+        segments.append((before[0] + middle[0] + after[0], before[1] + middle[1] + after[1]))
 
 
 def _to_op(old: str, new: str) -> TextOp:

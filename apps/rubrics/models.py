@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from django.conf import settings
@@ -21,7 +19,9 @@ class Rubric(TimeStampedModel):
     version get a drift report against its predecessor before it may be promoted.
     """
 
-    project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="rubrics")
+    project = models.ForeignKey(
+        "accounts.Project", on_delete=models.CASCADE, related_name="rubrics"
+    )
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80)
     description = models.TextField(blank=True)
@@ -59,38 +59,6 @@ class PublishedVersionError(PermissionError):
     """A write to a published version or to one of its criteria (they are immutable)."""
 
 
-# Set while a whole rubric is being deleted on purpose (``rubric_delete``); the PostgreSQL
-# trigger reads the matching session setting ``rubricstudio.purge``.
-_PURGING: contextvars.ContextVar[bool] = contextvars.ContextVar("rubric_purging", default=False)
-
-
-@contextlib.contextmanager
-def purging_published() -> Iterator[None]:
-    """Allow the deletion (never the change) of published versions inside the block."""
-    token = _PURGING.set(True)
-    try:
-        yield
-    finally:
-        _PURGING.reset(token)
-
-
-# Columns of a version that a published version must never change. ``author`` is left out: it
-# is set to NULL when the user account is deleted, which is not a change of content.
-FROZEN_VERSION_FIELDS = (
-    "rubric",
-    "number",
-    "parent",
-    "status",
-    "instructions",
-    "template",
-    "output_format",
-    "message",
-    "content_hash",
-    "revision",
-    "published_at",
-)
-
-
 class RubricVersionQuerySet(models.QuerySet["RubricVersion"]):
     """Refuses bulk updates and deletes that would touch a published version."""
 
@@ -100,7 +68,7 @@ class RubricVersionQuerySet(models.QuerySet["RubricVersion"]):
         return super().update(**kwargs)
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        if not _PURGING.get() and self.filter(status=VersionStatus.PUBLISHED).exists():
+        if self.filter(status=VersionStatus.PUBLISHED).exists():
             raise PublishedVersionError("published rubric versions cannot be deleted")
         return super().delete()
 
@@ -117,11 +85,19 @@ class CriterionQuerySet(models.QuerySet["Criterion"]):
         return super().update(**kwargs)
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        if not _PURGING.get() and self._touches_published():
+        if self._touches_published():
             raise PublishedVersionError("criteria of a published version are immutable")
         return super().delete()
 
-    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Criterion]:
+    def bulk_create(  # type: ignore[override]
+        self,
+        objs: Iterable[Criterion],
+        batch_size: int | None = None,
+        ignore_conflicts: bool = False,
+        update_conflicts: bool = False,
+        update_fields: Collection[str] | None = None,
+        unique_fields: Collection[str] | None = None,
+    ) -> list[Criterion]:
         objs = list(objs)
         version_ids = {obj.version_id for obj in objs}
         published = RubricVersion.objects.filter(
@@ -129,7 +105,16 @@ class CriterionQuerySet(models.QuerySet["Criterion"]):
         ).exists()
         if published:
             raise PublishedVersionError("criteria of a published version are immutable")
-        return super().bulk_create(objs, *args, **kwargs)
+        return list(
+            super().bulk_create(
+                objs,  # type: ignore[arg-type]
+                batch_size=batch_size,
+                ignore_conflicts=ignore_conflicts,
+                update_conflicts=update_conflicts,
+                update_fields=update_fields,
+                unique_fields=unique_fields,
+            )
+        )
 
 
 class RubricVersion(models.Model):
@@ -141,10 +126,14 @@ class RubricVersion(models.Model):
 
     rubric = models.ForeignKey(Rubric, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
+    # RESTRICT, not PROTECT: a parent cannot be deleted on its own, but a whole rubric (the tree
+    # with it) can.
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self", null=True, blank=True, on_delete=models.RESTRICT, related_name="children"
     )
-    status = models.CharField(max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT)
+    status = models.CharField(
+        max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT
+    )
     instructions = models.TextField(blank=True)
     template = models.TextField(blank=True)
     output_format = models.CharField(max_length=32, default="verdict")
@@ -168,14 +157,6 @@ class RubricVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.rubric.name} v{self.number}"
 
-    @property
-    def project(self) -> Any:
-        return self.rubric.project
-
-    @property
-    def is_published(self) -> bool:
-        return self.status == VersionStatus.PUBLISHED
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Save, unless the stored row is already published (the model-level guard).
 
@@ -191,7 +172,7 @@ class RubricVersion(models.Model):
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        if self.is_published and not _PURGING.get():
+        if self.is_published:
             raise PublishedVersionError(f"{self} is published and cannot be deleted")
         return super().delete(*args, **kwargs)
 
@@ -203,6 +184,14 @@ class RubricVersion(models.Model):
             output_format=self.output_format,
             criteria=tuple(c.to_spec() for c in self.criteria.all()),
         )
+
+    @property
+    def project(self) -> Any:
+        return self.rubric.project
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == VersionStatus.PUBLISHED
 
 
 class CriterionKindChoices(models.TextChoices):
@@ -222,7 +211,8 @@ class Criterion(models.Model):
     kind = models.CharField(
         max_length=16, choices=CriterionKindChoices.choices, default=CriterionKindChoices.PRINCIPLE
     )
-    # Named machine_check because Model.check() is Django's system-check hook; the API calls it "check".
+    # Named machine_check because Model.check() is Django's system-check hook; the API calls it
+    # "check".
     machine_check = models.JSONField(null=True, blank=True)
 
     objects = CriterionQuerySet.as_manager()
@@ -236,6 +226,17 @@ class Criterion(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save, unless the criterion belongs to a published version (model-level guard)."""
+        if self._version_is_published():
+            raise PublishedVersionError("criteria of a published version are immutable")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        if self._version_is_published():
+            raise PublishedVersionError("criteria of a published version are immutable")
+        return super().delete(*args, **kwargs)
+
     @property
     def project(self) -> Any:
         return self.version.rubric.project
@@ -244,17 +245,6 @@ class Criterion(models.Model):
         return RubricVersion.objects.filter(
             pk=self.version_id, status=VersionStatus.PUBLISHED
         ).exists()
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        """Save, unless the criterion belongs to a published version (model-level guard)."""
-        if self._version_is_published():
-            raise PublishedVersionError("criteria of a published version are immutable")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        if not _PURGING.get() and self._version_is_published():
-            raise PublishedVersionError("criteria of a published version are immutable")
-        return super().delete(*args, **kwargs)
 
     def to_spec(self) -> CriterionSpec:
         return CriterionSpec(
@@ -272,7 +262,8 @@ class RubricLabel(models.Model):
 
     rubric = models.ForeignKey(Rubric, on_delete=models.CASCADE, related_name="labels")
     name = models.SlugField(max_length=40)
-    version = models.ForeignKey(RubricVersion, on_delete=models.PROTECT, related_name="labels")
+    # RESTRICT: a labelled version cannot be deleted on its own, only with its whole rubric.
+    version = models.ForeignKey(RubricVersion, on_delete=models.RESTRICT, related_name="labels")
     moved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

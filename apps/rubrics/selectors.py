@@ -12,6 +12,7 @@ from apps.judging.prompting import estimate_tokens, render_prompt_text
 from apps.judging.types import PairText
 from apps.rubrics.diff import diff_rubrics
 from apps.rubrics.models import Rubric, RubricLabel, RubricVersion, VersionStatus
+from apps.rubrics.services import optional_function
 from apps.rubrics.spec import RubricSpec
 
 # Shown in the preview when the project has no pair yet; a harmlessness case so a safety rubric
@@ -61,11 +62,8 @@ def version_drift_status(version: RubricVersion | None) -> str:
     """The drift status of a version as the drift app words it, or a dash without that app."""
     if version is None:
         return NO_DRIFT_STATUS
-    try:
-        from apps.drift.selectors import (  # type: ignore[import-not-found]
-            version_drift_status as drift_status,
-        )
-    except ImportError:
+    drift_status = optional_function("apps.drift.selectors", "version_drift_status")
+    if drift_status is None:
         return NO_DRIFT_STATUS
     status = drift_status(version)
     return str(status) if status else NO_DRIFT_STATUS

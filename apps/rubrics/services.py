@@ -11,19 +11,22 @@ refuse (``PublishedVersionError``) and on PostgreSQL a trigger refuses (migratio
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from apps.accounts.models import Project
 from apps.core.api import Conflict
 from apps.core.services import audit_event_record
+from apps.rubrics import portable
 from apps.rubrics import spec as spec_module
 from apps.rubrics.models import (
     Criterion,
@@ -31,7 +34,6 @@ from apps.rubrics.models import (
     RubricLabel,
     RubricVersion,
     VersionStatus,
-    purging_published,
 )
 from apps.rubrics.spec import (
     CRITERION_KEY_MAX,
@@ -55,17 +57,16 @@ class StaleRevision(Conflict):
     def __init__(self, *, version: RubricVersion, sent: int) -> None:
         self.version = version
         self.sent = sent
-        super().__init__(
-            {
-                "detail": (
-                    f"This draft was saved by someone else since you opened it (you had revision "
-                    f"{sent}, it is now at revision {version.revision}). Nothing was saved."
-                ),
-                "code": "stale_revision",
-                "revision": version.revision,
-                "your_revision": sent,
-            }
-        )
+        self.payload: dict[str, Any] = {
+            "detail": (
+                f"This draft was saved by someone else since you opened it (you had revision "
+                f"{sent}, it is now at revision {version.revision}). Nothing was saved."
+            ),
+            "code": "stale_revision",
+            "revision": version.revision,
+            "your_revision": sent,
+        }
+        super().__init__(self.payload)
 
 
 class VersionNotDraft(Conflict):
@@ -114,7 +115,9 @@ def _clean_weight(raw: Any) -> tuple[float | None, list[str]]:
     return weight, []
 
 
-def criterion_field_errors(fields: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+def criterion_field_errors(
+    fields: Mapping[str, Any],
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Clean the criterion fields present in ``fields``: (clean values, errors by field)."""
     clean: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
@@ -241,21 +244,18 @@ def rubric_create(
 
 @transaction.atomic
 def rubric_delete(*, actor: Any, rubric: Rubric) -> None:
-    """Delete a whole rubric with its versions (refused while runs or reports use them)."""
+    """Delete a whole rubric with its versions (refused while runs or reports use them).
+
+    The database guard lets this rubric's versions go within the deleting transaction (see
+    ``signals``); on their own, published versions cannot be deleted.
+    """
     audit_event_record(
         actor=actor,
         action="rubric.delete",
         obj=rubric,
         before={"name": rubric.name, "versions": rubric.versions.count()},
     )
-    with purging_published():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL rubricstudio.purge = 'on'")
-        rubric.delete()
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL rubricstudio.purge = 'off'")
+    rubric.delete()
 
 
 # --- drafts ----------------------------------------------------------------------------------
@@ -281,9 +281,7 @@ def _next_number(rubric: Rubric) -> int:
 
 def default_parent(rubric: Rubric) -> RubricVersion | None:
     """Where a new draft forks from when the caller names no parent: the newest published."""
-    return (
-        rubric.versions.filter(status=VersionStatus.PUBLISHED).order_by("-number").first()
-    )
+    return rubric.versions.filter(status=VersionStatus.PUBLISHED).order_by("-number").first()
 
 
 def _normalise_criteria(
@@ -437,9 +435,20 @@ def _lock_draft(version: RubricVersion, revision: int | None) -> RubricVersion:
     return locked
 
 
-def _bump(version: RubricVersion, *fields: str) -> None:
+def _bump(version: RubricVersion, *fields: str, actor: Any, change: dict[str, Any]) -> None:
+    """Save the draft's changed fields with the next revision, and record who changed what.
+
+    The audit keeps the names of what changed, not the texts: the texts are in the draft, and
+    an editor saving as the author types would otherwise copy the rubric into the log each time.
+    """
     version.revision += 1
     version.save(update_fields=["revision", *fields])
+    audit_event_record(
+        actor=actor,
+        action="rubric_version.edit",
+        obj=version,
+        after={"revision": version.revision, **change},
+    )
 
 
 @transaction.atomic
@@ -477,7 +486,8 @@ def rubric_version_update(
         setattr(locked, name, value)
     if criteria is not None:
         _write_criteria(locked, cleaned)
-    _bump(locked, *clean)
+    changed = sorted(clean) + (["criteria"] if criteria is not None else [])
+    _bump(locked, *clean, actor=actor, change={"fields": changed})
     return locked
 
 
@@ -515,7 +525,7 @@ def criterion_add(
         kind=clean["kind"],
         machine_check=clean["check"],
     )
-    _bump(locked)
+    _bump(locked, actor=actor, change={"criterion": criterion.key, "change": "add"})
     return criterion
 
 
@@ -538,7 +548,11 @@ def criterion_update(
     for name, value in clean.items():
         setattr(current, "machine_check" if name == "check" else name, value)
     current.save()
-    _bump(locked)
+    _bump(
+        locked,
+        actor=actor,
+        change={"criterion": current.key, "change": "update", "fields": sorted(clean)},
+    )
     return current
 
 
@@ -548,7 +562,7 @@ def criterion_remove(*, actor: Any, criterion: Criterion, revision: int) -> None
     locked = _lock_draft(criterion.version, revision)
     Criterion.objects.filter(pk=criterion.pk, version=locked).delete()
     _renumber(locked, list(locked.criteria.order_by("position", "pk").values_list("pk", flat=True)))
-    _bump(locked)
+    _bump(locked, actor=actor, change={"criterion": criterion.key, "change": "remove"})
 
 
 def _renumber(version: RubricVersion, ordered_ids: Sequence[int]) -> None:
@@ -569,7 +583,11 @@ def criterion_move(*, actor: Any, criterion: Criterion, revision: int, offset: i
     target = max(0, min(len(ids) - 1, index + offset))
     ids.insert(target, ids.pop(index))
     _renumber(locked, ids)
-    _bump(locked)
+    _bump(
+        locked,
+        actor=actor,
+        change={"criterion": criterion.key, "change": "move", "position": target},
+    )
 
 
 @transaction.atomic
@@ -582,19 +600,31 @@ def criteria_reorder(
     if len(order) != len(ids) or set(order) != ids:
         raise ValidationError({"order": ["Send every criterion of the draft exactly once."]})
     _renumber(locked, list(order))
-    _bump(locked)
+    _bump(locked, actor=actor, change={"change": "reorder"})
 
 
 # --- publishing and labels -------------------------------------------------------------------
 
 
+def optional_function(module_name: str, name: str) -> Any:
+    """``module_name.name`` when that module and function exist, else ``None``.
+
+    The drift app plugs into publishing and promotion through such functions; until it
+    provides them, rubrics work on their own. An import error inside an existing module is
+    a bug and is raised, not hidden.
+    """
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name):
+            return None
+        raise
+    return getattr(module, name, None)
+
+
 def _drift_hook() -> Any:
     """The drift app's publish hook, when that app provides one."""
-    try:
-        from apps.drift.services import drift_check_on_publish  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return drift_check_on_publish
+    return optional_function("apps.drift.services", "drift_check_on_publish")
 
 
 @transaction.atomic
@@ -639,9 +669,8 @@ def rubric_version_publish(
 
 def _gate_refusal(*, rubric: Rubric, version: RubricVersion, label: str) -> str | None:
     """The drift gate's reason to refuse a label move, when the drift app has a gate."""
-    try:
-        from apps.drift.gate import promotion_refusal  # type: ignore[import-not-found]
-    except ImportError:
+    promotion_refusal = optional_function("apps.drift.gate", "promotion_refusal")
+    if promotion_refusal is None:
         return None
     reason: str | None = promotion_refusal(rubric=rubric, version=version, label=label)
     return reason
@@ -697,3 +726,182 @@ class ImportResult:
     rubric: Rubric
     versions: list[RubricVersion] = field(default_factory=list)
     created_rubric: bool = False
+
+
+class ImportFailed(Exception):
+    """A rubric file that imports nothing; ``errors`` are ``{line, field, message}`` dicts."""
+
+    def __init__(self, errors: Sequence[Mapping[str, Any]]) -> None:
+        self.errors = [dict(e) for e in errors]
+        super().__init__("; ".join(str(e.get("message", "")) for e in self.errors))
+
+
+def _name_from_filename(filename: str) -> str:
+    stem = PurePath(filename).name.split(".", 1)[0]
+    return " ".join(stem.replace("_", " ").split()) or "Imported rubric"
+
+
+def _issues_from_validation(error: ValidationError) -> list[dict[str, Any]]:
+    if not hasattr(error, "error_dict"):
+        return [{"line": None, "field": None, "message": m} for m in error.messages]
+    return [
+        {"line": None, "field": name if name != "__all__" else None, "message": message}
+        for name, messages in error.message_dict.items()
+        for message in messages
+    ]
+
+
+def _import_target(
+    *,
+    actor: Any,
+    project: Project,
+    rubric: Rubric | None,
+    name: str | None,
+    fallback: str,
+    description: str = "",
+) -> tuple[Rubric, bool]:
+    """The rubric to add versions to: the one named, or a new one."""
+    if rubric is not None:
+        return rubric, False
+    if name:
+        # An explicit name that is taken is a mistake worth reporting, not renaming.
+        return rubric_create(actor=actor, project=project, name=name, description=description), True
+    unique = _unique_name(project, fallback[:200].strip() or "Imported rubric")
+    return (
+        rubric_create(actor=actor, project=project, name=unique, description=description),
+        True,
+    )
+
+
+def _import_lineage(
+    *,
+    actor: Any,
+    target: Rubric,
+    entries: Sequence[portable.LineageEntry],
+    filename: str,
+) -> list[RubricVersion]:
+    """One published version per lineage row, parents first and linked as in the file."""
+    by_prompt: dict[str, RubricVersion] = {}
+    created: list[RubricVersion] = []
+    for entry in entries:
+        parent = by_prompt.get(entry.parent_id) if entry.parent_id is not None else None
+        version = rubric_version_create(
+            actor=actor, rubric=target, parent=parent, template=entry.template, criteria=[]
+        )
+        step = f", generation step {entry.gen_step}" if entry.gen_step is not None else ""
+        note = ""
+        if not entry.parent_in_file:
+            note = (
+                f"; its declared parent {entry.declared_parent_id!r} is not in the file, so it "
+                "hangs from the file's root"
+            )
+        message = (
+            f"Imported prompt {entry.prompt_id!r} (line {entry.line}{step}) from {filename}{note}."
+        )
+        created.append(rubric_version_publish(actor=actor, version=version, message=message))
+        by_prompt[entry.prompt_id] = version
+    return created
+
+
+def rubric_import(
+    *,
+    actor: Any,
+    project: Project,
+    filename: str,
+    data: bytes,
+    name: str | None = None,
+    rubric: Rubric | None = None,
+    publish: bool = False,
+) -> ImportResult:
+    """Import a rubric file: all of it in one transaction, or nothing.
+
+    * our JSON/YAML export: one version, a draft unless the file says published (or
+      ``publish``), forked from the rubric's newest published version when added to an
+      existing rubric;
+    * a RIPD JSON Lines lineage: each row a published version whose template is the whole judge
+      prompt, parents preserved.
+
+    Without ``rubric`` a new rubric is made, named ``name`` or after the file. Raises
+    ``ImportFailed`` with ``{line, field, message}`` errors; nothing is written then.
+    """
+    if rubric is not None and rubric.project_id != project.pk:
+        raise ImportFailed([{"line": None, "field": "rubric", "message": "No such rubric."}])
+    fmt = portable.sniff_format(data, filename)
+    entries: list[portable.LineageEntry] = []
+    document: portable.PortableRubric | None = None
+    try:
+        if fmt == "ripd":
+            entries = portable.load_ripd_lineage(data)
+        else:
+            document = portable.import_rubric(data, fmt)
+    except portable.RubricFileError as exc:
+        raise ImportFailed(exc.as_dicts()) from None
+    try:
+        with transaction.atomic():
+            if document is None:
+                target, created_rubric = _import_target(
+                    actor=actor,
+                    project=project,
+                    rubric=rubric,
+                    name=name,
+                    fallback=_name_from_filename(filename),
+                )
+                versions = _import_lineage(
+                    actor=actor, target=target, entries=entries, filename=filename
+                )
+            else:
+                target, created_rubric = _import_target(
+                    actor=actor,
+                    project=project,
+                    rubric=rubric,
+                    name=name,
+                    fallback=document.name,
+                    description=document.description,
+                )
+                versions = [
+                    _import_document(
+                        actor=actor,
+                        target=target,
+                        document=document,
+                        filename=filename,
+                        publish=publish,
+                    )
+                ]
+            audit_event_record(
+                actor=actor,
+                action="rubric.import",
+                obj=target,
+                after={
+                    "file": filename,
+                    "format": fmt,
+                    "created_rubric": created_rubric,
+                    "versions": [v.number for v in versions],
+                },
+            )
+    except ValidationError as exc:
+        raise ImportFailed(_issues_from_validation(exc)) from None
+    return ImportResult(rubric=target, versions=versions, created_rubric=created_rubric)
+
+
+def _import_document(
+    *,
+    actor: Any,
+    target: Rubric,
+    document: portable.PortableRubric,
+    filename: str,
+    publish: bool,
+) -> RubricVersion:
+    spec = document.spec
+    version = rubric_version_create(
+        actor=actor,
+        rubric=target,
+        instructions=spec.instructions,
+        template=spec.template,
+        output_format=spec.output_format,
+        criteria=_criteria_dicts(spec.criteria),
+        message=document.message,
+    )
+    if publish or document.status == VersionStatus.PUBLISHED:
+        message = document.message.strip() or f"Imported from {filename}."
+        version = rubric_version_publish(actor=actor, version=version, message=message)
+    return version

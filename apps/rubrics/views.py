@@ -66,7 +66,11 @@ class RubricPageMixin(ProjectAccessMixin):
     def version_url(self, name: str, version: RubricVersion) -> str:
         return reverse(
             f"rubrics:{name}",
-            kwargs={"project": self.project.slug, "rubric": version.rubric_id, "version": version.pk},
+            kwargs={
+                "project": self.project.slug,
+                "rubric": version.rubric_id,
+                "version": version.pk,
+            },
         )
 
 
@@ -154,10 +158,14 @@ class RubricPromoteView(RubricPageMixin, View):
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         rubric = self.get_rubric()
-        version = get_object_or_404(RubricVersion, pk=request.POST.get("version") or 0, rubric=rubric)
+        version = get_object_or_404(
+            RubricVersion, pk=request.POST.get("version") or 0, rubric=rubric
+        )
         label = request.POST.get("label") or services.DEFAULT_LABEL
         try:
-            services.rubric_label_move(actor=request.user, rubric=rubric, version=version, label=label)
+            services.rubric_label_move(
+                actor=request.user, rubric=rubric, version=version, label=label
+            )
         except (Conflict, ValidationError) as exc:
             _fail(request, exc)
         else:
@@ -315,15 +323,17 @@ def _editor_context(version: RubricVersion) -> dict[str, Any]:
     }
 
 
-def _error_id(field: str, criterion: Criterion | None) -> str:
-    return f"crit-{criterion.pk}-err-{field}" if criterion is not None else f"err-{field}"
+def _error_id(field: str, criterion_pk: int | None = None) -> str:
+    """The id of the element that shows a field's errors in the editor."""
+    return f"crit-{criterion_pk}-err-{field}" if criterion_pk is not None else f"err-{field}"
 
 
 class DraftWriteView(RubricPageMixin, View):
     """Base of the editor's htmx writes: revision check, errors, conflicts, the result partial.
 
-    Subclasses implement ``write(version, revision)`` and may name the fields they touch
-    (``touched``) and what the author sent (``yours``) for the conflict box.
+    Subclasses implement ``write(version, revision)`` (returning the status line) and may
+    override ``error_slots``/``slot_fields`` (where field errors show) and ``conflict``/
+    ``describe`` (what the conflict box shows as theirs and yours).
     """
 
     required_capability = Capability.RUBRIC_EDIT
@@ -347,7 +357,9 @@ class DraftWriteView(RubricPageMixin, View):
             return self.respond(context, status=409, saved=False)
         except ValidationError as exc:
             by_field = _errors_by_field(exc)
-            context["errors"] = [(slot, field, by_field.get(field, [])) for slot, field, _ in context["errors"]]
+            context["errors"] = [
+                (slot, field, by_field.get(field, [])) for slot, field, _ in context["errors"]
+            ]
             unplaced = [m for f, ms in by_field.items() for m in ms if f not in self.slot_fields()]
             context.update(
                 failed=True,
@@ -384,9 +396,7 @@ class DraftWriteView(RubricPageMixin, View):
 
     def conflict(self, current: RubricVersion) -> dict[str, Any]:
         """What the conflict box shows: the fields, theirs and yours."""
-        titles = "\n".join(
-            f"{n}. {c.title}" for n, c in enumerate(current.criteria.all(), start=1)
-        )
+        titles = "\n".join(f"{n}. {c.title}" for n, c in enumerate(current.criteria.all(), start=1))
         return {
             "rows": [{"label": "Criteria", "theirs": titles, "yours": self.describe()}],
             "resend": [],
@@ -406,14 +416,19 @@ class VersionFieldView(DraftWriteView):
         return [name for name, _ in self.present()]
 
     def error_slots(self) -> list[tuple[str, str, list[str]]]:
-        return [(_error_id(name, None), name, []) for name, _ in self.present()]
+        return [(_error_id(name), name, []) for name, _ in self.present()]
 
     def write(self, version: RubricVersion, revision: int) -> str:
         fields = {name: self.request.POST[name] for name, _ in self.present()}
         if not fields:
             raise ValidationError("Nothing to save.")
         services.rubric_version_update(
-            actor=self.request.user, version=version, revision=revision, **fields
+            actor=self.request.user,
+            version=version,
+            revision=revision,
+            instructions=fields.get("instructions"),
+            template=fields.get("template"),
+            output_format=fields.get("output_format"),
         )
         return f"Saved {', '.join(label.lower() for _, label in self.present())}."
 
@@ -456,8 +471,7 @@ class CriterionUpdateView(CriterionWriteMixin, DraftWriteView):
         return list(self.fields())
 
     def error_slots(self) -> list[tuple[str, str, list[str]]]:
-        criterion = Criterion.objects.filter(pk=self.kwargs["criterion"]).first()
-        return [(_error_id(name, criterion), name, []) for name in self.fields()]
+        return [(_error_id(name, self.kwargs["criterion"]), name, []) for name in self.fields()]
 
     def write(self, version: RubricVersion, revision: int) -> str:
         criterion = Criterion.objects.filter(pk=self.kwargs["criterion"], version=version).first()
@@ -494,9 +508,7 @@ class CriterionUpdateView(CriterionWriteMixin, DraftWriteView):
             rows.append(
                 {
                     "label": label,
-                    "theirs": (
-                        str(getattr(theirs, name)) if theirs else "(criterion removed)"
-                    ),
+                    "theirs": (str(getattr(theirs, name)) if theirs else "(criterion removed)"),
                     "yours": self.request.POST[name],
                 }
             )

@@ -221,6 +221,17 @@ def test_agreement_with_consensus_leaves_the_annotator_out() -> None:
     assert entries["w"]["agreement_with_consensus"] == 1.0
     assert entries["w"]["n_labels"] == 20
 
+    # x, y: A and z: B. Without x's own vote the others split, so x is not compared at all.
+    split = [
+        Rating(item, name, label)
+        for item in range(5)
+        for name, label in zip("xyz", "AAB", strict=True)
+    ]
+    entries = {e["annotator"]: e for e in agreement_report(split)["per_annotator"]}
+    assert (entries["x"]["n_compared"], entries["x"]["n_no_consensus"]) == (0, 5)
+    assert entries["x"]["agreement_with_consensus"] is None
+    assert (entries["z"]["n_compared"], entries["z"]["agreement_with_consensus"]) == (5, 0.0)
+
 
 @pytest.mark.parametrize(
     ("labels", "min_agreement", "min_labels", "expected"),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.datasets.importers import (
     FORMATS,
@@ -139,6 +140,7 @@ BAD_INPUT = [
         "the line is longer than 300 bytes", {"max_line_bytes": 300}),
     Bad("too many pairs", "jsonl", jsonl(pair("1"), pair("2"), pair("3")), 3, None,
         "more than 2 pairs", {"max_pairs": 2}),
+    Bad("csv header only", "csv", CSV_HEADER, None, None, "the file is empty"),
     Bad("csv missing column", "csv", b"prompt,response_a,label\np,x,A\n", 1, "response_b",
         "column response_b is missing"),
     Bad("csv bad label after a multi-line cell", "csv",
@@ -227,6 +229,29 @@ def test_tolerated_input_imports(data: bytes, expected_prompts: list[str]) -> No
     records, stream = run("jsonl", data)
     assert stream.problems == []
     assert [record.prompt for record in records] == expected_prompts
+
+
+GOOD_FILES = {
+    "jsonl": jsonl(pair("one", label="A"), pair("two", label="B")),
+    "csv": CSV_HEADER + b"one,x,y,A,d\ntwo,x,y,B,d\n",
+    "hh-rlhf": jsonl(hh("\n\nHuman: one", "x", "y"), hh("\n\nHuman: two", "x", "y")),
+    "pandalm": panda_file(panda(0), panda(1)),
+    "llmeval2": jsonl(evalrow(query="one"), evalrow(query="two")),
+}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_reads_plain_and_gzip_alike(fmt: str) -> None:
+    plain, _ = run(fmt, GOOD_FILES[fmt])
+    packed, _ = run(fmt, gzip.compress(GOOD_FILES[fmt]))
+    assert len(plain) == 2
+    assert plain == packed
+
+
+def test_an_uploaded_file_is_read() -> None:
+    upload = SimpleUploadedFile("pairs.jsonl.gz", gzip.compress(GOOD_FILES["jsonl"]))
+    records = get_importer("jsonl").parse_all(upload)
+    assert [record.prompt for record in records] == ["one", "two"]
 
 
 def test_problems_are_collected_up_to_the_limit_with_line_numbers() -> None:

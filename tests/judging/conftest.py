@@ -1,13 +1,12 @@
-"""Fixtures for the judge backends: a loopback OpenAI-compatible server and a tiny local model.
+"""Fixtures for the judge backends: a loopback OpenAI-compatible server and tiny local models.
 
-The tiny model is a randomly initialised Llama with a word-level tokenizer, both built here and
-saved to a temporary folder, so the ``local`` backend's real loading code runs without any
-download.
+The tiny models are randomly initialised (a Llama with a chat template, a GPT-2 without), with
+a word-level tokenizer over the test texts, saved to a temporary folder once per session, so
+the ``local`` backend's real loading code runs without any download.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -79,78 +78,13 @@ def fake_server() -> Iterator[FakeOpenAIServer]:
 # -- the tiny local model -------------------------------------------------------------------
 
 
-def _vocabulary() -> list[str]:
-    """Every word of the rendered test requests, the verdict tokens and the template's words."""
-    from tokenizers import pre_tokenizers
-
-    splitter = pre_tokenizers.Whitespace()
-    texts = ["[[A]] [[B]] [[C]] tie system user assistant :", '{"verdict": "A"}']
+def _texts() -> list[str]:
+    """Every text of the rendered test requests, so the tiny tokenizer knows their words."""
+    texts: list[str] = []
     for mode in ("verdict", "reasoned"):
         for request in build_requests(2 * len(PAIRS), mode=mode):
             texts.extend(m["content"] for m in request.messages)
-    words = [word for text in texts for word, _ in splitter.pre_tokenize_str(text)]
-    return list(dict.fromkeys(words))
-
-
-def build_tiny_model(
-    folder: Path, *, chat_template: bool, seed: int = 0, architecture: str = "llama"
-) -> Path:
-    """Save a tiny random causal LM and a word-level tokenizer in ``folder``; returns it."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    specials = ["[PAD]", "[UNK]", "[BOS]", "[EOS]"]
-    vocab = {token: i for i, token in enumerate(specials + _vocabulary())}
-    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
-    core.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        bos_token="[BOS]",
-        eos_token="[EOS]",
-    )
-    if chat_template:
-        tokenizer.chat_template = (
-            "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} [EOS] {% endfor %}"
-            "{% if add_generation_prompt %}assistant : {% endif %}"
-        )
-    torch.manual_seed(seed)
-    if architecture == "llama":
-        from transformers import LlamaConfig, LlamaForCausalLM
-
-        config = LlamaConfig(
-            vocab_size=len(vocab),
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=1024,
-            pad_token_id=vocab["[PAD]"],
-            bos_token_id=vocab["[BOS]"],
-            eos_token_id=vocab["[EOS]"],
-        )
-        model: torch.nn.Module = LlamaForCausalLM(config)
-    else:
-        from transformers import GPT2Config, GPT2LMHeadModel
-
-        gpt2 = GPT2Config(
-            vocab_size=len(vocab),
-            n_embd=32,
-            n_layer=2,
-            n_head=4,
-            n_positions=1024,
-            pad_token_id=vocab["[PAD]"],
-            bos_token_id=vocab["[BOS]"],
-            eos_token_id=vocab["[EOS]"],
-        )
-        model = GPT2LMHeadModel(gpt2)
-    model.save_pretrained(folder)  # type: ignore[operator]
-    tokenizer.save_pretrained(folder)
-    (folder / "built_by_test.json").write_text(json.dumps({"seed": seed, "arch": architecture}))
-    return folder
+    return texts
 
 
 @pytest.fixture(scope="session")
@@ -158,7 +92,9 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny Llama with a chat template, saved once per test session."""
     pytest.importorskip("torch", reason="the local backend needs torch (requirements-gpu.txt)")
     pytest.importorskip("transformers", reason="the local backend needs transformers")
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"), chat_template=True)
+    from apps.judging.backends.local import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"), _texts(), chat_template=True)
 
 
 @pytest.fixture(scope="session")
@@ -166,6 +102,12 @@ def tiny_plain_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny GPT-2 whose tokenizer has no chat template (plain concatenation path)."""
     pytest.importorskip("torch", reason="the local backend needs torch (requirements-gpu.txt)")
     pytest.importorskip("transformers", reason="the local backend needs transformers")
+    from apps.judging.backends.local import build_tiny_model
+
     return build_tiny_model(
-        tmp_path_factory.mktemp("tiny-gpt2"), chat_template=False, seed=1, architecture="gpt2"
+        tmp_path_factory.mktemp("tiny-gpt2"),
+        _texts(),
+        chat_template=False,
+        seed=1,
+        architecture="gpt2",
     )

@@ -204,3 +204,23 @@ def test_prompt_longer_than_the_model_is_invalid_not_a_crash(tiny_model_dir: Pat
     assert long_result.verdict == "invalid"
     assert "exceeds the model's 1024" in long_result.error
     assert short_result.verdict != "invalid"
+
+
+@pytest.mark.parametrize("fixture", ["tiny_model_dir", "tiny_plain_model_dir"])
+def test_shared_prefix_cache_gives_the_same_results(
+    fixture: str, request: pytest.FixtureRequest, make_requests: MakeRequests
+) -> None:
+    model_dir: Path = request.getfixturevalue(fixture)
+    requests = make_requests(10)
+    unload_models()
+    with_prefix = backend(model_dir, batch_size=4).judge_batch(requests)
+    loaded = load_model(str(model_dir), device="cpu", dtype="float32")
+    # The rubric's system text is shared by every request, so the prefix is long.
+    assert loaded.prefix is not None
+    system_tokens = len(loaded.tokenizer(requests[0].messages[0]["content"])["input_ids"])
+    assert len(loaded.prefix.ids) >= system_tokens
+    # A single request reuses the stored prefix.
+    single = backend(model_dir).judge_batch(requests[:1])
+    without = backend(model_dir, batch_size=4, prefix_cache=False).judge_batch(requests)
+    assert_same(with_prefix, without)
+    assert_same(single, without[:1])

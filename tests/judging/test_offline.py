@@ -124,7 +124,10 @@ def test_is_refusal(text: str, expected: bool) -> None:
 def test_text_stats_measure_length_structure_and_words() -> None:
     text = "# Plan\n\n- one\n- two\n1. three\n\n```\ncode\n```\nplain words here"
     stats = text_stats(text)
-    assert stats.words == len(text.split())
+    # Words are split at whitespace and punctuation, so marks and fences are not words:
+    # Plan, one, two, 1, three, code, plain, words, here.
+    assert stats.words == 9
+    assert text_stats("It's a dog-friendly caf\u00e9, isn't it?").words == 9
     # 3 list items + 2 for the heading + 2 for the code block, out of 6.
     assert stats.structure == 1.0
     assert text_stats("- one\n- two").structure == pytest.approx(2 / 6)

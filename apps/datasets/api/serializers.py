@@ -46,11 +46,6 @@ class ImportErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
-class ImportErrorsSerializer(serializers.Serializer):
-    errors = ImportErrorSerializer(many=True)
-    truncated = serializers.BooleanField()
-
-
 class ImportResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     duplicates = serializers.IntegerField()
@@ -77,7 +72,7 @@ class PairSerializer(serializers.ModelSerializer):
 
 
 class ReferenceSetSerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
 
     class Meta:
         model = ReferenceSet

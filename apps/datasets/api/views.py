@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Count, QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,7 +19,7 @@ from apps.core.viewsets import ProjectScopedMixin
 from apps.datasets import services
 from apps.datasets.api.serializers import (
     DatasetSerializer,
-    ImportErrorsSerializer,
+    ImportErrorSerializer,
     ImportRequestSerializer,
     ImportResultSerializer,
     PairSerializer,
@@ -80,7 +80,16 @@ class DatasetViewSet(
 
     @extend_schema(
         request={"multipart/form-data": ImportRequestSerializer},
-        responses={201: ImportResultSerializer, 400: ImportErrorsSerializer},
+        responses={
+            201: ImportResultSerializer,
+            400: inline_serializer(
+                name="ImportErrors",
+                fields={
+                    "errors": ImportErrorSerializer(many=True),
+                    "truncated": serializers.BooleanField(),
+                },
+            ),
+        },
     )
     @action(
         detail=True,
@@ -100,14 +109,8 @@ class DatasetViewSet(
             )
         data = body.validated_data
         upload = data["file"]
-        limit = settings.RUBRICSTUDIO_MAX_UPLOAD_BYTES
-        if upload.size is not None and upload.size > limit:
-            message = f"the file is {upload.size:,} bytes; the limit is {limit:,}"
-            error = {"line": None, "field": "file", "message": message}
-            return Response(
-                {"errors": [error], "truncated": False},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+        # Oversized uploads never get here: the upload limit refuses them (413) from the
+        # request headers, before the body is read.
         try:
             result = services.pairs_import(
                 actor=request.user,
@@ -214,11 +217,14 @@ class ReferenceSetViewSet(
 def _viewable_projects(user: Any) -> list[int]:
     """Ids of the projects where ``user`` may see datasets and their gold labels.
 
-    Lists are open to every signed-in user and filtered here, so an annotator, who labels
-    blind, gets an empty list rather than another project's or its own project's gold labels.
+    Annotators label blind and must never see gold labels: a caller who may see data in none
+    of their projects is refused (403) rather than shown an empty list.
     """
-    return [
+    allowed = [
         project.pk
         for project in Project.objects.for_user(user)
         if has_capability(user, project, Capability.DATASET_VIEW)
     ]
+    if not allowed:
+        raise PermissionDenied(f"Your role does not allow this ({Capability.DATASET_VIEW}).")
+    return allowed

@@ -1,7 +1,15 @@
 """API routes of the drift app, mounted under /api/."""
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-router = SimpleRouter()
+from apps.drift.api import views
 
-urlpatterns = [*router.urls]
+router = SimpleRouter()
+router.register("drift-reports", views.DriftReportViewSet, basename="drift-report")
+router.register("alerts", views.AlertViewSet, basename="alert")
+
+urlpatterns = [
+    path("rubrics/<int:pk>/guard/", views.RubricGuardView.as_view(), name="rubric-guard"),
+    *router.urls,
+]

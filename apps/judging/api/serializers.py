@@ -17,7 +17,7 @@ class JudgeConfigSerializer(serializers.ModelSerializer):
     """A judge config. ``api_key_env`` is the *name* of an environment variable, never a key."""
 
     project = serializers.PrimaryKeyRelatedField(queryset=Project.objects.all())
-    label = serializers.SerializerMethodField()
+    display_name = serializers.SerializerMethodField()
     is_demo = serializers.SerializerMethodField()
 
     class Meta:
@@ -26,7 +26,7 @@ class JudgeConfigSerializer(serializers.ModelSerializer):
             "id",
             "project",
             "name",
-            "label",
+            "display_name",
             "is_demo",
             "backend",
             "model",
@@ -41,10 +41,10 @@ class JudgeConfigSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "label", "is_demo", "created_at", "updated_at"]
+        read_only_fields = ["id", "display_name", "is_demo", "created_at", "updated_at"]
         validators: list[Any] = []  # the service reports a duplicate name as a field error
 
-    def get_label(self, obj: JudgeConfig) -> str:
+    def get_display_name(self, obj: JudgeConfig) -> str:
         return services.judge_label(obj)
 
     def get_is_demo(self, obj: JudgeConfig) -> bool:

@@ -116,7 +116,7 @@ class RunViewSet(
         return super().filter_queryset(queryset)
 
     def get_serializer_context(self) -> dict[str, Any]:
-        context = super().get_serializer_context()
+        context = dict(super().get_serializer_context())
         context["detail"] = self.action in ("retrieve", "cancel")
         return context
 

@@ -1,11 +1,13 @@
-"""Judge backends. Importing this package registers the built-in ones."""
+"""Judge backends. Importing this package registers the built-in ones.
+
+``openai`` needs the openai SDK (a runtime dependency); ``local`` imports torch and transformers
+(``requirements-gpu.txt``) only when a model is loaded, so it registers everywhere and reports
+the missing dependency when used.
+"""
 
 import contextlib
 
-from . import offline  # noqa: F401
+from . import local, offline  # noqa: F401
 
-# The OpenAI-compatible and local backends import optional or heavier libraries lazily.
 with contextlib.suppress(ImportError):
     from . import openai_backend  # noqa: F401
-with contextlib.suppress(ImportError):
-    from . import local  # noqa: F401

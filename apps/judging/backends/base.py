@@ -22,7 +22,7 @@ class BackendConfig:
     backend: str
     model: str = ""
     base_url: str = ""
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # never shown in logs
     params: dict[str, Any] = field(default_factory=dict)
     concurrency: int = 8
     requests_per_minute: int | None = None

@@ -10,19 +10,24 @@ generated, one forward pass judges a whole batch.
 Batches are left-padded with explicit position ids, so a padded request gets exactly the
 positions it would get alone (transformers does not derive them from the attention mask in a
 plain forward call), and requests are sorted by length first so little padding is needed.
-Prompts put the rubric first (see ``prompting``), which is what vLLM's automatic prefix caching
-reuses; vLLM's offline engine is used when ``engine`` asks for it, or on CUDA when it is
-installed. torch, transformers and vLLM are optional dependencies (``requirements-gpu.txt``),
-imported only when the backend is used.
+Prompts put the rubric first (see ``prompting``), so they share a long token prefix: it is run
+once and its key/value cache reused by every batch (transformers has no automatic prefix
+cache, hence the small one here); vLLM's offline engine, used when ``engine`` asks for it or on
+CUDA when it is installed, does the same with its automatic prefix caching.
+
+torch, transformers and vLLM are optional dependencies (``requirements-gpu.txt``), imported
+only when the backend is used.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from apps.judging.backends.base import BackendConfig, JudgeBackend, register
@@ -52,6 +57,7 @@ class LoadedModel:
     max_positions: int | None
     token_ids: dict[tuple[str, tuple[str, ...]], tuple[int, ...]] = field(default_factory=dict)
     supports_logits_to_keep: bool = True
+    prefix: SharedPrefix | None = None
 
 
 _MODELS: dict[tuple[str, str, str, str], LoadedModel] = {}
@@ -60,7 +66,13 @@ _LOAD_LOCK = threading.Lock()
 
 def resolve_device(device: str) -> str:
     """``auto`` becomes ``cuda`` when a GPU is visible, else ``cpu``; others pass through."""
-    import torch
+    try:
+        import torch
+    except ImportError as exc:
+        raise RuntimeError(
+            "the local judge backend needs torch and transformers "
+            "(pip install -r requirements-gpu.txt)"
+        ) from exc
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -106,7 +118,13 @@ def load_model(
         cached = _MODELS.get(key)
         if cached is not None:
             return cached
-        from transformers import AutoTokenizer
+        try:
+            from transformers import AutoTokenizer
+        except ImportError as exc:
+            raise RuntimeError(
+                "the local judge backend needs torch and transformers "
+                "(pip install -r requirements-gpu.txt)"
+            ) from exc
 
         tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=trust_remote_code)
         tokenizer.padding_side = "left"
@@ -207,7 +225,8 @@ class LocalBackend(JudgeBackend):
     (``auto``/``cpu``/``cuda``/``cuda:1``), ``dtype`` (``auto``, ``float32``, ``bfloat16``...),
     ``engine`` (``auto``/``transformers``/``vllm``), ``batch_size`` (8), ``mode`` (default the
     rubric's output format), ``allow_tie`` (true), ``answer_prefix`` and ``verdict_words``
-    (override the defaults above), ``trust_remote_code`` (false).
+    (override the defaults above), ``prefix_cache`` (true: the prompts' common prefix, the
+    rubric, is run once and its key/value cache reused), ``trust_remote_code`` (false).
     """
 
     def __init__(self, config: BackendConfig) -> None:
@@ -219,6 +238,7 @@ class LocalBackend(JudgeBackend):
         self.batch_size = max(1, int(params.get("batch_size", 8)))
         self.allow_tie = bool(params.get("allow_tie", True))
         self.trust_remote_code = bool(params.get("trust_remote_code", False))
+        self.prefix_cache = bool(params.get("prefix_cache", True))
 
     def loaded(self) -> LoadedModel:
         """The model of this backend's config, loading it on first use in this process."""
@@ -328,40 +348,117 @@ class LocalBackend(JudgeBackend):
                     "no verdict token among the top logprobs" if missing else "",
                 )
             return out
+        prefix = None
+        if self.prefix_cache and runnable:
+            try:
+                prefix = shared_prefix(loaded, [encoded[i] for i in runnable])
+            except (TypeError, AttributeError, NotImplementedError):
+                # A model whose forward takes no cache object: every batch runs whole.
+                self.prefix_cache = False
         # Shortest first: each batch pads to its longest member, so similar lengths waste little.
         runnable.sort(key=lambda i: len(encoded[i]))
         for start in range(0, len(runnable), self.batch_size):
             chunk = runnable[start : start + self.batch_size]
             began = time.perf_counter()
-            rows = _forward_batch(loaded, [encoded[i] for i in chunk], ids)
+            rows = _forward_batch(loaded, [encoded[i] for i in chunk], ids, prefix)
             ms = round((time.perf_counter() - began) * 1000)
             for index, logits in zip(chunk, rows, strict=True):
                 out[index] = (logits, len(encoded[index]), ms, "")
         return out
 
 
-def _forward_batch(
-    loaded: LoadedModel, sequences: Sequence[Sequence[int]], ids: tuple[int, ...]
-) -> list[list[float]]:
-    """One left-padded forward pass; the verdict tokens' logits at each sequence's next token."""
+MIN_PREFIX_TOKENS = 16
+
+
+@dataclass
+class SharedPrefix:
+    """The key/value cache of a token prefix that every prompt of a run starts with."""
+
+    ids: tuple[int, ...]
+    cache: Any
+
+
+def common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
+    """How many leading tokens all ``sequences`` share."""
+    shortest = min(len(seq) for seq in sequences)
+    first = sequences[0]
+    for position in range(shortest):
+        token = first[position]
+        if any(seq[position] != token for seq in sequences):
+            return position
+    return shortest
+
+
+def shared_prefix(loaded: LoadedModel, sequences: Sequence[Sequence[int]]) -> SharedPrefix | None:
+    """The prefix cache to use for ``sequences``: the stored one if they all start with it,
+    else one computed now for their common prefix (rubric first, so it is long), else none.
+
+    One prefix is kept per loaded model: a chunk's requests share their rubric, and so do
+    the chunks of a run, so one entry is hit by every batch after the first.
+    """
     import torch
 
-    width = max(len(seq) for seq in sequences)
+    stored = loaded.prefix
+    if stored is not None and all(
+        len(seq) > len(stored.ids) and tuple(seq[: len(stored.ids)]) == stored.ids
+        for seq in sequences
+    ):
+        return stored
+    if len(sequences) < 2:
+        return None
+    # At least one token of each prompt stays outside the prefix: its logits are the answer.
+    length = min(common_prefix_length(sequences), min(len(seq) for seq in sequences) - 1)
+    if length < MIN_PREFIX_TOKENS:
+        return None
+    ids = tuple(int(t) for t in sequences[0][:length])
+    with torch.inference_mode():
+        output = loaded.model(
+            input_ids=torch.tensor([ids], dtype=torch.long, device=loaded.device), use_cache=True
+        )
+    prefix = SharedPrefix(ids=ids, cache=output.past_key_values)
+    loaded.prefix = prefix
+    return prefix
+
+
+def _forward_batch(
+    loaded: LoadedModel,
+    sequences: Sequence[Sequence[int]],
+    ids: tuple[int, ...],
+    prefix: SharedPrefix | None = None,
+) -> list[list[float]]:
+    """One left-padded forward pass; the verdict tokens' logits at each sequence's next token.
+
+    With ``prefix``, only the tokens after it are run, attending to a copy of its cache
+    repeated for the batch: the padding then sits between the prefix and each suffix, which
+    the attention mask hides and the position ids skip.
+    """
+    import torch
+
+    start = len(prefix.ids) if prefix is not None else 0
+    tails = [seq[start:] for seq in sequences]
+    width = max(len(tail) for tail in tails)
+    batch = len(tails)
     pad = loaded.tokenizer.pad_token_id
-    input_ids = torch.full((len(sequences), width), pad, dtype=torch.long)
-    attention = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        input_ids[row, width - len(seq) :] = torch.tensor(seq, dtype=torch.long)
-        attention[row, width - len(seq) :] = 1
-    # Positions count real tokens only, so left padding does not shift a sequence's positions.
-    positions = (attention.cumsum(-1) - 1).clamp(min=0)
+    input_ids = torch.full((batch, width), pad, dtype=torch.long)
+    attention = torch.zeros((batch, width), dtype=torch.long)
+    for row, tail in enumerate(tails):
+        input_ids[row, width - len(tail) :] = torch.tensor(list(tail), dtype=torch.long)
+        attention[row, width - len(tail) :] = 1
+    # Positions count real tokens only, so padding does not shift a sequence's positions.
+    positions = (start + attention.cumsum(-1) - 1).clamp(min=0)
     device = loaded.device
-    inputs = {
+    inputs: dict[str, Any] = {
         "input_ids": input_ids.to(device),
-        "attention_mask": attention.to(device),
-        # "position_ids": positions.to(device),
-        "use_cache": False,
+        "position_ids": positions.to(device),
     }
+    if prefix is not None:
+        cache = copy.deepcopy(prefix.cache)
+        cache.batch_repeat_interleave(batch)
+        attention = torch.cat([torch.ones((batch, start), dtype=torch.long), attention], dim=1)
+        inputs.update(past_key_values=cache, use_cache=True)
+    else:
+        inputs["use_cache"] = False
+    inputs["attention_mask"] = attention.to(device)
     with torch.inference_mode():
         if loaded.supports_logits_to_keep:
             try:
@@ -402,3 +499,82 @@ def _score_vllm(
         values = [float(top[i].logprob) if i in top else -math.inf for i in ids]
         scored.append((values if any(math.isfinite(v) for v in values) else None, ms))
     return scored
+
+
+def build_tiny_model(
+    folder: Path,
+    texts: Iterable[str],
+    *,
+    architecture: str = "llama",
+    chat_template: bool = True,
+    hidden_size: int = 32,
+    layers: int = 2,
+    max_positions: int = 1024,
+    seed: int = 0,
+) -> Path:
+    """Save a small randomly initialised causal LM and a matching tokenizer in ``folder``.
+
+    For tests and benchmarks of this backend's real loading and scoring code without any
+    download: the tokenizer is word-level over the words of ``texts`` (plus the verdict tokens
+    and the chat template's words), the model a Llama or GPT-2 of the given size. Its verdicts
+    are meaningless; its shapes, padding and batching are those of a real model.
+    """
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    splitter = pre_tokenizers.Whitespace()
+    seed_texts = ["[[A]] [[B]] [[C]] tie system user assistant :", '{"verdict": "A"}']
+    words = [w for text in [*seed_texts, *texts] for w, _ in splitter.pre_tokenize_str(text)]
+    # Special tokens by role (these "tokens" are vocabulary entries, not credentials).
+    roles = {"pad_token": "[PAD]", "unk_token": "[UNK]", "bos_token": "[BOS]", "eos_token": "[EOS]"}
+    vocab = {token: i for i, token in enumerate(dict.fromkeys([*roles.values(), *words]))}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token=roles["unk_token"]))
+    core.pre_tokenizer = splitter
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, **roles)
+    if chat_template:
+        tokenizer.chat_template = (
+            "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} [EOS] {% endfor %}"
+            "{% if add_generation_prompt %}assistant : {% endif %}"
+        )
+    special_ids: dict[str, Any] = {
+        "pad_token_id": vocab["[PAD]"],
+        "bos_token_id": vocab["[BOS]"],
+        "eos_token_id": vocab["[EOS]"],
+    }
+    torch.manual_seed(seed)
+    model: Any
+    if architecture == "llama":
+        from transformers import LlamaConfig, LlamaForCausalLM
+
+        model = LlamaForCausalLM(
+            LlamaConfig(
+                vocab_size=len(vocab),
+                hidden_size=hidden_size,
+                intermediate_size=2 * hidden_size,
+                num_hidden_layers=layers,
+                num_attention_heads=4,
+                num_key_value_heads=2,
+                max_position_embeddings=max_positions,
+                **special_ids,
+            )
+        )
+    elif architecture == "gpt2":
+        from transformers import GPT2Config, GPT2LMHeadModel
+
+        model = GPT2LMHeadModel(
+            GPT2Config(
+                vocab_size=len(vocab),
+                n_embd=hidden_size,
+                n_layer=layers,
+                n_head=4,
+                n_positions=max_positions,
+                **special_ids,
+            )
+        )
+    else:
+        raise ValueError(f"unknown architecture {architecture!r}; use llama or gpt2")
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

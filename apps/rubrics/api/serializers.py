@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rest_framework import serializers
 
 from apps.rubrics.models import Criterion, Rubric, RubricLabel, RubricVersion
@@ -25,8 +23,8 @@ class RubricVersionSerializer(serializers.ModelSerializer):
     """A version as clients read it."""
 
     criteria = CriterionSerializer(many=True, read_only=True)
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    labels = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    author = serializers.SerializerMethodField()
+    labels = serializers.SerializerMethodField()
 
     class Meta:
         model = RubricVersion
@@ -50,6 +48,12 @@ class RubricVersionSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def get_author(self, version: RubricVersion) -> str | None:
+        return version.author.get_username() if version.author else None
+
+    def get_labels(self, version: RubricVersion) -> list[str]:
+        return sorted(label.name for label in version.labels.all())
+
 
 class CriterionInputSerializer(serializers.Serializer):
     """One criterion in a draft write. Values are checked by the service, which names fields."""
@@ -69,7 +73,8 @@ class DraftCreateSerializer(serializers.Serializer):
     omitted are copied from the parent. ``notes`` is accepted as an alias of ``message``.
     """
 
-    parent = serializers.IntegerField(required=False, allow_null=True)
+    # ``parent`` and ``label`` shadow attributes of DRF's Field, which the metaclass moves away.
+    parent = serializers.IntegerField(required=False, allow_null=True)  # type: ignore[assignment]
     instructions = serializers.CharField(required=False, allow_blank=True)
     template = serializers.CharField(required=False, allow_blank=True)
     output_format = serializers.CharField(required=False)
@@ -101,19 +106,22 @@ class PromoteSerializer(serializers.Serializer):
     """POST /api/rubrics/{id}/promote/."""
 
     version = serializers.IntegerField()
-    label = serializers.CharField(required=False, default="production")
+    label = serializers.CharField(required=False, default="production")  # type: ignore[assignment]
 
 
 class LabelSerializer(serializers.ModelSerializer):
     """Where a label points."""
 
     version_number = serializers.IntegerField(source="version.number", read_only=True)
-    moved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    moved_by = serializers.SerializerMethodField()
 
     class Meta:
         model = RubricLabel
         fields = ["name", "version", "version_number", "moved_by", "moved_at"]
         read_only_fields = fields
+
+    def get_moved_by(self, label: RubricLabel) -> str | None:
+        return label.moved_by.get_username() if label.moved_by else None
 
 
 class RubricSerializer(serializers.ModelSerializer):
@@ -138,11 +146,8 @@ class RubricSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "slug", "labels", "latest_version", "guard_enabled", "created_at"]
 
     def get_latest_version(self, rubric: Rubric) -> int | None:
-        last = rubric.versions.order_by("-number").values_list("pk", flat=True).first()
+        last: int | None = rubric.versions.order_by("-number").values_list("pk", flat=True).first()
         return last
-
-    def validate_project(self, value: Any) -> Any:
-        return value
 
 
 class ImportSerializer(serializers.Serializer):

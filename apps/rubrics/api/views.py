@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -11,7 +12,9 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -30,8 +33,17 @@ from apps.rubrics.api.serializers import (
     RubricVersionSerializer,
 )
 from apps.rubrics.exporting import export_version
-from apps.rubrics.importing import import_rubric_file
-from apps.rubrics.models import Rubric, RubricVersion
+from apps.rubrics.models import Rubric, RubricVersion, VersionStatus
+
+
+class FormatIsAParameter(DefaultContentNegotiation):
+    """``?format=`` names the export format here, not a DRF renderer."""
+
+    def select_renderer(
+        self, request: Any, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        first = next(iter(renderers))
+        return first, first.media_type
 
 
 class CapabilityListMixin:
@@ -93,12 +105,20 @@ class RubricViewSet(
             description=data.get("description", ""),
         )
 
-    @extend_schema(responses={200: RubricVersionSerializer(many=True)})
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=list(VersionStatus.values))],
+        responses={200: RubricVersionSerializer(many=True)},
+    )
     @action(detail=True, methods=["get"])
     def versions(self, request: Request, pk: str) -> Response:
-        """The rubric's versions, oldest first."""
+        """The rubric's versions, oldest first; ``?status=draft|published`` filters."""
         rubric = self.get_object()
         queryset = rubric.versions.prefetch_related("criteria", "labels").select_related("author")
+        wanted = request.query_params.get("status")
+        if wanted:
+            if wanted not in VersionStatus.values:
+                raise serializers.ValidationError({"status": ["Use draft or published."]})
+            queryset = queryset.filter(status=wanted)
         page = self.paginate_queryset(queryset.order_by("number"))
         data = RubricVersionSerializer(page, many=True).data
         return self.get_paginated_response(data)
@@ -151,6 +171,7 @@ class RubricViewSet(
         detail=False,
         methods=["post"],
         url_path="import",
+        url_name="import",
         parser_classes=[MultiPartParser, FormParser, JSONParser],
     )
     def import_file(self, request: Request) -> Response:
@@ -169,15 +190,18 @@ class RubricViewSet(
         if data.get("rubric"):
             rubric = get_object_or_404(Rubric, pk=data["rubric"], project=project)
         upload = data["file"]
-        result = import_rubric_file(
-            actor=request.user,
-            project=project,
-            filename=upload.name or "",
-            data=upload.read(),
-            name=data.get("name") or None,
-            rubric=rubric,
-            publish=data.get("publish", False),
-        )
+        try:
+            result = services.rubric_import(
+                actor=request.user,
+                project=project,
+                filename=upload.name or "",
+                data=upload.read(),
+                name=data.get("name") or None,
+                rubric=rubric,
+                publish=data.get("publish", False),
+            )
+        except services.ImportFailed as exc:
+            return Response({"errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
         return Response(
             {
                 "rubric": RubricSerializer(result.rubric).data,
@@ -204,6 +228,17 @@ class RubricVersionViewSet(ProjectScopedMixin, mixins.RetrieveModelMixin, viewse
         "export": Capability.RUBRIC_VIEW,
     }
 
+    def handle_exception(self, exc: Exception) -> Response:
+        """A stale write answers 409 with both revisions and both texts (numbers as numbers)."""
+        if isinstance(exc, services.StaleRevision):
+            body = {
+                **exc.payload,
+                "current": RubricVersionSerializer(_fresh(exc.version)).data,
+                "yours": dict(self.request.data),
+            }
+            return Response(body, status=status.HTTP_409_CONFLICT)
+        return super().handle_exception(exc)
+
     @extend_schema(request=DraftUpdateSerializer, responses={200: RubricVersionSerializer})
     def partial_update(self, request: Request, pk: str) -> Response:
         """Change a draft. Send the ``revision`` you read: a stale one gets 409 and both."""
@@ -213,21 +248,16 @@ class RubricVersionViewSet(ProjectScopedMixin, mixins.RetrieveModelMixin, viewse
         body = DraftUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        try:
-            updated = services.rubric_version_update(
-                actor=request.user,
-                version=version,
-                revision=data["revision"],
-                instructions=data.get("instructions"),
-                template=data.get("template"),
-                output_format=data.get("output_format"),
-                message=data.get("message", data.get("notes")),
-                criteria=data.get("criteria"),
-            )
-        except services.StaleRevision as exc:
-            exc.detail["current"] = RubricVersionSerializer(_fresh(exc.version)).data  # type: ignore[index]
-            exc.detail["yours"] = dict(request.data)  # type: ignore[index]
-            raise
+        updated = services.rubric_version_update(
+            actor=request.user,
+            version=version,
+            revision=data["revision"],
+            instructions=data.get("instructions"),
+            template=data.get("template"),
+            output_format=data.get("output_format"),
+            message=data.get("message", data.get("notes")),
+            criteria=data.get("criteria"),
+        )
         return Response(RubricVersionSerializer(_fresh(updated)).data)
 
     @extend_schema(request=PublishSerializer, responses={200: RubricVersionSerializer})
@@ -254,6 +284,7 @@ class RubricVersionViewSet(ProjectScopedMixin, mixins.RetrieveModelMixin, viewse
         """Structured diff from ``against`` (default: the parent) to this version."""
         version = self.get_object()
         against = request.query_params.get("against")
+        old: RubricVersion | None
         if against:
             try:
                 against_pk = int(against)
@@ -265,15 +296,13 @@ class RubricVersionViewSet(ProjectScopedMixin, mixins.RetrieveModelMixin, viewse
         else:
             old = selectors.diff_base(version=version)
         diff = selectors.versions_diff(old=old, new=version)
-        return Response(
-            {"version": version.pk, "against": old.pk if old else None, "diff": diff, **diff}
-        )
+        return Response({"version": version.pk, "against": old.pk if old else None, **diff})
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["json", "yaml", "md"])],
         responses={200: str},
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], content_negotiation_class=FormatIsAParameter)
     def export(self, request: Request, pk: str) -> HttpResponse:
         """Download the version as JSON, YAML or Markdown."""
         version = self.get_object()

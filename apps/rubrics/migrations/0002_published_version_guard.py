@@ -3,10 +3,11 @@
 On PostgreSQL two triggers refuse, whatever client sends the SQL:
 
 * an UPDATE of a published version that changes any of its content columns (``author_id`` may
-  still become NULL when a user account is deleted), and its DELETE unless the session sets
-  ``rubricstudio.purge`` to ``on`` (``rubric_delete`` does, to remove a whole rubric);
-* any INSERT, UPDATE or DELETE of a criterion of a published version (DELETE again only under
-  ``rubricstudio.purge``).
+  still become NULL when a user account is deleted), and its DELETE, unless its rubric is being
+  deleted in the same transaction (its id is in the transaction-local setting
+  ``rubricstudio.purge``, which ``apps.rubrics.signals`` sets when a rubric is deleted);
+* any INSERT, UPDATE or DELETE of a criterion of a published version (DELETE again only when
+  the rubric is being deleted).
 
 Other databases rely on the model-level guard (``RubricVersion.save`` and friends), so the
 migration does nothing there.
@@ -32,11 +33,15 @@ FROZEN_COLUMNS = (
 _CHANGED = " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in FROZEN_COLUMNS)
 
 CREATE_SQL = f"""
+CREATE OR REPLACE FUNCTION rubrics_purged_rubrics() RETURNS text[] AS $$
+    SELECT string_to_array(coalesce(current_setting('rubricstudio.purge', true), ''), ',');
+$$ LANGUAGE sql STABLE;
+
 CREATE OR REPLACE FUNCTION rubrics_version_guard() RETURNS trigger AS $$
 BEGIN
     IF OLD.status = 'published' THEN
         IF TG_OP = 'DELETE' THEN
-            IF coalesce(current_setting('rubricstudio.purge', true), '') <> 'on' THEN
+            IF NOT (OLD.rubric_id::text = ANY(rubrics_purged_rubrics())) THEN
                 RAISE EXCEPTION 'rubric version % is published and cannot be deleted', OLD.id
                     USING ERRCODE = 'integrity_constraint_violation';
             END IF;
@@ -73,12 +78,10 @@ BEGIN
     IF EXISTS (
         SELECT 1 FROM rubrics_rubricversion
         WHERE id = ANY(touched) AND status = 'published'
+          AND NOT (TG_OP = 'DELETE' AND rubric_id::text = ANY(rubrics_purged_rubrics()))
     ) THEN
-        IF TG_OP <> 'DELETE'
-           OR coalesce(current_setting('rubricstudio.purge', true), '') <> 'on' THEN
-            RAISE EXCEPTION 'criteria of a published rubric version are immutable'
-                USING ERRCODE = 'integrity_constraint_violation';
-        END IF;
+        RAISE EXCEPTION 'criteria of a published rubric version are immutable'
+            USING ERRCODE = 'integrity_constraint_violation';
     END IF;
     IF TG_OP = 'DELETE' THEN
         RETURN OLD;
@@ -98,6 +101,7 @@ DROP TRIGGER IF EXISTS rubrics_criterion_guard ON rubrics_criterion;
 DROP FUNCTION IF EXISTS rubrics_criterion_guard();
 DROP TRIGGER IF EXISTS rubrics_version_guard ON rubrics_rubricversion;
 DROP FUNCTION IF EXISTS rubrics_version_guard();
+DROP FUNCTION IF EXISTS rubrics_purged_rubrics();
 """
 
 

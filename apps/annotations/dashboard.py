@@ -1,0 +1,44 @@
+"""The annotation card on the project dashboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+
+from apps.accounts.permissions import Capability
+from apps.annotations import selectors
+from apps.annotations.models import Annotation, AnnotationQueue
+from apps.core.dashboard import DashboardSection, register_section
+
+
+@register_section
+def annotations_section(
+    *, project: Any, user: Any, capabilities: set[str]
+) -> DashboardSection | None:
+    """For annotators: what waits for them. For admins also: queues, labels, disputes."""
+    if Capability.ANNOTATE not in capabilities:
+        return None
+    figures: list[tuple[str, Any]] = [
+        ("Your queues", AnnotationQueue.objects.filter(project=project, annotators=user).count()),
+        ("Waiting for you", selectors.pending_for(project=project, user=user)),
+    ]
+    note = ""
+    if Capability.QUEUE_MANAGE in capabilities:
+        queues = list(AnnotationQueue.objects.filter(project=project))
+        disputed = sum(selectors.consensus_summary(queue=queue)["disputed"] for queue in queues)
+        figures += [
+            ("Queues", len(queues)),
+            ("Labels", Annotation.objects.filter(queue__project=project).count()),
+        ]
+        note = (
+            f"{disputed} pair{'s' if disputed != 1 else ''} waiting for adjudication."
+            if disputed
+            else "No pair waits for adjudication."
+        )
+    return DashboardSection(
+        title="Annotate",
+        url=reverse("annotations:list", kwargs={"project": project.slug}),
+        figures=figures,
+        note=note,
+    )

@@ -1,0 +1,64 @@
+"""Forms of the drift pages: an alert decision and the rubric's drift guard."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django import forms
+
+from apps.accounts.models import Project
+from apps.datasets.models import ReferenceSet
+from apps.drift.services import DECISIONS
+from apps.judging.models import JudgeConfig
+from apps.rubrics.models import Rubric
+
+
+class ResolveForm(forms.Form):
+    """Approve, block or acknowledge an alert; the service insists on a reason for approve."""
+
+    decision = forms.ChoiceField(
+        choices=[(key, key.capitalize()) for key in DECISIONS], widget=forms.HiddenInput
+    )
+    reason = forms.CharField(
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Why? (required to approve)"}),
+    )
+
+
+class GuardForm(forms.Form):
+    """The drift guard of one rubric. Thresholds are entered in accuracy points (2 = 0.02)."""
+
+    enabled = forms.BooleanField(required=False, label="Guard this rubric")
+    reference_set = forms.ModelChoiceField(
+        queryset=ReferenceSet.objects.none(), required=False, label="Reference set"
+    )
+    judge = forms.ModelChoiceField(queryset=JudgeConfig.objects.none(), required=False)
+    min_effect_points = forms.FloatField(
+        min_value=0, max_value=100, label="Smallest domain drop to flag (points)"
+    )
+    tolerance_points = forms.FloatField(
+        min_value=0, max_value=100, label="Overall tolerance (points)"
+    )
+    alpha = forms.FloatField(min_value=0.0001, max_value=0.5, label="Significance level (alpha)")
+
+    def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        reference_sets = cast(forms.ModelChoiceField, self.fields["reference_set"])
+        reference_sets.queryset = ReferenceSet.objects.filter(project=project).order_by(
+            "name", "-version"
+        )
+        judges = cast(forms.ModelChoiceField, self.fields["judge"])
+        judges.queryset = JudgeConfig.objects.filter(project=project).order_by("name")
+
+    @staticmethod
+    def initial_for(rubric: Rubric) -> dict[str, Any]:
+        """The form's values for the rubric's current guard."""
+        return {
+            "enabled": rubric.guard_enabled,
+            "reference_set": rubric.guard_reference_set_id,
+            "judge": rubric.guard_judge_id,
+            "min_effect_points": round(rubric.guard_min_effect * 100, 4),
+            "tolerance_points": round(rubric.guard_tolerance * 100, 4),
+            "alpha": rubric.guard_alpha,
+        }

@@ -1,0 +1,394 @@
+"""Reads of the drift app: which report guards a version, its drift status, the alert inbox,
+the flip list of a report and a rubric's drift history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+
+from apps.accounts.models import Project
+from apps.datasets.models import Pair
+from apps.drift.flags import DriftThresholds
+from apps.drift.models import AlertStatus, DriftAlert, DriftReport, ReportStatus, Severity
+from apps.judging.models import JudgingRun, Judgment, JudgmentStatus, RunStatus
+from apps.judging.selectors import run_pair_outcomes
+from apps.rubrics.models import Rubric, RubricVersion, VersionStatus
+
+# The words of ``version_drift_status``: the rubric list, the history page and the API show them.
+NOT_GUARDED = "not guarded"
+RUNNING = "drift check running"
+PASSED = "passed"
+ALERT_OPEN = "alert open"
+APPROVED = "approved"
+BLOCKED = "blocked"
+ACKNOWLEDGED = "acknowledged"
+FAILED = "failed"
+# Two more states the gate has to tell apart: a guarded version with nothing to compare against
+# (the first published version), and one that was published before the guard was switched on.
+NO_BASELINE = "no baseline"
+NOT_CHECKED = "not checked"
+
+DRIFT_STATUSES = (
+    NOT_GUARDED,
+    RUNNING,
+    PASSED,
+    ALERT_OPEN,
+    APPROVED,
+    BLOCKED,
+    ACKNOWLEDGED,
+    FAILED,
+    NO_BASELINE,
+    NOT_CHECKED,
+)
+# The CSS badge class of each status (studio.css colours open/blocked/failed red, and so on).
+STATUS_BADGES = {
+    NOT_GUARDED: "",
+    RUNNING: "running",
+    PASSED: "passed",
+    ALERT_OPEN: "open",
+    APPROVED: "approved",
+    BLOCKED: "blocked",
+    ACKNOWLEDGED: "acknowledged",
+    FAILED: "failed",
+    NO_BASELINE: "",
+    NOT_CHECKED: "medium",
+}
+
+_ALERT_WORDS = {
+    AlertStatus.OPEN: ALERT_OPEN,
+    AlertStatus.APPROVED: APPROVED,
+    AlertStatus.BLOCKED: BLOCKED,
+    AlertStatus.ACKNOWLEDGED: ACKNOWLEDGED,
+}
+
+
+# --- the guard ----------------------------------------------------------------------------------
+
+
+def guard_is_complete(rubric: Rubric) -> bool:
+    """Whether the rubric's drift guard is on and names both a judge and a reference set."""
+    return bool(
+        rubric.guard_enabled
+        and rubric.guard_judge_id is not None
+        and rubric.guard_reference_set_id is not None
+    )
+
+
+def guard_thresholds(rubric: Rubric) -> DriftThresholds:
+    """The flag thresholds of the rubric's drift guard."""
+    return DriftThresholds(
+        min_effect=rubric.guard_min_effect,
+        tolerance=rubric.guard_tolerance,
+        alpha=rubric.guard_alpha,
+    )
+
+
+def drift_predecessor(version: RubricVersion) -> RubricVersion | None:
+    """The version a published ``version`` is compared with: its parent if that is published,
+    else the version published most recently before it (None for the first one)."""
+    parent = version.parent
+    if parent is not None and parent.is_published and parent.rubric_id == version.rubric_id:
+        return parent
+    earlier = RubricVersion.objects.filter(
+        rubric_id=version.rubric_id, status=VersionStatus.PUBLISHED
+    ).exclude(pk=version.pk)
+    if version.published_at is not None:
+        earlier = earlier.filter(published_at__lt=version.published_at)
+    else:
+        earlier = earlier.filter(number__lt=version.number)
+    return earlier.order_by("-published_at", "-number").first()
+
+
+def gate_report(version: RubricVersion, rubric: Rubric | None = None) -> DriftReport | None:
+    """The report the drift gate reads for ``version``: the latest one on the rubric's guard.
+
+    Only a comparison the guard would have made counts: the guard's judge and reference set,
+    and the predecessor as baseline. A report against some other baseline or a smaller
+    reference set cannot clear a version for production. ``rubric`` (the version's rubric, as
+    the caller holds it) saves a query and avoids reading a stale copy of the guard.
+    """
+    rubric = rubric or version.rubric
+    if not guard_is_complete(rubric):
+        return None
+    predecessor = drift_predecessor(version)
+    if predecessor is None:
+        return None
+    return (
+        DriftReport.objects.filter(
+            candidate_version=version,
+            baseline_version=predecessor,
+            judge_id=rubric.guard_judge_id,
+            reference_set_id=rubric.guard_reference_set_id,
+        )
+        .select_related("alert")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def latest_report(version: RubricVersion) -> DriftReport | None:
+    """The newest report whose candidate is ``version``, whatever its baseline or judge."""
+    return (
+        DriftReport.objects.filter(candidate_version=version)
+        .select_related("alert")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def report_alert(report: DriftReport) -> DriftAlert | None:
+    """The report's alert, or None when it raised none."""
+    try:
+        return report.alert
+    except DriftAlert.DoesNotExist:
+        return None
+
+
+def report_drift_status(report: DriftReport) -> str:
+    """The status word of one report (see ``version_drift_status``)."""
+    if report.status == ReportStatus.PENDING:
+        return RUNNING
+    if report.status == ReportStatus.FAILED:
+        return FAILED
+    alert = report_alert(report)
+    if alert is None:
+        return PASSED
+    return _ALERT_WORDS.get(AlertStatus(alert.status), ALERT_OPEN)
+
+
+def version_drift_status(version: RubricVersion) -> str:
+    """Where a version stands with the drift guard, in the words the pages show.
+
+    One of "not guarded", "drift check running", "passed", "alert open", "approved", "blocked",
+    "acknowledged", "failed", and for a guarded rubric also "no baseline" (nothing published
+    before it) or "not checked" (published before the guard was on; start a check). An
+    unguarded rubric's version that has a report anyway shows that report's status.
+    """
+    if not version.is_published:
+        return NOT_GUARDED if not guard_is_complete(version.rubric) else NOT_CHECKED
+    if guard_is_complete(version.rubric):
+        report = gate_report(version)
+        if report is None:
+            return NO_BASELINE if drift_predecessor(version) is None else NOT_CHECKED
+        return report_drift_status(report)
+    report = latest_report(version)
+    return NOT_GUARDED if report is None else report_drift_status(report)
+
+
+# --- lists --------------------------------------------------------------------------------------
+
+
+def alerts_for_project(*, project: Project) -> QuerySet[DriftAlert]:
+    """The project's alerts for the inbox: open first, then high severity, then newest."""
+    return order_inbox(DriftAlert.objects.filter(project=project))
+
+
+def order_inbox(alerts: QuerySet[DriftAlert]) -> QuerySet[DriftAlert]:
+    """Open alerts first (then blocked, acknowledged, approved), high severity first, newest."""
+    status_rank = Case(
+        When(status=AlertStatus.OPEN, then=Value(0)),
+        When(status=AlertStatus.BLOCKED, then=Value(1)),
+        When(status=AlertStatus.ACKNOWLEDGED, then=Value(2)),
+        default=Value(3),
+        output_field=IntegerField(),
+    )
+    severity_rank = Case(
+        When(severity=Severity.HIGH, then=Value(0)), default=Value(1), output_field=IntegerField()
+    )
+    return (
+        alerts.select_related("rubric", "version", "report", "resolved_by")
+        .annotate(status_rank=status_rank, severity_rank=severity_rank)
+        .order_by("status_rank", "severity_rank", "-created_at", "-id")
+    )
+
+
+def open_alerts(*, project: Project) -> QuerySet[DriftAlert]:
+    """Alerts nobody has resolved yet."""
+    return DriftAlert.objects.filter(project=project, status=AlertStatus.OPEN)
+
+
+def reports_for_project(*, project: Project) -> QuerySet[DriftReport]:
+    """The project's drift reports, newest first."""
+    return DriftReport.objects.filter(project=project).select_related(
+        "rubric", "baseline_version", "candidate_version", "judge", "reference_set", "alert"
+    )
+
+
+# --- a rubric's history -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One published version on the drift history page."""
+
+    version: RubricVersion
+    predecessor: RubricVersion | None
+    status: str
+    report: DriftReport | None
+    alert: DriftAlert | None
+    deltas: dict[str, float | None]
+
+
+def rubric_drift_history(*, rubric: Rubric) -> tuple[list[HistoryRow], list[str]]:
+    """Every published version, newest first, with its drift status and per-domain deltas.
+
+    Returns the rows and the domains seen in any report, so the page can lay the deltas out as
+    columns and show how the judge's preferences moved from version to version.
+    """
+    versions = list(
+        RubricVersion.objects.filter(rubric=rubric, status=VersionStatus.PUBLISHED)
+        .select_related("rubric", "parent", "author")
+        .order_by("-published_at", "-number")
+    )
+    rows: list[HistoryRow] = []
+    domains: set[str] = set()
+    for version in versions:
+        guarded = guard_is_complete(rubric)
+        report = gate_report(version) if guarded else latest_report(version)
+        deltas: dict[str, float | None] = {}
+        if report is not None and report.status == ReportStatus.READY:
+            deltas = {name: scope.get("delta") for name, scope in report.by_domain.items()}
+            deltas["overall"] = report.overall.get("delta")
+            domains.update(name for name in deltas if name != "overall")
+        rows.append(
+            HistoryRow(
+                version=version,
+                predecessor=drift_predecessor(version),
+                status=version_drift_status(version),
+                report=report,
+                alert=report_alert(report) if report is not None else None,
+                deltas=deltas,
+            )
+        )
+    return rows, sorted(domains)
+
+
+# --- the flip list ------------------------------------------------------------------------------
+
+DIRECTION_FILTERS: dict[str, tuple[str, int, str]] = {
+    "longer": ("toward_longer", 1, "toward the longer response"),
+    "shorter": ("toward_longer", -1, "toward the shorter response"),
+    "refusal": ("toward_refusal", 1, "toward the refusing response"),
+    "compliance": ("toward_refusal", -1, "away from the refusing response"),
+    "position_a": ("toward_position_a", 1, "toward A"),
+    "position_b": ("toward_position_a", -1, "toward B"),
+}
+
+
+def filter_flips(
+    flipped: Iterable[dict[str, Any]], *, domain: str = "", direction: str = ""
+) -> list[dict[str, Any]]:
+    """The report's flips in one domain and/or one direction (keys of ``DIRECTION_FILTERS``)."""
+    rows = [f for f in flipped if not domain or f.get("domain") == domain]
+    if direction in DIRECTION_FILTERS:
+        key, sign, _ = DIRECTION_FILTERS[direction]
+        rows = [f for f in rows if (f.get("moves") or {}).get(key) == sign]
+    return rows
+
+
+def flip_details(report: DriftReport, flips: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The flips with their pair's texts and both runs' rationales (a fixed number of queries)."""
+    pair_ids = [f["pair_id"] for f in flips if f.get("pair_id") is not None]
+    pairs = {
+        row["pk"]: row
+        for row in Pair.objects.filter(pk__in=pair_ids).values(
+            "pk", "external_id", "prompt", "response_a", "response_b"
+        )
+    }
+    rationales: dict[tuple[Any, Any, str], str] = {}
+    run_ids = [r for r in (report.baseline_run_id, report.candidate_run_id) if r is not None]
+    for run_id, judged_pair, order, rationale in (
+        Judgment.objects.filter(run_id__in=run_ids, pair_id__in=pair_ids)
+        .exclude(status=JudgmentStatus.PENDING)
+        .values_list("run_id", "pair_id", "order", "rationale")
+    ):
+        rationales[(run_id, judged_pair, order)] = rationale
+    details = []
+    for flip in flips:
+        pair_id: Any = flip.get("pair_id")
+        detail = dict(flip)
+        detail["pair"] = pairs.get(pair_id)
+        detail["rationales"] = {
+            "baseline": [
+                rationales.get((report.baseline_run_id, pair_id, order), "")
+                for order in ("AB", "BA")
+            ],
+            "candidate": [
+                rationales.get((report.candidate_run_id, pair_id, order), "")
+                for order in ("AB", "BA")
+            ],
+        }
+        details.append(detail)
+    return details
+
+
+# --- inputs of a report -------------------------------------------------------------------------
+
+
+def repeat_run_for(report: DriftReport) -> JudgingRun | None:
+    """A second finished run of the baseline rubric version on the same judge and snapshot that
+    asked the judge again (``use_cache=False``): its flips against the baseline are the judge's
+    own noise. None when nobody ran one."""
+    if report.baseline_run_id is None:
+        return None
+    return (
+        JudgingRun.objects.filter(
+            rubric_version_id=report.baseline_version_id,
+            judge_id=report.judge_id,
+            reference_set_id=report.reference_set_id,
+            use_cache=False,
+            status__in=(RunStatus.SUCCEEDED, RunStatus.PARTIAL),
+        )
+        .exclude(pk__in=[report.baseline_run_id, report.candidate_run_id])
+        .order_by("-finished_at", "-pk")
+        .first()
+    )
+
+
+def paired_records(
+    *, baseline_run: JudgingRun, candidate_run: JudgingRun, repeat_run: JudgingRun | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """One record per pair judged by both runs (``PairedOutcomes.from_records`` keys), ordered by
+    pair id, and the number of pairs of the snapshot that only one run judged.
+
+    Lengths (characters), refusal markers and the prompt hash (the bootstrap's cluster) come
+    from the judging app's per-pair outcomes; verdicts aggregate both orders.
+    """
+    baseline = {row["pair_id"]: row for row in run_pair_outcomes(baseline_run, rationales=False)}
+    candidate = {
+        row["pair_id"]: row
+        for row in run_pair_outcomes(candidate_run, texts=False, rationales=False)
+    }
+    repeat: dict[int, str] = {}
+    if repeat_run is not None:
+        repeat = {
+            row["pair_id"]: row["verdict"]
+            for row in run_pair_outcomes(repeat_run, texts=False, rationales=False)
+        }
+    shared = sorted(baseline.keys() & candidate.keys())
+    records = []
+    for pair_id in shared:
+        base, cand = baseline[pair_id], candidate[pair_id]
+        records.append(
+            {
+                "pair_id": pair_id,
+                "domain": base["domain"],
+                "gold": base["gold"],
+                "baseline": base["verdict"],
+                "candidate": cand["verdict"],
+                "length_a": base["len_a"],
+                "length_b": base["len_b"],
+                "refuses_a": base["refuses_a"],
+                "refuses_b": base["refuses_b"],
+                "cluster": base["prompt_hash"],
+                "baseline_consistent": base["consistent"],
+                "candidate_consistent": cand["consistent"],
+                "repeat_baseline": repeat.get(pair_id) if repeat_run is not None else None,
+            }
+        )
+    unmatched = len(baseline.keys() ^ candidate.keys())
+    return records, unmatched
