@@ -165,6 +165,14 @@ def phase_bulk_create(path: Path) -> dict[str, Any]:
     }
 
 
+def phase_idle() -> dict[str, Any]:
+    """A process that only set Django up: the floor under every phase's peak memory."""
+    _setup_django()
+    from apps.datasets import services  # noqa: F401  (the service's imports, as in the others)
+
+    return {"created": 0, "seconds": 0.0, "peak_rss_mb": _peak_rss_mb()}
+
+
 def phase_parse_only(path: Path) -> dict[str, Any]:
     """The parser alone (no database), to show what share of either import it is."""
     from apps.datasets.importers import get_importer
@@ -201,7 +209,7 @@ def _admin_connection(url: str) -> Any:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--pairs", type=int, default=100_000)
-    parser.add_argument("--phase", choices=("service", "traced", "bulk_create", "parse"))
+    parser.add_argument("--phase", choices=("service", "traced", "bulk_create", "parse", "idle"))
     parser.add_argument("--file", type=Path)
     args = parser.parse_args()
 
@@ -211,6 +219,7 @@ def main() -> None:
             "traced": lambda: phase_service(args.file, traced=True),
             "bulk_create": lambda: phase_bulk_create(args.file),
             "parse": lambda: phase_parse_only(args.file),
+            "idle": phase_idle,
         }
         print(json.dumps(runners[args.phase]()))
         return
@@ -243,7 +252,8 @@ def main() -> None:
             service = _run_phase("service", path, bench_url)
             baseline = _run_phase("bulk_create", path, bench_url)
             traced = _run_phase("traced", path, bench_url)
-        _report(args.pairs, parse, service, baseline, traced)
+            idle = _run_phase("idle", path, bench_url)
+        _report(args.pairs, parse, service, baseline, traced, idle)
     finally:
         with _admin_connection(url) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{bench_db}" WITH (FORCE)')
@@ -255,6 +265,7 @@ def _report(
     service: dict[str, Any],
     baseline: dict[str, Any],
     traced: dict[str, Any],
+    idle: dict[str, Any],
 ) -> None:
     assert service["created"] == baseline["created"] == parse["created"], (service, baseline)
     rate = service["created"] / service["seconds"]
@@ -290,6 +301,7 @@ def _report(
     out.write(
         f"service peak Python allocations (tracemalloc): {traced['tracemalloc_peak_mb']:.1f} MB\n"
     )
+    out.write(f"peak RSS of a process that only set Django up: {idle['peak_rss_mb']:.0f} MB\n")
     print(out.getvalue(), end="")
 
 

@@ -11,9 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
-
 from csp.constants import NONE, SELF, UNSAFE_INLINE
+from django.core.exceptions import ImproperlyConfigured
 
 from apps.core.queues import Queue
 
@@ -207,6 +206,7 @@ SPECTACULAR_SETTINGS = {
         "GoldLabelEnum": "apps.datasets.models.GoldLabel",
         "VerdictEnum": "apps.judging.models.Verdict",
         "RoleEnum": "apps.accounts.models.Role",
+        "ReportStatusEnum": "apps.drift.models.ReportStatus",
     },
 }
 

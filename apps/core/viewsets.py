@@ -7,9 +7,10 @@ from typing import Any
 from django.db.models import Model, QuerySet
 from django.shortcuts import get_object_or_404
 from rest_framework import serializers, viewsets
+from rest_framework.exceptions import PermissionDenied
 
 from apps.accounts.models import Project
-from apps.accounts.permissions import Capability
+from apps.accounts.permissions import Capability, has_capability
 
 
 class ProjectScopedMixin:
@@ -29,8 +30,27 @@ class ProjectScopedMixin:
 
     def get_queryset(self) -> QuerySet[Any]:
         queryset: QuerySet[Any] = super().get_queryset()  # type: ignore[misc]
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no caller
+            return queryset.none()
         projects = Project.objects.for_user(self.request.user)
+        if getattr(self, "action", None) == "list":
+            projects = self._projects_allowing_list(projects)
         return queryset.filter(**{f"{self.project_lookup}__in": projects})
+
+    def _projects_allowing_list(self, projects: QuerySet[Project]) -> list[int]:
+        """Lists show only projects where the caller's role grants the list capability.
+
+        A caller whose role grants it in none of their projects is refused (403) rather than
+        shown an empty list: an annotator must not page through gold labels or verdicts.
+        """
+        capability = self.capabilities.get("list") or self.capabilities.get("*")
+        if capability is None:
+            raise PermissionDenied("This list declares no capability.")
+        user = self.request.user
+        allowed = [p.pk for p in projects if has_capability(user, p, capability)]
+        if not allowed:
+            raise PermissionDenied(f"Your role does not allow this ({capability}).")
+        return allowed
 
     def get_create_project(self) -> Project:
         raw = self.request.data.get(self.create_project_field)

@@ -93,6 +93,7 @@ class DatasetDetailView(ProjectAccessMixin, TemplateView):
             query=self.request.GET.get("q", ""),
             page_obj=_page(self.request, pair_filter.qs),
             can_edit=Capability.DATASET_EDIT in self.capabilities,
+            has_imported_annotations=selectors.dataset_has_imported_annotations(dataset=dataset),
         )
         context.setdefault("import_form", ImportForm())
         return context

@@ -137,7 +137,7 @@ def alert_notify(*, alert_id: int, event: str) -> list[int]:
             delivery.save(update_fields=["payload"])
             transaction.on_commit(partial(tasks.webhook_deliver.delay, delivery.pk))
         created.append(delivery.pk)
-    if admin_emails(alert):
+    if email_configured() and admin_emails(alert):
         transaction.on_commit(partial(tasks.alert_email.delay, alert.pk, event))
     return created
 
@@ -224,6 +224,15 @@ def _record(delivery: WebhookDelivery, outcome: Attempt, *, final: bool) -> None
 
 
 # --- e-mail -------------------------------------------------------------------------------------
+
+
+def email_configured() -> bool:
+    """Whether Django's mail settings can send: any non-SMTP backend (console in development,
+    memory in tests), or SMTP with an ``EMAIL_HOST``."""
+    backend = str(getattr(settings, "EMAIL_BACKEND", ""))
+    if backend.endswith("smtp.EmailBackend"):
+        return bool(getattr(settings, "EMAIL_HOST", ""))
+    return not backend.endswith("dummy.EmailBackend")
 
 
 def admin_emails(alert: DriftAlert) -> list[str]:

@@ -29,6 +29,7 @@ from apps.drift.explain import DASH
 from apps.drift.filters import AlertFilter
 from apps.drift.forms import GuardForm, ResolveForm
 from apps.drift.models import DriftAlert, DriftReport, ReportStatus
+from apps.rubrics.diff import diff_rubrics
 from apps.rubrics.models import Rubric, RubricVersion
 
 REPORT_TEMPLATE = "drift/report.html"
@@ -165,9 +166,7 @@ def _scope_row(
     return row
 
 
-def _rubric_diff(report: DriftReport) -> dict[str, Any] | None:
-    from apps.rubrics.diff import diff_rubrics
-
+def _rubric_diff(report: DriftReport) -> dict[str, Any]:
     return diff_rubrics(
         report.baseline_version.to_spec(), report.candidate_version.to_spec()
     ).to_dict()
@@ -231,7 +230,8 @@ def report_context(
         ],
         "power_notes": [row for row in rows if row["power_note"]],
         "overall_directions": rows[0]["directions"] if rows else [],
-        "diff": _rubric_diff(report),
+        # A partial (the flip list) never shows the diff: skip computing it.
+        "diff": None if is_partial_request(request) else _rubric_diff(report),
         "diff_template": _diff_template(),
         "flips": selectors.flip_details(report, list(page.object_list)),
         "flips_page": page,

@@ -46,7 +46,6 @@ from apps.datasets.models import Dataset, Pair, ReferenceItem, ReferenceSet
 from apps.judging.accounting import cache_key, judge_fingerprint, token_cost
 from apps.judging.backends.base import BackendConfig, JudgeBackend, backend_class
 from apps.judging.models import (
-    TERMINAL_RUN_STATUSES,
     Backend,
     CachedJudgment,
     ChunkStatus,
@@ -462,21 +461,26 @@ def runs_sweep_orphaned(
 
 
 def run_fail(*, run: JudgingRun, reason: str) -> None:
-    """End an active run as ``failed``: its pending items become failed with ``reason``."""
+    """End an active run as ``failed``: its pending items become failed with ``reason``.
+
+    Locks are taken in the order every chunk write uses (judgments, then the run, then the
+    chunks), so this cannot deadlock with a chunk that is writing.
+    """
     with transaction.atomic():
-        locked = JudgingRun.objects.select_for_update().filter(pk=run.pk).first()
-        if locked is None or locked.status not in ACTIVE_RUN_STATUSES:
-            return
         now = timezone.now()
         count = Judgment.objects.filter(run_id=run.pk, status=JudgmentStatus.PENDING).update(
             status=JudgmentStatus.FAILED, verdict=Verdict.INVALID, error=reason
         )
+        changed = JudgingRun.objects.filter(pk=run.pk, status__in=ACTIVE_RUN_STATUSES).update(
+            failed=F("failed") + count, status=RunStatus.FAILED, error=reason, finished_at=now
+        )
+        if not changed:
+            # The run ended meanwhile: leave its items as they were.
+            transaction.set_rollback(True)
+            return
         RunChunk.objects.filter(
             run_id=run.pk, status__in=(ChunkStatus.PENDING, ChunkStatus.RUNNING)
         ).update(status=ChunkStatus.FAILED, error=reason, finished_at=now)
-        JudgingRun.objects.filter(pk=run.pk).update(
-            failed=F("failed") + count, status=RunStatus.FAILED, error=reason, finished_at=now
-        )
         audit_event_record(actor=None, action="run.fail", obj=run, after={"reason": reason})
 
 
@@ -901,12 +905,16 @@ def _cache_store(rows: Sequence[_Row]) -> None:
 
 
 def chunk_fail(*, run_id: int, index: int, reason: str) -> int:
-    """Give up a chunk after its retries: its pending items become failed with ``reason``."""
+    """Give up a chunk after its retries: its pending items become failed with ``reason``.
+
+    Same lock order as a chunk write (judgments, run, chunk), and only pending items change,
+    so a duplicate of the chunk that is writing at the same moment keeps its results.
+    """
     reason = reason[:2000] or "the chunk failed"
+    chunk = RunChunk.objects.filter(run_id=run_id, index=index).first()
+    if chunk is None or chunk.status == ChunkStatus.DONE:
+        return 0
     with transaction.atomic():
-        chunk = RunChunk.objects.select_for_update().filter(run_id=run_id, index=index).first()
-        if chunk is None or chunk.status == ChunkStatus.DONE:
-            return 0
         now = timezone.now()
         count = Judgment.objects.filter(
             run_id=run_id,
@@ -915,7 +923,7 @@ def chunk_fail(*, run_id: int, index: int, reason: str) -> int:
             status=JudgmentStatus.PENDING,
         ).update(status=JudgmentStatus.FAILED, verdict=Verdict.INVALID, error=reason)
         JudgingRun.objects.filter(pk=run_id).update(failed=F("failed") + count, heartbeat_at=now)
-        RunChunk.objects.filter(pk=chunk.pk).update(
+        RunChunk.objects.filter(pk=chunk.pk).exclude(status=ChunkStatus.DONE).update(
             status=ChunkStatus.FAILED, error=reason, finished_at=now
         )
     log.warning("run %s chunk %s failed for good: %s", run_id, index, reason)
@@ -961,8 +969,3 @@ def run_execute(*, run: JudgingRun) -> JudgingRun:
     _finalize_if_complete(run.pk)
     run.refresh_from_db()
     return run
-
-
-def terminal(status: str) -> bool:
-    """Whether a run status is final."""
-    return status in TERMINAL_RUN_STATUSES

@@ -1,5 +1,5 @@
 from apps.accounts.permissions import Capability
-from tests.routes import LOGIN, Route
+from tests.routes import Route
 
 QUEUE_BODY = (("queue", "queue"), ("pair", "pair"))
 
@@ -18,9 +18,11 @@ ROUTES = {
     "annotations:submit": Route(Capability.ANNOTATE, methods=("POST",)),
     "annotations:skip": Route(Capability.ANNOTATE, methods=("POST",)),
     "annotations:undo": Route(Capability.ANNOTATE, methods=("POST",)),
-    # API. The list is open to every signed-in user and filtered to the queues they manage or
-    # label; creating a queue needs QUEUE_MANAGE (tested in tests/annotations/test_api.py).
-    "annotation-queue-list": Route(LOGIN, methods=("GET",)),
+    # API. The list shows the queues a caller manages or labels in; creating one needs
+    # QUEUE_MANAGE (tested with every role in tests/annotations/test_api.py).
+    "annotation-queue-list": Route(
+        Capability.ANNOTATE, methods=("GET", "POST"), body=(("project", "project"),)
+    ),
     "annotation-queue-detail": Route(Capability.ANNOTATE, pk="queue"),
     "annotation-queue-next": Route(Capability.ANNOTATE, pk="queue"),
     "annotation-queue-skip": Route(Capability.ANNOTATE, methods=("POST",), pk="queue"),

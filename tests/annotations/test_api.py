@@ -122,8 +122,9 @@ def test_lists_show_assigned_queues_to_annotators_and_all_to_admins(
 
     assert names(annotators[0]) == ["Mine"]
     assert names(members["admin"]) == ["Mine", "Theirs"]
-    assert names(members["viewer"]) == []
-    assert names(members["outsider"]) == []
+    # Roles that never annotate are refused rather than shown an empty list.
+    assert api_client_for(members["viewer"]).get(queues_url()).status_code == 403
+    assert api_client_for(members["outsider"]).get(queues_url()).status_code == 403
     detail = api_client_for(annotators[0]).get(queues_url(mine.pk))
     assert detail.status_code == 200
     assert api_client_for(annotators[1]).get(queues_url(mine.pk)).status_code == 403

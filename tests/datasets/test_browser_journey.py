@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from apps.datasets.models import Dataset, ReferenceSet
 from tests.conftest import screenshot
@@ -50,10 +52,8 @@ def test_dataset_upload_and_snapshot_journey(
 
     # The domain filter narrows the table in place.
     page.select_option("#filter-domain", "math")
-    page.wait_for_function(
-        f"document.querySelectorAll('#pairs tbody tr').length === {JSONL.domains['math']}"
-    )
-    assert "domain=math" in page.url
+    expect(page.locator("#pairs tbody tr")).to_have_count(JSONL.domains["math"])
+    expect(page).to_have_url(re.compile(r"domain=math"))
     screenshot(page, "datasets-detail-filtered")
 
     # A transcript pair shows its turns, both responses side by side.

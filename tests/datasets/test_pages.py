@@ -108,6 +108,10 @@ def test_upload_through_the_page(project: Any, dataset: Dataset, author: Client)
     assert dataset.pairs.count() == PANDALM.created
     page = author.get(response["Location"]).content.decode()
     assert f"Imported {PANDALM.created} pairs" in page
+    agreement = reverse(
+        "annotations:dataset_agreement", kwargs={"project": project.slug, "dataset": dataset.pk}
+    )
+    assert agreement in page  # the three annotators' labels came with the file
 
 
 def test_upload_through_htmx_returns_the_result_and_refreshes_the_table(
@@ -122,6 +126,8 @@ def test_upload_through_htmx_returns_the_result_and_refreshes_the_table(
     assert f"Imported {HH_RLHF.created} pairs" in html
     assert response["HX-Trigger"] == "pairs-changed"
     assert set(dataset.pairs.values_list("domain", flat=True)) == {"helpfulness"}
+    page = author.get(_url("detail", project, dataset=dataset.pk)).content.decode()
+    assert "/agreement/" not in page  # HH-RLHF brings no annotators of its own
 
 
 @pytest.mark.parametrize("htmx", [False, True])

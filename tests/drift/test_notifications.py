@@ -255,3 +255,15 @@ def test_admins_get_an_email_on_open_and_on_resolve(
     assert len(mail.outbox) == 2
     assert "approved by admin1" in mail.outbox[1].subject
     assert "Reviewed: fine." in mail.outbox[1].body
+
+
+def test_email_follows_the_mail_settings(settings: Any) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = ""
+    assert not notifications.email_configured()
+    settings.EMAIL_HOST = "mail.example.org"
+    assert notifications.email_configured()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    assert notifications.email_configured()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+    assert not notifications.email_configured()

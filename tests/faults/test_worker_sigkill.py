@@ -34,7 +34,7 @@ PAIRS = 5000
 CHUNK = 250
 # Each chunk waits this long after claiming its items (the test-only knob of the chunk task),
 # so the run lasts long enough to kill the worker while a chunk is claimed but not written.
-CHUNK_DELAY_S = "0.4"
+CHUNK_DELAY_S = "0.2"
 
 
 def _run(pk: int) -> JudgingRun:
@@ -49,7 +49,9 @@ def test_sigkill_mid_run_then_restart_finishes_without_duplicates_or_gaps(
     version = make_version(project)
     reference = make_reference_set(project, n_pairs=PAIRS)
     judge = make_judge(project, params={"chunk_size": CHUNK}, price_in="1", price_out="2")
-    first = celery_worker_process(queues="default", concurrency=1, **{TEST_DELAY_ENV: CHUNK_DELAY_S})
+    first = celery_worker_process(
+        queues="default", concurrency=1, **{TEST_DELAY_ENV: CHUNK_DELAY_S}
+    )
     run = run_start(actor=None, rubric_version=version, judge=judge, reference_set=reference)
     chunks = RunChunk.objects.filter(run=run)
     assert run.total == 2 * PAIRS and chunks.count() == 2 * PAIRS // CHUNK
@@ -81,9 +83,11 @@ def test_sigkill_mid_run_then_restart_finishes_without_duplicates_or_gaps(
         what="every queued chunk taken by the new worker",
     )
     stuck = wait_for(
-        lambda: chunks.filter(status=ChunkStatus.RUNNING).count() == 1
-        and chunks.filter(status=ChunkStatus.DONE).count() == chunks.count() - 1
-        and _run(run.pk),
+        lambda: (
+            chunks.filter(status=ChunkStatus.RUNNING).count() == 1
+            and chunks.filter(status=ChunkStatus.DONE).count() == chunks.count() - 1
+            and _run(run.pk)
+        ),
         timeout=180,
         what="the new worker done with everything but the orphaned chunk",
     )

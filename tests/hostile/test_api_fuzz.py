@@ -249,6 +249,7 @@ def _fuzz_operation(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # a loaded CI machine; an unloaded one takes about a minute
 def test_api_fuzz(fuzz_world: dict[str, Any], wsgi_app: Any, server_errors: list[str]) -> None:
     schema = schemathesis.openapi.from_wsgi("/api/schema/", wsgi_app)
     failures: list[str] = []
@@ -268,3 +269,17 @@ def test_api_fuzz(fuzz_world: dict[str, Any], wsgi_app: Any, server_errors: list
     print(f"  {len(failures)} failures")
     assert operations > 50
     assert not failures, "\n\n".join(failures[:25]) + f"\n\n({len(failures)} failures)"
+
+
+@pytest.mark.django_db
+def test_an_api_url_no_route_matches_answers_json(client: Any, members: dict[str, Any]) -> None:
+    """Found by the fuzzer: ``/api/rubrics/<not an int>/guard/`` answered Django's HTML 404."""
+    client.force_login(members["admin"])
+    for path in ("/api/rubrics/1.5/guard/", "/api/no-such-thing/"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/json"
+        assert path in response.json()["detail"]
+    page = client.get("/p/no-such-project/")
+    assert page.status_code == 404
+    assert "html" in page["Content-Type"]

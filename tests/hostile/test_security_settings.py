@@ -14,7 +14,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_check_deploy_is_clean_under_production_settings(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "RUBRICSTUDIO_TEST_SQLITE"}}
+    # The test run's own switches (conftest relaxes async safety for Playwright) are not prod's.
+    dropped = {"DEBUG", "RUBRICSTUDIO_TEST_SQLITE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(
         RUBRICSTUDIO_PRODUCTION="1",
         SECRET_KEY="a-long-random-production-secret-" + "k" * 40,

@@ -16,6 +16,7 @@ import contextlib
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.db.models import Model, QuerySet
@@ -310,19 +311,18 @@ def _visit(page: Any, url: str, found: dict[str, list[str]]) -> dict[str, Any]:
 
 
 def _watch(page: Any, found: dict[str, list[str]]) -> None:
+    """Record dialogs and CSP refusals against the page's path (the page fixture only fails)."""
+
     def on_dialog(dialog: Any) -> None:
-        found.setdefault(page.url, []).append(f"dialog opened: {dialog.message!r}")
+        found.setdefault(urlsplit(page.url).path, []).append(f"dialog: {dialog.message!r}")
         dialog.dismiss()
 
+    def on_console(msg: Any) -> None:
+        if msg.type == "error" and "Content Security Policy" in msg.text:
+            found.setdefault(urlsplit(page.url).path, []).append(f"CSP: {msg.text[:160]}")
+
     page.on("dialog", on_dialog)
-    page.on(
-        "console",
-        lambda msg: (
-            found.setdefault(page.url, []).append(f"CSP: {msg.text}")
-            if msg.type == "error" and "Content Security Policy" in msg.text
-            else None
-        ),
-    )
+    page.on("console", on_console)
 
 
 @pytest.mark.browser

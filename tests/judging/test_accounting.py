@@ -43,3 +43,12 @@ def test_cost_is_tokens_times_price_per_million() -> None:
     assert token_cost(1000, 500, Decimal("2.5"), Decimal("10")) == Decimal("0.007500")
     assert token_cost(1000, 500, None, None) == Decimal(0)
     assert token_cost(3, 0, Decimal("1"), None) == Decimal("0.000003")
+
+
+def test_message_boundaries_are_part_of_the_key() -> None:
+    fp = judge_fingerprint(backend="offline", model="", params={})
+    one = [{"role": "user", "content": "ab"}]
+    split = [{"role": "user", "content": "a"}, {"role": "b", "content": ""}]
+    assert cache_key(messages=one, fingerprint=fp, order="AB") != cache_key(
+        messages=split, fingerprint=fp, order="AB"
+    )

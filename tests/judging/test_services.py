@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core.models import AuditEvent
-from apps.judging import selectors, services
+from apps.judging import selectors, services, tasks
 from apps.judging.backends.base import BackendConfig, backend_class
 from apps.judging.models import (
     CachedJudgment,
@@ -386,7 +386,8 @@ def test_sweep_resumes_stale_runs_and_fails_hopeless_ones(
     JudgingRun.objects.filter(pk=hopeless.pk).update(resumes=3)
 
     with django_capture_on_commit_callbacks(execute=True):
-        outcome = services.runs_sweep_orphaned(stale_after=timedelta(minutes=30), max_resumes=3)
+        # The beat task, with the default thresholds (stale after the hard time limit, 3 tries).
+        outcome = tasks.sweep_orphaned_runs.delay().get()
     assert outcome == {"resumed": [stale.pk], "failed": [hopeless.pk]}
     stale.refresh_from_db()
     hopeless.refresh_from_db()

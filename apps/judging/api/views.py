@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import F, QuerySet
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -25,7 +25,7 @@ from apps.judging.api.serializers import (
     RunStartSerializer,
 )
 from apps.judging.filters import JudgmentFilter, RunFilter
-from apps.judging.models import JudgeConfig, JudgingRun, Judgment
+from apps.judging.models import JudgeConfig, JudgingRun, Judgment, JudgmentStatus, Verdict
 
 
 class _CapableProjectsMixin:
@@ -149,7 +149,18 @@ class RunViewSet(
         run = services.run_cancel(actor=request.user, run=self.get_object())
         return Response(self.get_serializer(run).data)
 
-    @extend_schema(responses={200: JudgmentSerializer(many=True)}, filters=True)
+    @extend_schema(
+        responses={200: JudgmentSerializer(many=True)},
+        parameters=[
+            OpenApiParameter("order", str, enum=["AB", "BA"]),
+            OpenApiParameter("verdict", str, enum=[v.value for v in Verdict]),
+            OpenApiParameter("status", str, enum=[s.value for s in JudgmentStatus]),
+            OpenApiParameter("domain", str),
+            OpenApiParameter("pair", int),
+            OpenApiParameter("cached", bool),
+            OpenApiParameter("page", int),
+        ],
+    )
     @action(detail=True, methods=["get"])
     def judgments(self, request: Request, pk: str | None = None) -> Response:
         run = self.get_object()

@@ -5,21 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.accounts.models import Project
-from apps.accounts.permissions import Capability, check_capability, has_capability
+from apps.accounts.permissions import Capability, check_capability
 from apps.core.viewsets import ProjectScopedMixin
 from apps.rubrics import selectors, services
 from apps.rubrics.api.serializers import (
@@ -46,27 +43,7 @@ class FormatIsAParameter(DefaultContentNegotiation):
         return first, first.media_type
 
 
-class CapabilityListMixin:
-    """Lists show only projects where the caller holds the list capability.
-
-    A caller who holds it in none of their projects is refused (403) rather than shown an
-    empty list, so an annotator learns that rubrics are not for their role.
-    """
-
-    capabilities: dict[str, Capability]
-    request: Any
-
-    def _list_projects(self) -> list[int]:
-        capability = self.capabilities["list"]
-        projects = Project.objects.for_user(self.request.user)
-        allowed = [p.pk for p in projects if has_capability(self.request.user, p, capability)]
-        if not allowed:
-            raise PermissionDenied(f"Your role does not allow this ({capability}).")
-        return allowed
-
-
 class RubricViewSet(
-    CapabilityListMixin,
     ProjectScopedMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -89,12 +66,6 @@ class RubricViewSet(
         "promote": Capability.RUBRIC_PROMOTE,
         "import_file": Capability.RUBRIC_EDIT,
     }
-
-    def get_queryset(self) -> QuerySet[Any]:
-        queryset = super().get_queryset()
-        if self.action == "list":
-            queryset = queryset.filter(project__in=self._list_projects())
-        return queryset
 
     def perform_create(self, serializer: Any) -> None:
         data = serializer.validated_data
