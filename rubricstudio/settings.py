@@ -185,6 +185,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.accounts.permissions.ProjectRolePermission"],
+    "DEFAULT_PARSER_CLASSES": [
+        "apps.core.parsers.ObjectJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -206,7 +211,7 @@ SPECTACULAR_SETTINGS = {
         "GoldLabelEnum": "apps.datasets.models.GoldLabel",
         "VerdictEnum": "apps.judging.models.Verdict",
         "RoleEnum": "apps.accounts.models.Role",
-        "ReportStatusEnum": "apps.drift.models.ReportStatus",
+        "DriftReportStatusEnum": "apps.drift.models.ReportStatus",
     },
 }
 
@@ -219,13 +224,14 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
 else:
     BROKER_DIR = DATA_DIR / "broker"
-    for folder in ("out", "processed"):
+    for folder in ("out", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS_FILESYSTEM = {
         "data_folder_in": str(BROKER_DIR / "out"),
         "data_folder_out": str(BROKER_DIR / "out"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -253,6 +259,7 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE = {
     "sweep-orphaned-runs": {"task": "judging.sweep_orphaned_runs", "schedule": 120.0},
+    "sweep-pending-drift-reports": {"task": "drift.sweep_pending_reports", "schedule": 60.0},
 }
 
 LOGGING = {
@@ -295,5 +302,19 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Mail: SMTP when EMAIL_HOST is set, the console otherwise.
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+# Absolute links in webhook messages and emails.
+RUBRICSTUDIO_BASE_URL = env.str("RUBRICSTUDIO_BASE_URL", default="")
+
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="rubric-studio@localhost")

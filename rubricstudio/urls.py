@@ -1,12 +1,12 @@
 """Top-level routes: pages, the API, the site admin and the health check."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from apps.accounts import views as account_views
 from apps.core.health import healthz
 
-project_pages = [
+project_pages: list[URLPattern | URLResolver] = [
     path("", account_views.DashboardView.as_view(), name="dashboard"),
     path("rubrics/", include("apps.rubrics.urls")),
     path("data/", include("apps.datasets.urls")),

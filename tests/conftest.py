@@ -243,8 +243,10 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 60, interval: floa
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Module scope, not session: Playwright's sync API keeps an event loop running in the main
+    # thread while it is open, which would break later tests that call asyncio.run().
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not installed at {CHROMIUM} (Debian package 'chromium')")
     from playwright.sync_api import sync_playwright

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -44,7 +44,7 @@ def project_create(
 
 
 @transaction.atomic
-def membership_set(*, actor: Any, project: Project, user: AbstractUser, role: str) -> Membership:
+def membership_set(*, actor: Any, project: Project, user: User, role: str) -> Membership:
     """Give ``user`` the ``role`` in ``project`` (adding or changing the membership)."""
     role = Role(role)
     existing = Membership.objects.select_for_update().filter(project=project, user=user).first()
@@ -67,7 +67,7 @@ def membership_set(*, actor: Any, project: Project, user: AbstractUser, role: st
 
 
 @transaction.atomic
-def membership_remove(*, actor: Any, project: Project, user: AbstractUser) -> None:
+def membership_remove(*, actor: Any, project: Project, user: User) -> None:
     """Remove ``user`` from ``project``."""
     membership = Membership.objects.filter(project=project, user=user).first()
     if membership is None:
@@ -83,7 +83,7 @@ def membership_remove(*, actor: Any, project: Project, user: AbstractUser) -> No
 
 
 @transaction.atomic
-def user_create(*, actor: Any, username: str, password: str, email: str = "") -> AbstractUser:
+def user_create(*, actor: Any, username: str, password: str, email: str = "") -> User:
     """Create a user account (site administration)."""
     user = get_user_model().objects.create_user(username=username, password=password, email=email)
     audit_event_record(actor=actor, action="user.create", obj=user, after={"username": username})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
 
 from apps.core.models import AuditEvent
@@ -12,7 +11,7 @@ from apps.core.models import AuditEvent
 
 def audit_event_record(
     *,
-    actor: AbstractBaseUser | AnonymousUser | None,
+    actor: Any,
     action: str,
     obj: models.Model,
     project: Any = None,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import Model, QuerySet
 from django.shortcuts import get_object_or_404
 from rest_framework import serializers, viewsets
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import ParseError, PermissionDenied
 
 from apps.accounts.models import Project
 from apps.accounts.permissions import Capability, has_capability
@@ -32,7 +33,7 @@ class ProjectScopedMixin:
         queryset: QuerySet[Any] = super().get_queryset()  # type: ignore[misc]
         if getattr(self, "swagger_fake_view", False):  # schema generation: no caller
             return queryset.none()
-        projects = Project.objects.for_user(self.request.user)
+        projects: Any = Project.objects.for_user(self.request.user)
         if getattr(self, "action", None) == "list":
             projects = self._projects_allowing_list(projects)
         return queryset.filter(**{f"{self.project_lookup}__in": projects})
@@ -53,7 +54,11 @@ class ProjectScopedMixin:
         return allowed
 
     def get_create_project(self) -> Project:
-        raw = self.request.data.get(self.create_project_field)
+        data = self.request.data
+        if not isinstance(data, Mapping):
+            # A view with its own parser list may still hand over a JSON string or list.
+            raise ParseError(f"The request body must be a JSON object, not {type(data).__name__}.")
+        raw = data.get(self.create_project_field)
         if raw in (None, ""):
             raise serializers.ValidationError(
                 {self.create_project_field: ["This field is required."]}
@@ -67,7 +72,7 @@ class ProjectScopedMixin:
         if self.create_project_model is None:
             return get_object_or_404(Project, pk=pk)
         obj = get_object_or_404(self.create_project_model, pk=pk)
-        return obj.project  # type: ignore[attr-defined,no-any-return]
+        return obj.project  # type: ignore[attr-defined]
 
 
 class ProjectScopedViewSet(ProjectScopedMixin, viewsets.ModelViewSet):

@@ -22,13 +22,13 @@ import random
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.load.common import (
     DEFAULT_DATABASE_URL,
     DEFAULT_REDIS_URL,
+    CpuMeter,
     Latencies,
     load_database_url,
     machine_line,
@@ -39,6 +39,7 @@ from bench.load.common import (
     setup_django,
     start_gunicorn,
     stopping,
+    warm_up,
 )
 
 
@@ -198,9 +199,20 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("httpx").setLevel(logging.WARNING)
         queue_id, tokens = _seed(args.pairs, args.overlap, args.annotators)
         print(f"setup (migrate, seed) {time.monotonic() - started:.0f} s")
-        env = server_env(database_url, args.redis_url)
+        env = server_env(database_url, args.redis_url, "load-web")
         gunicorn, base_url = start_gunicorn(env, workers=args.workers, threads=args.threads)
         with stopping(gunicorn):
+            asyncio.run(
+                warm_up(
+                    base_url,
+                    tokens[0],
+                    f"/api/annotation-queues/{queue_id}/",
+                    clients=args.annotators,
+                    seconds=5,
+                )
+            )
+            meter = CpuMeter(gunicorn.process.pid, admin_url, name, "load-web")
+            client_cpu = time.process_time()
             print(machine_line())
             print(
                 f"load: {args.annotators} annotators, next + submit, {args.duration:.0f} s, "
@@ -210,9 +222,18 @@ def main(argv: list[str] | None = None) -> int:
             stats, elapsed, submitted = asyncio.run(
                 _load(base_url, tokens, queue_id, args.duration, args.max_requests)
             )
+            spent = meter.spent()
+            client_cpu = time.process_time() - client_cpu
+            print(machine_line())
         print(f"elapsed {elapsed:.1f} s, {stats.count()} requests, {submitted} labels submitted")
         for line in stats.summary(elapsed):
             print(line)
+        requests = max(stats.count(), 1)
+        print(
+            f"  cpu per request: web server {1000 * spent['server'] / requests:.1f} ms, "
+            f"PostgreSQL {1000 * spent['database'] / requests:.1f} ms, load client "
+            f"{1000 * client_cpu / requests:.1f} ms"
+        )
         from django.db import connection
 
         connection.close()
@@ -230,11 +251,13 @@ def main(argv: list[str] | None = None) -> int:
         print("ok: zero errors, no slot or pair handed out twice")
         return 0
     finally:
-        from django.db import connections
+        try:
+            from django.db import connections
 
-        connections.close_all()
-        if not args.keep:
-            recreate_database(admin_url, name, drop_only=True)
+            connections.close_all()
+        finally:
+            if not args.keep:
+                recreate_database(admin_url, name, drop_only=True)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ off); everything listens on loopback only.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import random
@@ -32,13 +33,37 @@ LOG_DIR = REPO / "var" / "load"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/rubricstudio"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 WORDS = (
-    "the answer uses clear steps and a short example so the reader can follow each part of it "
-    "without guessing what comes next or why it matters here"
-).split()
+    "the",
+    "answer",
+    "uses",
+    "clear",
+    "steps",
+    "and",
+    "a",
+    "short",
+    "example",
+    "so",
+    "reader",
+    "can",
+    "follow",
+    "each",
+    "part",
+    "of",
+    "it",
+    "without",
+    "guessing",
+    "what",
+    "comes",
+    "next",
+    "or",
+    "why",
+    "matters",
+    "here",
+)
 DOMAINS = ("helpfulness", "harmlessness", "code", "summarisation")
 
 
-# --- the database -------------------------------------------------------------------------------
+# --- the database ---------------------------------------------------------------------------------
 
 
 def load_database_url(base_url: str, suffix: str) -> tuple[str, str, str]:
@@ -62,11 +87,15 @@ def recreate_database(admin_url: str, name: str, *, drop_only: bool = False) -> 
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def server_env(database_url: str, redis_url: str) -> dict[str, str]:
-    """Environment of the processes under load: production-like settings, loopback only."""
+def server_env(database_url: str, redis_url: str, application: str) -> dict[str, str]:
+    """Environment of the processes under load: production-like settings, loopback only.
+
+    ``application`` names their database connections (``application_name``), so the CPU of
+    their PostgreSQL backends can be told apart.
+    """
     env = dict(os.environ)
     env.update(
-        DATABASE_URL=database_url,
+        DATABASE_URL=f"{database_url}?application_name={application}",
         REDIS_URL=redis_url,
         DEBUG="0",
         SECRET_KEY=secrets.token_urlsafe(48),
@@ -85,7 +114,7 @@ def setup_django(database_url: str, redis_url: str) -> None:
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
         cwd=REPO,
-        env=server_env(database_url, redis_url),
+        env=server_env(database_url, redis_url, "load-migrate"),
         check=True,
     )
     import django
@@ -140,7 +169,7 @@ def make_member(project: Any, username: str, role: str) -> tuple[Any, str]:
     return user, Token.objects.create(user=user).key
 
 
-# --- processes --------------------------------------------------------------------------------------
+# --- processes ------------------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -312,3 +341,94 @@ def machine_line() -> str:
     return (
         f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
+
+
+async def warm_up(base_url: str, token: str, path: str, *, clients: int, seconds: float) -> int:
+    """GET ``path`` from ``clients`` clients for ``seconds`` (not measured); returns the count.
+
+    A fresh gunicorn worker imports and connects on its first requests; the figures are about
+    the steady state.
+    """
+    import httpx
+
+    done = 0
+    deadline = time.monotonic() + seconds
+
+    async def client_loop() -> None:
+        nonlocal done
+        headers = {"Authorization": f"Token {token}"}
+        async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60.0) as client:
+            while time.monotonic() < deadline:
+                await client.get(path)
+                done += 1
+
+    await asyncio.gather(*(client_loop() for _ in range(clients)))
+    return done
+
+
+# --- CPU accounting ----------------------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    found = []
+    for child in (int(p) for p in text.split()):
+        found += [child, *_children(child)]
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _backend_pids(admin_url: str, database: str, application: str) -> list[int]:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
+            [database, application],
+        ).fetchall()
+    return [int(pid) for (pid,) in rows]
+
+
+class CpuMeter:
+    """CPU seconds spent by a process tree and by PostgreSQL's backends on one database.
+
+    On a shared machine wall-clock latencies depend on everything else running; the CPU spent
+    per request by the server and by the database does not, and says what the same load would
+    need on a machine of its own. Backends that end between the two readings are missed.
+    """
+
+    def __init__(self, root_pid: int, admin_url: str, database: str, application: str) -> None:
+        self.root_pid = root_pid
+        self.admin_url = admin_url
+        self.database = database
+        self.application = application
+        self._start = self._read()
+
+    def _read(self) -> dict[str, dict[int, float]]:
+        tree = [self.root_pid, *_children(self.root_pid)]
+        return {
+            "server": {pid: _cpu_seconds(pid) for pid in tree},
+            "database": {
+                pid: _cpu_seconds(pid)
+                for pid in _backend_pids(self.admin_url, self.database, self.application)
+            },
+        }
+
+    def spent(self) -> dict[str, float]:
+        """CPU seconds since the meter was made: ``server`` and ``database``."""
+        now = self._read()
+        return {
+            kind: sum(cpu - self._start[kind].get(pid, 0.0) for pid, cpu in now[kind].items())
+            for kind in now
+        }

@@ -17,7 +17,8 @@ django.setup()
 db = settings.DATABASES["default"]
 print(json.dumps({
     "engine": db["ENGINE"], "name": str(db["NAME"]), "broker": settings.CELERY_BROKER_URL,
-    "embedded": settings.EMBEDDED, "debug": settings.DEBUG, "cache": settings.CACHES["default"]["BACKEND"],
+    "embedded": settings.EMBEDDED, "debug": settings.DEBUG,
+    "cache": settings.CACHES["default"]["BACKEND"],
     "init": db.get("OPTIONS", {}).get("init_command", ""),
 }))
 """

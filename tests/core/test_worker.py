@@ -1,4 +1,4 @@
-"""A real Celery worker process picks up a task dispatched after commit and writes to the database."""
+"""A real Celery worker picks up a task dispatched after commit and writes to the database."""
 
 from __future__ import annotations
 

@@ -239,7 +239,7 @@ class WebServer:
         )
         log.close()
         self.starts += 1
-        wait_for(self.answers, timeout=60, what=f"web server on port {self.port} answers")
+        wait_for(self.answers, timeout=120, what=f"web server on port {self.port} answers")
 
     def answers(self) -> bool:
         if self.process is not None and self.process.poll() is not None:

@@ -283,3 +283,21 @@ def test_an_api_url_no_route_matches_answers_json(client: Any, members: dict[str
     page = client.get("/p/no-such-project/")
     assert page.status_code == 404
     assert "html" in page["Content-Type"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", ['"text"', "[1, 2]", "7", "null"])
+def test_a_json_body_that_is_not_an_object_is_a_400(
+    api_client_for: Any, members: dict[str, Any], project: Any, body: str
+) -> None:
+    """Found by the fuzzer: ``POST /api/rubrics/`` with a JSON string body answered 500."""
+    client = api_client_for(members["admin"])
+    for method, url in (
+        ("post", "/api/rubrics/"),
+        ("post", "/api/drift-reports/"),
+        ("post", "/api/rubrics/import/"),
+        ("delete", f"/api/projects/{project.pk}/members/"),
+    ):
+        response = getattr(client, method)(url, data=body, content_type="application/json")
+        assert response.status_code == 400, (method, url, response.status_code)
+        assert "JSON object" in response.json()["detail"], (url, response.json())

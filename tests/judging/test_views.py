@@ -186,3 +186,19 @@ def test_judge_pages(project: Any, members: dict[str, Any], objects: dict[str, A
     assert "never a key" in html and "A JSON object" in html
     assert not JudgeConfig.objects.filter(name="Bad").exists()
     assert _client(members["viewer"]).get(f"/p/{project.slug}/runs/judges/new/").status_code == 403
+
+
+def test_dashboard_card_and_admin_pages(
+    project: Any, members: dict[str, Any], objects: dict[str, Any], make_user: Any
+) -> None:
+    run = _finished_run(objects)
+    card = _client(members["viewer"]).get(f"/p/{project.slug}/").content.decode()
+    assert "Judging runs" in card and f"run #{run.pk}" in card
+    assert (
+        "Judging runs"
+        not in _client(members["annotator"]).get(f"/p/{project.slug}/").content.decode()
+    )
+    root = _client(make_user("root", superuser=True))
+    assert root.get("/admin/judging/judgingrun/").status_code == 200
+    assert root.get(f"/admin/judging/judgingrun/{run.pk}/change/").status_code == 200
+    assert root.get("/admin/judging/judgeconfig/").status_code == 200

@@ -107,7 +107,7 @@ class ProjectViewSet(
     def get_queryset(self) -> Any:
         return Project.objects.for_user(self.request.user).order_by("name")
 
-    def get_permissions(self) -> list[Any]:
+    def get_permissions(self) -> Any:
         if self.action == "create":
             from rest_framework.permissions import IsAuthenticated
 
@@ -174,7 +174,8 @@ class MemberViewSet(viewsets.GenericViewSet):
     )
     def remove(self, request: Request, project_pk: str) -> Response:
         """Remove the member named by ``username`` in the body."""
-        return self._remove(str(request.data.get("username", "")))
+        data = request.data if isinstance(request.data, dict) else {}
+        return self._remove(str(data.get("username", "")))
 
     def _remove(self, username: str) -> Response:
         project = self.get_project()

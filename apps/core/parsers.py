@@ -1,0 +1,24 @@
+"""Request parsers of the API (kept apart from ``api.py``: DRF imports them with its views)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions
+from rest_framework.parsers import JSONParser
+
+
+class ObjectJSONParser(JSONParser):
+    """JSON bodies of this API are objects; anything else is a 400, not a crash in a view.
+
+    Views read fields with ``request.data.get(...)``; a body of ``"text"`` or ``[1, 2]`` is
+    valid JSON that would reach them as a string or a list.
+    """
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        data = super().parse(stream, media_type, parser_context)
+        if not isinstance(data, dict):
+            raise exceptions.ParseError(
+                f"The request body must be a JSON object, not {type(data).__name__}."
+            )
+        return data
