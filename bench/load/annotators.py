@@ -21,6 +21,7 @@ import logging
 import random
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -35,6 +36,7 @@ from bench.load.common import (
     make_member,
     make_pairs,
     recreate_database,
+    sample_backends,
     server_env,
     setup_django,
     start_gunicorn,
@@ -47,6 +49,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
     parser.add_argument("--annotators", type=int, default=20)
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean seconds an annotator reads a pair before submitting (0: back to back)",
+    )
     parser.add_argument("--max-requests", type=int, default=200_000, help="stop after this many")
     parser.add_argument("--pairs", type=int, default=6000)
     parser.add_argument("--overlap", type=int, default=3)
@@ -86,6 +94,7 @@ async def _annotator(
     budget: list[int],
     stats: Latencies,
     seed: int,
+    think: float,
 ) -> int:
     """One annotator's loop; returns the labels it submitted."""
     import httpx
@@ -113,6 +122,9 @@ async def _annotator(
             if answer.status_code != 200:
                 continue
             pair = answer.json()["pair"]["id"]
+            if think > 0:
+                # Reading times vary: exponential around the mean, so annotators drift apart.
+                await asyncio.sleep(rng.expovariate(1 / think))
             body = {
                 "queue": queue_id,
                 "pair": pair,
@@ -133,19 +145,29 @@ async def _annotator(
 
 
 async def _load(
-    base_url: str, tokens: list[str], queue_id: int, duration: float, max_requests: int
-) -> tuple[Latencies, float, int]:
+    base_url: str,
+    tokens: list[str],
+    queue_id: int,
+    duration: float,
+    max_requests: int,
+    think: float,
+    backends: tuple[str, str],
+) -> tuple[Latencies, float, int, Counter[str]]:
     stats = Latencies()
     budget = [max_requests]
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(sample_backends(*backends, "load-web", stop))
     started = time.monotonic()
     deadline = started + duration
     submitted = await asyncio.gather(
         *(
-            _annotator(base_url, token, queue_id, deadline, budget, stats, seed)
+            _annotator(base_url, token, queue_id, deadline, budget, stats, seed, think)
             for seed, token in enumerate(tokens)
         )
     )
-    return stats, time.monotonic() - started, sum(submitted)
+    elapsed = time.monotonic() - started
+    stop.set()
+    return stats, elapsed, sum(submitted), await sampler
 
 
 def _check_database(queue_id: int) -> dict[str, int]:
@@ -215,12 +237,21 @@ def main(argv: list[str] | None = None) -> int:
             client_cpu = time.process_time()
             print(machine_line())
             print(
-                f"load: {args.annotators} annotators, next + submit, {args.duration:.0f} s, "
+                f"load: {args.annotators} annotators, next + submit, think time "
+                f"{args.think:g} s, {args.duration:.0f} s, "
                 f"gunicorn {args.workers} workers x {args.threads} threads, {args.pairs} pairs "
                 f"x overlap {args.overlap}, database {name}"
             )
-            stats, elapsed, submitted = asyncio.run(
-                _load(base_url, tokens, queue_id, args.duration, args.max_requests)
+            stats, elapsed, submitted, backends = asyncio.run(
+                _load(
+                    base_url,
+                    tokens,
+                    queue_id,
+                    args.duration,
+                    args.max_requests,
+                    args.think,
+                    (admin_url, name),
+                )
             )
             spent = meter.spent()
             client_cpu = time.process_time() - client_cpu
@@ -228,6 +259,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"elapsed {elapsed:.1f} s, {stats.count()} requests, {submitted} labels submitted")
         for line in stats.summary(elapsed):
             print(line)
+        samples = sum(backends.values()) or 1
+        print(
+            "  web connections' backends, share of samples: "
+            + ", ".join(f"{k} {100 * v / samples:.0f}%" for k, v in backends.most_common())
+        )
         requests = max(stats.count(), 1)
         print(
             f"  cpu per request: web server {1000 * spent['server'] / requests:.1f} ms, "

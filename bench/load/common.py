@@ -432,3 +432,30 @@ class CpuMeter:
             kind: sum(cpu - self._start[kind].get(pid, 0.0) for pid, cpu in now[kind].items())
             for kind in now
         }
+
+
+async def sample_backends(
+    admin_url: str, database: str, application: str, stop: asyncio.Event
+) -> Counter[str]:
+    """Every 0.2 s, what the web connections' backends are doing: idle, running, or waiting.
+
+    ``waiting: Lock`` means a request is blocked by another transaction (a row or a unique
+    index entry); a server slow only for lack of CPU shows ``active`` instead.
+    """
+    import psycopg
+
+    seen: Counter[str] = Counter()
+    async with await psycopg.AsyncConnection.connect(admin_url, autocommit=True) as conn:
+        while not stop.is_set():
+            cursor = await conn.execute(
+                "SELECT state, wait_event_type FROM pg_stat_activity "
+                "WHERE datname = %s AND application_name = %s",
+                [database, application],
+            )
+            for state, wait in await cursor.fetchall():
+                if state == "active" and wait:
+                    seen[f"waiting: {wait}"] += 1
+                else:
+                    seen[str(state)] += 1
+            await asyncio.sleep(0.2)
+    return seen

@@ -10,10 +10,11 @@ Two checks per response: no 5xx, and every 4xx answers a JSON object that says w
 Each example runs in a savepoint that is rolled back, so one request's writes (a deletion, a
 publication) never change what the next one sees.
 
-The number of examples per operation and role is bounded for CI and reproducible
-(``derandomize``); a longer campaign raises it through the environment::
+The number of examples per operation (each sent as every role) is bounded for CI and
+reproducible (``derandomize``); a longer, random campaign raises it through the environment::
 
-    RUBRICSTUDIO_FUZZ_EXAMPLES=200 RUBRICSTUDIO_FUZZ_RANDOM=1 pytest tests/hostile/test_api_fuzz.py
+    RUBRICSTUDIO_FUZZ_EXAMPLES=200 RUBRICSTUDIO_FUZZ_RANDOM=1 \
+        pytest tests/hostile/test_api_fuzz.py::test_api_fuzz -s --timeout 0
 """
 
 from __future__ import annotations

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.accounts.models import Project
-from apps.accounts.permissions import Capability, has_capability
+from apps.accounts.permissions import Capability
 from apps.core.viewsets import ProjectScopedMixin
 from apps.datasets import services
 from apps.datasets.api.serializers import (
@@ -60,12 +58,6 @@ class DatasetViewSet(
         "create": Capability.DATASET_EDIT,
         "import_pairs": Capability.DATASET_EDIT,
     }
-
-    def get_queryset(self) -> QuerySet[Dataset]:
-        queryset = super().get_queryset()
-        if self.action == "list":
-            return queryset.filter(project_id__in=_viewable_projects(self.request.user))
-        return queryset
 
     def perform_create(self, serializer: DatasetSerializer) -> None:  # type: ignore[override]
         data = serializer.validated_data
@@ -139,13 +131,6 @@ class PairViewSet(ProjectScopedMixin, viewsets.ReadOnlyModelViewSet):
     project_lookup = "dataset__project"
     capabilities = {"list": Capability.DATASET_VIEW, "retrieve": Capability.DATASET_VIEW}
 
-    def get_queryset(self) -> QuerySet[Pair]:
-        queryset = super().get_queryset()
-        if self.action == "list":
-            # Gold labels are hidden from annotators: list only projects where the role sees data.
-            return queryset.filter(dataset__project_id__in=_viewable_projects(self.request.user))
-        return queryset
-
 
 class ReferenceSetViewSet(
     ProjectScopedMixin,
@@ -164,12 +149,6 @@ class ReferenceSetViewSet(
         "create": Capability.DATASET_EDIT,
         "items": Capability.DATASET_VIEW,
     }
-
-    def get_queryset(self) -> QuerySet[ReferenceSet]:
-        queryset = super().get_queryset()
-        if self.action == "list":
-            return queryset.filter(project_id__in=_viewable_projects(self.request.user))
-        return queryset
 
     @extend_schema(request=ReferenceSetCreateSerializer, responses={201: ReferenceSetSerializer})
     def create(self, request: Request) -> Response:
@@ -212,19 +191,3 @@ class ReferenceSetViewSet(
         if page is not None:
             return self.get_paginated_response(serializer.data)
         return Response(serializer.data)
-
-
-def _viewable_projects(user: Any) -> list[int]:
-    """Ids of the projects where ``user`` may see datasets and their gold labels.
-
-    Annotators label blind and must never see gold labels: a caller who may see data in none
-    of their projects is refused (403) rather than shown an empty list.
-    """
-    allowed = [
-        project.pk
-        for project in Project.objects.for_user(user)
-        if has_capability(user, project, Capability.DATASET_VIEW)
-    ]
-    if not allowed:
-        raise PermissionDenied(f"Your role does not allow this ({Capability.DATASET_VIEW}).")
-    return allowed
