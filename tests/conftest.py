@@ -279,9 +279,11 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
     # A script or handler refused by the Content-Security-Policy is a broken page, not a warning.
     page.on(
         "console",
-        lambda msg: errors.append(msg.text)
-        if msg.type == "error" and "Content Security Policy" in msg.text
-        else None,
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and "Content Security Policy" in msg.text
+            else None
+        ),
     )
     yield page
     context.close()
