@@ -10,6 +10,7 @@ order: no duplicates, no gaps, counters added once.
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -63,11 +64,12 @@ def test_sigkill_mid_run_then_restart_finishes_without_duplicates_or_gaps(
         timeout=60,
         what="a chunk claimed",
     )
-    pids = [first.process.pid]
+    pool = Path(f"/proc/{first.process.pid}/task/{first.process.pid}/children").read_text()
     first.kill()
     at_kill = _run(run.pk)
     evidence(
-        f"injected: SIGKILL to worker pid {pids[0]} and its pool child while chunk "
+        f"injected: SIGKILL to worker pid {first.process.pid} and its pool process(es) "
+        f"{', '.join(pool.split())} while chunk "
         f"{in_flight.index} (judgments {in_flight.first_id}..{in_flight.last_id}) was claimed; "
         f"run {run.pk} at {at_kill.done}/{at_kill.total}, status {at_kill.status}"
     )
