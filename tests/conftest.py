@@ -122,7 +122,7 @@ def api_client_for() -> Callable[[Any], Any]:
 # --- real Celery worker -----------------------------------------------------------------------
 
 
-def _database_url_for_subprocess() -> str:
+def database_url_for_subprocess() -> str:
     """A DATABASE_URL pointing the child process at the *test* database this test uses."""
     db = settings.DATABASES["default"]
     if db["ENGINE"].endswith("sqlite3"):
@@ -138,7 +138,7 @@ class WorkerProcess:
 
     def __init__(self, queues: str, concurrency: int, extra_env: dict[str, str]) -> None:
         env = dict(os.environ)
-        url = _database_url_for_subprocess()
+        url = database_url_for_subprocess()
         if url:
             env["DATABASE_URL"] = url
         else:

@@ -27,9 +27,10 @@ from collections.abc import Iterable, Mapping
 from typing import cast
 
 from apps.judging.types import JudgeRequest, Mode, Order, PairText
+from apps.rubrics import spec
 from apps.rubrics.spec import CriterionSpec, RubricSpec
 
-PLACEHOLDERS = ("prompt", "response_a", "response_b")
+PLACEHOLDERS = tuple(p.strip("{}") for p in spec.PLACEHOLDERS)
 _PLACEHOLDER_RE = re.compile(r"\{(prompt|response_a|response_b)\}")
 
 # Each message costs a few tokens of chat-format overhead (role markers, separators) on top of

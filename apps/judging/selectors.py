@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from django.utils import timezone
 from apps.accounts.models import Project
 from apps.datasets.models import Dataset, Pair, ReferenceItem, ReferenceSet
 from apps.judging.accounting import token_cost
-from apps.judging.backends.offline import REFUSAL_MARKERS, REFUSAL_WINDOW
+from apps.judging.backends.offline import REFUSAL_WINDOW, is_refusal
 from apps.judging.models import (
     Backend,
     JudgeConfig,
@@ -37,19 +36,9 @@ from apps.judging.protocol import accuracy_summary, aggregate_pair, score
 from apps.judging.types import Mode, PairText
 from apps.rubrics.models import RubricVersion
 
-# The offline judge's refusal markers, matched on the lowered opening of a response: the same
-# answer as its case-insensitive search, several times faster over a whole run.
-_REFUSAL_LOWER_RE = re.compile(
-    "|".join(re.escape(m).replace("'", "['\u2019]") for m in REFUSAL_MARKERS)
-)
 # Output tokens assumed per request when the judge config does not say (see the OpenAI backend).
 DEFAULT_OUTPUT_TOKENS: dict[str, int] = {"verdict": 16, "reasoned": 1024}
 ESTIMATE_SAMPLE = 400
-
-
-def refuses(text: str) -> bool:
-    """Whether a response opens with one of the offline judge's refusal markers."""
-    return _REFUSAL_LOWER_RE.search(text[:REFUSAL_WINDOW].lower()) is not None
 
 
 # --- lists ------------------------------------------------------------------------------------
@@ -217,8 +206,8 @@ def run_pair_outcomes(
             row["prompt_hash"] = hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:16]
             row["len_a"] = int(len_a or 0)
             row["len_b"] = int(len_b or 0)
-            row["refuses_a"] = refuses(head_a or "")
-            row["refuses_b"] = refuses(head_b or "")
+            row["refuses_a"] = is_refusal(head_a or "")
+            row["refuses_b"] = is_refusal(head_b or "")
         rows.append(row)
     rows.sort(key=lambda r: r["pair_id"])
     return rows

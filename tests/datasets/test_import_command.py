@@ -123,13 +123,13 @@ def test_the_command_exits_non_zero_on_a_bad_file(transactional_db: None, tmp_pa
     from django.conf import settings
 
     from apps.accounts.models import Project
-    from tests.conftest import _database_url_for_subprocess
+    from tests.conftest import database_url_for_subprocess
 
     Project.objects.create(name="Process", slug="process")
     path = tmp_path / "bad.jsonl"
     path.write_bytes(BAD_FILES[1][2])  # the prompt is missing on line 3
     env = dict(os.environ)
-    url = _database_url_for_subprocess()
+    url = database_url_for_subprocess()
     if url:
         env["DATABASE_URL"] = url
     else:

@@ -16,7 +16,7 @@ from django.core.management.base import CommandError
 
 from apps.drift.models import DriftReport, ReportTrigger
 from apps.judging.models import JudgingRun, RunStatus
-from tests.conftest import REPO, _database_url_for_subprocess
+from tests.conftest import REPO, database_url_for_subprocess
 from tests.drift.factories import MASKED, UNCHANGED, make_scenario
 from tests.judging.factories import SAFE_CRITERIA, make_judge, make_reference_set, make_version
 
@@ -115,7 +115,7 @@ def test_errors_exit_2(project: Any) -> None:
 
 def _subprocess_env() -> dict[str, str]:
     env = dict(os.environ)
-    url = _database_url_for_subprocess()
+    url = database_url_for_subprocess()
     if url:
         env["DATABASE_URL"] = url
     else:

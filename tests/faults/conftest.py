@@ -25,7 +25,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.conftest import ARTIFACTS, REPO, _database_url_for_subprocess
+from tests.conftest import ARTIFACTS, REPO, database_url_for_subprocess
 
 EVIDENCE_LOG = ARTIFACTS / "faults-evidence.log"
 
@@ -86,7 +86,7 @@ def free_port() -> int:
 def subprocess_env(**extra: str) -> dict[str, str]:
     """The environment of a child process that must use this test's database."""
     env = dict(os.environ)
-    url = _database_url_for_subprocess()
+    url = database_url_for_subprocess()
     if url:
         env["DATABASE_URL"] = url
     else:

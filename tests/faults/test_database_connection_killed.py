@@ -23,7 +23,7 @@ from apps.judging.models import (
 )
 from apps.judging.services import run_start
 from apps.judging.tasks import TEST_DELAY_ENV
-from tests.conftest import _database_url_for_subprocess
+from tests.conftest import database_url_for_subprocess
 from tests.faults.conftest import Evidence, require_postgres, wait_for
 from tests.judging.factories import make_judge, make_reference_set, make_version
 
@@ -61,7 +61,7 @@ def test_connection_terminated_mid_chunk_is_retried_and_the_run_completes(
     celery_worker_process(
         queues="default",
         concurrency=1,
-        DATABASE_URL=f"{_database_url_for_subprocess()}?application_name={WORKER_APP_NAME}",
+        DATABASE_URL=f"{database_url_for_subprocess()}?application_name={WORKER_APP_NAME}",
         **{TEST_DELAY_ENV: "1.0"},
     )
     run = run_start(actor=None, rubric_version=version, judge=judge, reference_set=reference)

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from apps.annotations import selectors
 from apps.annotations.models import Annotation, AnnotationQueue
+from apps.datasets.api.serializers import PairSerializer
 from apps.datasets.models import GoldLabel, Pair
 
 
@@ -69,23 +70,13 @@ class AnnotationQueueUpdateSerializer(serializers.Serializer):
     annotators = serializers.ListField(child=serializers.CharField(), required=False)
 
 
-class AnnotatorPairSerializer(serializers.ModelSerializer):
+class AnnotatorPairSerializer(PairSerializer):
     """A pair as an annotator sees it: no gold label, and only the metadata that is safe."""
 
     metadata = serializers.SerializerMethodField()
 
-    class Meta:
-        model = Pair
-        fields = [
-            "id",
-            "dataset",
-            "external_id",
-            "prompt",
-            "response_a",
-            "response_b",
-            "domain",
-            "metadata",
-        ]
+    class Meta(PairSerializer.Meta):
+        fields = [f for f in PairSerializer.Meta.fields if f != "gold_label"]
         read_only_fields = fields
 
     def get_metadata(self, pair: Pair) -> dict[str, Any]:

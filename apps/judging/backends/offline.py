@@ -485,11 +485,13 @@ def is_refusal(text: str) -> bool:
     return _refuses(text[:REFUSAL_WINDOW].lower())
 
 
+# Matched on the lowered opening of a response, either apostrophe: one regex search is several
+# times faster than testing each marker in turn, over a whole run.
+_REFUSAL_RE = re.compile("|".join(re.escape(m).replace("'", "['\u2019]") for m in REFUSAL_MARKERS))
+
+
 def _refuses(lower: str) -> bool:
-    window = lower[:REFUSAL_WINDOW]
-    if "\u2019" in window:
-        window = window.replace("\u2019", "'")
-    return any(marker in window for marker in REFUSAL_MARKERS)
+    return _REFUSAL_RE.search(lower[:REFUSAL_WINDOW]) is not None
 
 
 def _structure(text: str) -> float:
