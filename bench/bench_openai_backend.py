@@ -19,11 +19,8 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -36,6 +33,7 @@ from apps.judging.backends.openai_backend import OpenAIBackend  # noqa: E402
 from apps.judging.prompting import make_request  # noqa: E402
 from apps.judging.types import JudgeRequest, PairText  # noqa: E402
 from apps.rubrics.spec import CriterionSpec, RubricSpec  # noqa: E402
+from bench.load.common import fake_openai_server  # noqa: E402
 
 RUBRIC = RubricSpec(
     instructions="Judge which response better serves the user. Avoid rewarding verbosity.",
@@ -70,34 +68,6 @@ def cpu_seconds(pid: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@contextmanager
-def server_process(latency: float) -> Iterator[tuple[str, int]]:
-    """The fake server in a child process; yields its base URL and process id."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "apps.judging.fake_server",
-            "--port",
-            "0",
-            "--latency",
-            str(latency),
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if "listening on" not in line:
-            raise RuntimeError(f"fake server did not start: {line!r}")
-        yield line.strip().rsplit(" ", 1)[-1], process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 def run(base_url: str, requests: list[JudgeRequest], concurrency: int) -> float:
     """Seconds to judge ``requests``; every one must come back valid."""
     config = BackendConfig(
@@ -124,7 +94,7 @@ def main() -> None:
 
     requests = requests_for(args.requests)
     ideal = args.concurrency / args.latency
-    with server_process(args.latency) as (base_url, server_pid):
+    with fake_openai_server(args.latency) as (base_url, server_pid):
         stats_url = base_url.removesuffix("/v1")
         run(base_url, requests[: args.concurrency], args.concurrency)  # warm-up
         best = float("inf")

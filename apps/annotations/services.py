@@ -254,26 +254,27 @@ def assignment_next(*, queue: AnnotationQueue, annotator: Any) -> Assignment | N
     the queue's annotators.
     """
     _require_annotator(queue, annotator)
-    with transaction.atomic():
-        for _ in range(_ROUNDS):
+    # No transaction around the rounds: each read must see what other requests committed
+    # meanwhile, and each insert is atomic on its own (``_claim``).
+    for _ in range(_ROUNDS):
+        current = selectors.open_assignment(queue=queue, annotator=annotator)
+        if current is not None:
+            return current
+        candidates = list(
+            selectors.available_pairs(queue=queue, annotator=annotator).values_list(
+                "id", flat=True
+            )[:_CANDIDATES_PER_ROUND]
+        )
+        if not candidates:
+            return None
+        for pair_id in candidates:
+            assignment = _claim(queue, annotator, pair_id)
+            if assignment is not None:
+                return assignment
             current = selectors.open_assignment(queue=queue, annotator=annotator)
             if current is not None:
                 return current
-            candidates = list(
-                selectors.available_pairs(queue=queue, annotator=annotator).values_list(
-                    "id", flat=True
-                )[:_CANDIDATES_PER_ROUND]
-            )
-            if not candidates:
-                return None
-            for pair_id in candidates:
-                assignment = _claim(queue, annotator, pair_id)
-                if assignment is not None:
-                    return assignment
-                current = selectors.open_assignment(queue=queue, annotator=annotator)
-                if current is not None:
-                    return current
-        return selectors.open_assignment(queue=queue, annotator=annotator)
+    return selectors.open_assignment(queue=queue, annotator=annotator)
 
 
 def _close(assignment: Assignment, status: str) -> None:
@@ -348,7 +349,7 @@ def annotation_submit(
             queue=queue,
             assignment=assignment,
             pair_id=assignment.pair_id,
-            annotator_id=assignment.annotator_id,
+            annotator=assignment.annotator,
             choice=label,
             criteria=cleaned,
             rationale=rationale,

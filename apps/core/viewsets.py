@@ -20,7 +20,8 @@ class ProjectScopedMixin:
     Subclasses set ``queryset``, ``serializer_class``, ``capabilities`` and, when the model does
     not have a direct ``project`` field, ``project_lookup`` (e.g. ``"rubric__project"``).
     ``create`` resolves the project from the body field named by ``create_project_field``
-    (either a project id or a related object's id through ``create_project_model``).
+    (either a project id or the id of a ``create_project_model`` object, a model with a
+    ``project`` foreign key; that object is then ``self.create_parent``).
     """
 
     project_lookup = "project"
@@ -28,6 +29,7 @@ class ProjectScopedMixin:
     create_project_model: type[Model] | None = None
     capabilities: dict[str, Capability] = {}
     request: Any
+    create_parent: Any = None
 
     def get_queryset(self) -> QuerySet[Any]:
         queryset: QuerySet[Any] = super().get_queryset()  # type: ignore[misc]
@@ -54,6 +56,13 @@ class ProjectScopedMixin:
         return allowed
 
     def get_create_project(self) -> Project:
+        """The project a create goes to; resolved once per request (the permission check and
+        the handler both ask)."""
+        if "_create_project" not in self.__dict__:
+            self._create_project = self._resolve_create_project()
+        return self._create_project
+
+    def _resolve_create_project(self) -> Project:
         data = self.request.data
         if not isinstance(data, Mapping):
             # A view with its own parser list may still hand over a JSON string or list.
@@ -71,8 +80,10 @@ class ProjectScopedMixin:
             ) from None
         if self.create_project_model is None:
             return get_object_or_404(Project, pk=pk)
-        obj = get_object_or_404(self.create_project_model, pk=pk)
-        return obj.project  # type: ignore[attr-defined]
+        self.create_parent = get_object_or_404(
+            self.create_project_model._default_manager.select_related("project"), pk=pk
+        )
+        return self.create_parent.project
 
 
 class ProjectScopedViewSet(ProjectScopedMixin, viewsets.ModelViewSet):

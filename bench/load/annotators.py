@@ -102,6 +102,10 @@ async def _annotator(
     rng = random.Random(seed)
     submitted = 0
     headers = {"Authorization": f"Token {token}"}
+    if think > 0:
+        # People do not all open the queue in the same millisecond: start within one reading
+        # time, so the figures are those of the steady state, not of a burst of 20 first calls.
+        await asyncio.sleep(rng.uniform(0, think))
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30.0) as client:
         while time.monotonic() < deadline and budget[0] > 0:
             budget[0] -= 2

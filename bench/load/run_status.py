@@ -1,22 +1,29 @@
 """Load: clients polling a run's status while a real worker writes the run.
 
 gunicorn (as the compose file runs it), a Celery worker and PostgreSQL, on a database of the
-script's own (``rs_load_runs``). A run of ``--pairs`` pairs (two judgments each, offline judge,
-cache off so every run does the same work) is judged once with nobody watching and once with
+script's own (``rs_load_runs``). A run of ``--pairs`` pairs (two judgments each, cache off so
+every run does the same work) is judged once with nobody watching and once with
 ``--pollers`` clients (50) each asking ``GET /api/runs/{id}/`` every ``--interval`` seconds
 (1 s, as the run page does; 0 polls back to back), alternating over ``--rounds`` rounds. It
 prints the poll latencies and errors, and the runs' durations (from the start call to the row
 saying the run ended) with and without the pollers, and their ratio.
 
+``--judge offline`` (the default) judges on the worker's CPU, so the run and the pollers share
+the machine's cores: the worst case. ``--judge openai`` calls the loopback OpenAI-compatible
+server (``--latency`` seconds per call, ``--concurrency`` in flight), the way a run against a
+hosted endpoint spends its time.
+
 Run from the repository root (loopback only)::
 
     .venv/bin/python bench/load/run_status.py --pollers 50 --interval 1
+    .venv/bin/python bench/load/run_status.py --pollers 50 --interval 1 --judge openai
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import statistics
 import sys
@@ -31,6 +38,7 @@ from bench.load.common import (
     DEFAULT_REDIS_URL,
     CpuMeter,
     Latencies,
+    fake_openai_server,
     load_database_url,
     machine_line,
     make_member,
@@ -57,14 +65,24 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
     parser.add_argument("--worker-concurrency", type=int, default=2, help="Celery pool size")
+    parser.add_argument(
+        "--judge",
+        choices=("offline", "openai"),
+        default="offline",
+        help="offline: CPU-bound, the worst case for sharing the cores with the pollers; "
+        "openai: the loopback OpenAI-compatible server, as a hosted endpoint",
+    )
+    parser.add_argument("--latency", type=float, default=0.2, help="openai: seconds per call")
+    parser.add_argument("--concurrency", type=int, default=64, help="openai: calls in flight")
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="server to use")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     parser.add_argument("--keep", action="store_true", help="keep the load database")
     return parser.parse_args(argv)
 
 
-def _seed(pairs: int, chunk: int) -> tuple[Any, Any, Any, str]:
-    """(rubric version, judge, dataset, a viewer's API token)."""
+def _seed(args: argparse.Namespace, base_url: str | None) -> tuple[Any, Any, Any, str]:
+    """(rubric version, judge, dataset, a viewer's API token); an ``openai`` judge calls
+    ``base_url``."""
     from apps.accounts.models import Project, Role
     from apps.judging.models import JudgeConfig
     from apps.rubrics.models import Criterion, Rubric, RubricVersion, VersionStatus
@@ -88,10 +106,21 @@ def _seed(pairs: int, chunk: int) -> tuple[Any, Any, Any, str]:
         )
     version.status = VersionStatus.PUBLISHED
     version.save()
-    judge = JudgeConfig.objects.create(
-        project=project, name="Offline", backend="offline", params={"chunk_size": chunk}
-    )
-    return version, judge, make_pairs(project, "load-pairs", pairs), token
+    if args.judge == "openai":
+        judge = JudgeConfig.objects.create(
+            project=project,
+            name="Loopback endpoint",
+            backend="openai",
+            model="load-judge",
+            base_url=base_url,
+            concurrency=args.concurrency,
+            params={"chunk_size": args.chunk},
+        )
+    else:
+        judge = JudgeConfig.objects.create(
+            project=project, name="Offline", backend="offline", params={"chunk_size": args.chunk}
+        )
+    return version, judge, make_pairs(project, "load-pairs", args.pairs), token
 
 
 def _start(version: Any, judge: Any, dataset: Any) -> int:
@@ -213,11 +242,21 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     database_url, name, admin_url = load_database_url(args.database_url, "runs")
     recreate_database(admin_url, name)
+    with contextlib.ExitStack() as stack:
+        endpoint = None
+        if args.judge == "openai":
+            endpoint, _ = stack.enter_context(fake_openai_server(args.latency))
+        return _measure(args, database_url, name, admin_url, endpoint)
+
+
+def _measure(
+    args: argparse.Namespace, database_url: str, name: str, admin_url: str, endpoint: str | None
+) -> int:
     try:
         started = time.monotonic()
         setup_django(database_url, args.redis_url)
         logging.getLogger("httpx").setLevel(logging.WARNING)
-        version, judge, dataset, token = _seed(args.pairs, args.chunk)
+        version, judge, dataset, token = _seed(args, endpoint)
         gunicorn, base_url = start_gunicorn(
             server_env(database_url, args.redis_url, "load-web"),
             workers=args.workers,
@@ -226,11 +265,17 @@ def main(argv: list[str] | None = None) -> int:
         worker = start_worker(
             server_env(database_url, args.redis_url, "load-worker"),
             concurrency=args.worker_concurrency,
+            queues="api" if args.judge == "openai" else "default",
+        )
+        judge_line = (
+            f"openai judge ({args.latency:g} s per call, {args.concurrency} in flight)"
+            if args.judge == "openai"
+            else "offline judge"
         )
         print(f"setup (migrate, seed, processes) {time.monotonic() - started:.0f} s")
         print(machine_line())
         print(
-            f"load: run of {args.pairs} pairs ({2 * args.pairs} judgments, chunks of "
+            f"load: {judge_line} run of {args.pairs} pairs ({2 * args.pairs} judgments, chunks of "
             f"{args.chunk}, worker concurrency {args.worker_concurrency}); {args.pollers} "
             f"pollers every {args.interval:g} s; gunicorn {args.workers} workers x "
             f"{args.threads} threads; database {name}"

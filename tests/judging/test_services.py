@@ -131,6 +131,46 @@ def test_offline_run_judges_every_item_like_the_backend_does(project: Any) -> No
     assert run.summary == accuracy
 
 
+def test_an_active_runs_accuracy_is_recomputed_once_per_refresh_window(project: Any) -> None:
+    from django.core.cache import cache
+
+    judge = make_judge(project, params={"chunk_size": 50})
+    run = _start(make_version(project), judge, make_reference_set(project, n_pairs=80))
+    key = f"run-accuracy:{run.pk}"
+    services.chunk_judge(run_id=run.pk, index=0)
+    run.refresh_from_db()
+    first = selectors.run_accuracy(run)
+    assert run.status == RunStatus.RUNNING and 0 < first["overall"]["n"] < 80
+
+    services.chunk_judge(run_id=run.pk, index=1)
+    run.refresh_from_db()
+    assert run.status == RunStatus.RUNNING and run.done == 100
+    # New progress inside the window: the figures of a moment ago, not a recomputation.
+    assert selectors.run_accuracy(run) == first
+    # Once the window has passed (the entry made older), the next poll recomputes.
+    entry = cache.get(key)
+    entry["at"] -= selectors.ACCURACY_REFRESH_S + 1
+    cache.set(key, entry)
+    second = selectors.run_accuracy(run)
+    assert first["overall"]["n"] < second["overall"]["n"] < 80
+
+    # While another process computes, stale figures are served rather than computed again.
+    services.chunk_judge(run_id=run.pk, index=2)
+    run.refresh_from_db()
+    entry = cache.get(key)
+    entry["at"] -= selectors.ACCURACY_REFRESH_S + 1
+    cache.set(key, entry)
+    cache.add(f"{key}:computing", True)
+    assert selectors.run_accuracy(run) == second
+    cache.delete(f"{key}:computing")
+
+    # An ended run's figures are exact at once, whatever the window.
+    services.chunk_judge(run_id=run.pk, index=3)
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED
+    assert selectors.run_accuracy(run)["overall"]["n"] == 80
+
+
 def test_a_chunk_run_twice_writes_and_counts_nothing_twice(project: Any) -> None:
     version = make_version(project)
     judge = make_judge(project, params={"chunk_size": 50})

@@ -75,6 +75,7 @@ class AnnotationQueueViewSet(
         .order_by("-created_at", "-id")
     )
     serializer_class = AnnotationQueueSerializer
+    serialized_actions = frozenset({"list", "retrieve", "create", "partial_update"})
     filterset_fields = ["project", "dataset"]
     http_method_names = ["get", "post", "patch", "head", "options"]
     capabilities = {
@@ -92,6 +93,9 @@ class AnnotationQueueViewSet(
 
     def get_queryset(self) -> QuerySet[AnnotationQueue]:
         queryset = super().get_queryset()
+        if self.action not in self.serialized_actions:
+            # An annotator's next/skip/undo never shows the queue's annotators: no prefetch.
+            queryset = queryset.prefetch_related(None)
         if self.action != "list":
             return queryset
         user = self.request.user
@@ -180,7 +184,7 @@ class AnnotationQueueViewSet(
     @action(detail=True, methods=["get"], url_path="next", url_name="next")
     def next(self, request: Request, pk: str | None = None) -> Response:
         """The caller's next pair (the open one first): no gold label, no other labels."""
-        queue = self._queue_for_annotator()
+        queue: AnnotationQueue = self.get_object()  # the service checks the caller is assigned
         assignment = services.assignment_next(queue=queue, annotator=request.user)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
@@ -331,18 +335,18 @@ class AnnotationViewSet(ProjectScopedMixin, mixins.CreateModelMixin, viewsets.Ge
     @extend_schema(request=AnnotationCreateSerializer, responses={201: AnnotationSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Record the caller's choice for an open pair; 409 if it is not open for them."""
-        project = self.get_create_project()
+        self.get_create_project()
+        queue: AnnotationQueue = self.create_parent
         body = AnnotationCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        queue = get_object_or_404(AnnotationQueue, pk=data["queue"], project=project)
         if not selectors.is_assigned(queue=queue, user=request.user):
             raise PermissionDenied("You are not one of this queue's annotators.")
         assignment = (
             Assignment.objects.filter(
                 queue=queue, pair_id=data["pair"], annotator_id=request.user.pk
             )
-            .select_related("queue", "pair")
+            .select_related("queue", "annotator")
             .first()
         )
         if assignment is None:

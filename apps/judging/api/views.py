@@ -90,7 +90,7 @@ class RunViewSet(
 ):
     """``/api/runs/``: start (202 at once), follow, cancel, and read a run's judgments."""
 
-    queryset = JudgingRun.objects.select_related("judge").order_by("-created_at")
+    queryset = JudgingRun.objects.select_related("judge", "project").order_by("-created_at")
     serializer_class = RunSerializer
     filterset_class = RunFilter
     create_project_field = "judge"
