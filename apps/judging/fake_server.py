@@ -36,12 +36,15 @@ import hashlib
 import json
 import math
 import random
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
 
 FAULT_KINDS = ("429", "500", "503", "hang", "truncated", "nonjson", "badjson", "refusal")
@@ -784,6 +787,28 @@ def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
         response_format=args.response_format,
         seed=args.seed,
     )
+
+
+@contextlib.contextmanager
+def standalone_server(*options: str) -> Iterator[tuple[str, int]]:
+    """This server started from its command line (``options`` as ``main`` takes them) in a
+    child process on a free loopback port; yields its base URL and process id."""
+    # Our own module and options, from tests and benchmarks: no untrusted input.
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "apps.judging.fake_server", "--port", "0", *options],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if "listening on" not in line:
+            raise RuntimeError(f"fake server did not start: {line!r}")
+        yield line.strip().rsplit(" ", 1)[-1], process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def main(argv: list[str] | None = None) -> None:

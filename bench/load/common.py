@@ -277,29 +277,10 @@ def start_worker(env: dict[str, str], *, concurrency: int, queues: str = "defaul
 def fake_openai_server(latency: float) -> Iterator[tuple[str, int]]:
     """The loopback OpenAI-compatible server in a child process, holding each request for
     ``latency`` seconds; yields its base URL and process id."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "apps.judging.fake_server",
-            "--port",
-            "0",
-            "--latency",
-            str(latency),
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if "listening on" not in line:
-            raise RuntimeError(f"fake server did not start: {line!r}")
-        yield line.strip().rsplit(" ", 1)[-1], process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    from apps.judging.fake_server import standalone_server
+
+    with standalone_server("--latency", str(latency)) as server:
+        yield server
 
 
 @contextmanager

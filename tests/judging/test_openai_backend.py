@@ -12,8 +12,6 @@ import email.utils
 import logging
 import random
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +27,7 @@ from apps.judging.backends.openai_backend import (
     parse_retry_after,
     verdict_position_logprobs,
 )
-from apps.judging.fake_server import REFUSAL_TEXT, FakeOpenAIServer, FaultRule
+from apps.judging.fake_server import REFUSAL_TEXT, FakeOpenAIServer, FaultRule, standalone_server
 from apps.judging.types import JudgeRequest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -459,22 +457,10 @@ def test_verdict_position_is_found_whatever_the_tokenisation() -> None:
 
 
 def test_fake_server_runs_standalone_from_the_command_line() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "apps.judging.fake_server", "--port", "0", "--verdict", "A"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        base_url = line.strip().rsplit(" ", 1)[-1]
+    with standalone_server("--verdict", "A") as (base_url, _):
         assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1")
         body = {"model": "m", "messages": [{"role": "user", "content": "judge"}]}
         answer = httpx.post(f"{base_url}/chat/completions", json=body, timeout=10).json()
         assert answer["choices"][0]["message"]["content"] == "[[A]]"
         stats = httpx.get(base_url.removesuffix("/v1") + "/_stats", timeout=10).json()
         assert stats["counts"] == {"ok": 1}
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
