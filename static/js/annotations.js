@@ -147,9 +147,12 @@
   document.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail && event.detail.target;
     if (!target || target.id !== "workspace") { return; }
+    var root = workspace();
+    // htmx would wire up the swapped-in form only when the swap settles (20 ms later); a key
+    // pressed before then would submit the bare form and reload the page. Wire it up now.
+    if (root && window.htmx) { window.htmx.process(root); }
     busy = false;
     resetTimer();
-    var root = workspace();
     if (root && root.getBoundingClientRect().top < 0) { root.scrollIntoView({ block: "start" }); }
   });
 

@@ -7,7 +7,6 @@ are appended to ``test-artifacts/faults-evidence.log``.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import socket
@@ -172,11 +171,14 @@ class PrivateRedis:
 
 def point_celery_at(url: str) -> None:
     """Send this process's tasks to the broker at ``url`` (drops the pooled connections)."""
+    from kombu import pools
+
     from rubricstudio.celery import app
 
-    if app._pool is not None:
-        with contextlib.suppress(Exception):
-            app._pool.force_close_all()
+    # Close every pooled connection *and* forget the pools: kombu keeps one pool per URL, and
+    # handing a closed one back when pointing at the first broker again would fail every
+    # later dispatch with "Acquire on closed pool".
+    pools.reset()
     app.conf.broker_url = url
     app._pool = None
     app.amqp._producer_pool = None
