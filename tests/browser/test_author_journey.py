@@ -35,6 +35,9 @@ def test_author_edits_reorders_previews_publishes_and_diffs(
     page.get_by_role("link", name="Harmlessness judge").click()
     page.get_by_role("button", name="New draft from v1").click()
     expect(page.get_by_role("heading", name="Draft v2")).to_be_visible()
+    # The heading shows as soon as the page is parsed; typing before the deferred scripts
+    # have run (htmx wires the autosave on DOMContentLoaded) would not be saved.
+    page.wait_for_load_state()
     draft = RubricVersion.objects.get(rubric=rubric, number=2)
     helpful = draft.criteria.get(key="helpful")
 
