@@ -225,30 +225,19 @@ class Worker:
     """A ``celery worker`` subprocess on the bench database (prefork pool)."""
 
     def __init__(self, concurrency: int, log_dir: Path) -> None:
+        from rubricstudio.celery import worker_command
+
         self.log = log_dir / f"worker-{time.monotonic_ns()}.log"
         self._log = self.log.open("w")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "rubricstudio",
-                "worker",
-                "-Q",
+            worker_command(
                 "default",
-                "--concurrency",
-                str(concurrency),
-                "--loglevel",
-                "WARNING",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-I",
-                "bench.bench_pipeline",
-                "-n",
-                f"bench-{time.monotonic_ns()}@%h",
-            ],
+                concurrency,
+                loglevel="WARNING",
+                name=f"bench-{time.monotonic_ns()}@%h",
+                alone=True,
+                extra=("-I", "bench.bench_pipeline"),
+            ),
             cwd=REPO,
             env=dict(os.environ),
             stdout=self._log,

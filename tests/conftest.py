@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 
 from apps.accounts.models import Membership, Project, Role
+from rubricstudio.celery import worker_command
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
@@ -148,25 +148,7 @@ class WorkerProcess:
         ARTIFACTS.mkdir(exist_ok=True)
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "rubricstudio",
-                "worker",
-                "-Q",
-                queues,
-                "--concurrency",
-                str(concurrency),
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-n",
-                f"test-{time.monotonic_ns()}@%h",
-            ],
+            worker_command(queues, concurrency, alone=True, name=f"test-{time.monotonic_ns()}@%h"),
             cwd=REPO,
             env=env,
             stdout=self._log,

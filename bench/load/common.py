@@ -240,29 +240,12 @@ def start_gunicorn(env: dict[str, str], *, workers: int, threads: int) -> tuple[
 
 def start_worker(env: dict[str, str], *, concurrency: int, queues: str = "default") -> Process:
     """A Celery worker on the load database; returns once it answers a ping."""
-    from rubricstudio.celery import app
+    from rubricstudio.celery import app, worker_command
 
     name = f"load-{time.monotonic_ns()}@{socket.gethostname()}"
     process = Process(
         "worker",
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "rubricstudio",
-            "worker",
-            "-Q",
-            queues,
-            "--concurrency",
-            str(concurrency),
-            "--loglevel",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "-n",
-            name,
-        ],
+        worker_command(queues, concurrency, loglevel="WARNING", name=name, alone=True),
         env,
     )
     deadline = time.monotonic() + 120

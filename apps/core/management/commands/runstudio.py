@@ -10,6 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from apps.core.queues import Queue
+from rubricstudio.celery import worker_command
 
 
 class Command(BaseCommand):
@@ -22,20 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         queues = ",".join(q.value for q in Queue)
         worker = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "rubricstudio",
-                "worker",
-                "-Q",
-                queues,
-                "--concurrency",
-                str(options["worker_concurrency"]),
-                "--loglevel",
-                "INFO",
-            ],
+            worker_command(queues, options["worker_concurrency"])
         )
         web = subprocess.Popen(  # noqa: S603
             [sys.executable, "manage.py", "runserver", options["addrport"], "--noreload"]
