@@ -32,32 +32,8 @@ import torch
 
 from apps.judging.backends.base import BackendConfig
 from apps.judging.backends.local import LocalBackend, build_tiny_model
-from apps.judging.prompting import make_request
-from apps.judging.types import JudgeRequest, JudgeResult, PairText
-from apps.rubrics.spec import CriterionSpec, RubricSpec
-
-RUBRIC = RubricSpec(
-    instructions="Judge which response better serves the user. Avoid rewarding verbosity.",
-    criteria=(
-        CriterionSpec("helpful", "Helpfulness", "Answers the question and is useful.", 3.0),
-        CriterionSpec("harmless", "Harmlessness", "Refuses dangerous requests.", 3.0),
-        CriterionSpec("concise", "Concision", "No padding.", 1.0),
-    ),
-)
-
-
-def requests_for(count: int) -> list[JudgeRequest]:
-    """``count`` requests, both orders, with responses of varied length (so batches pad)."""
-    out: list[JudgeRequest] = []
-    for i in range(count):
-        pair = PairText(
-            prompt=f"Question {i}: explain topic {i % 37} briefly.",
-            response_a=f"An answer about topic {i % 37}. " * (1 + i % 7),
-            response_b=f"A different answer about topic {i % 37}. " * (1 + i % 4),
-        )
-        order = "AB" if i % 2 == 0 else "BA"
-        out.append(make_request(key=f"{i}:{order}", rubric=RUBRIC, pair=pair, order=order))
-    return out
+from apps.judging.types import JudgeRequest, JudgeResult
+from bench.common import judge_requests
 
 
 def timed(
@@ -87,7 +63,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    requests = requests_for(args.requests)
+    requests = judge_requests(args.requests, a_repeats=7, b_repeats=4)
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or str(
             build_tiny_model(

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -30,42 +29,8 @@ sys.path.insert(0, str(REPO))
 
 from apps.judging.backends.base import BackendConfig  # noqa: E402
 from apps.judging.backends.openai_backend import OpenAIBackend  # noqa: E402
-from apps.judging.prompting import make_request  # noqa: E402
-from apps.judging.types import JudgeRequest, PairText  # noqa: E402
-from apps.rubrics.spec import CriterionSpec, RubricSpec  # noqa: E402
-from bench.load.common import fake_openai_server  # noqa: E402
-
-RUBRIC = RubricSpec(
-    instructions="Judge which response better serves the user. Avoid rewarding verbosity.",
-    criteria=(
-        CriterionSpec("helpful", "Helpfulness", "Answers the question and is useful.", 3.0),
-        CriterionSpec("harmless", "Harmlessness", "Refuses dangerous requests.", 3.0),
-        CriterionSpec("concise", "Concision", "No padding.", 1.0),
-    ),
-)
-
-
-def requests_for(count: int) -> list[JudgeRequest]:
-    """``count`` requests over synthetic pairs, both orders, rendered as a run renders them."""
-    out: list[JudgeRequest] = []
-    for i in range(count):
-        pair = PairText(
-            prompt=f"Question {i}: explain topic {i % 37} briefly.",
-            response_a=f"An answer about topic {i % 37}. " * (1 + i % 5),
-            response_b=f"A different answer about topic {i % 37}. " * (1 + i % 3),
-        )
-        order = "AB" if i % 2 == 0 else "BA"
-        out.append(make_request(key=f"{i}:{order}", rubric=RUBRIC, pair=pair, order=order))
-    return out
-
-
-def cpu_seconds(pid: int | None = None) -> float:
-    """CPU time (user + system) used so far by this process, or by ``pid`` (Linux /proc)."""
-    if pid is None:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        return usage.ru_utime + usage.ru_stime
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+from apps.judging.types import JudgeRequest  # noqa: E402
+from bench.common import cpu_seconds, fake_openai_server, judge_requests  # noqa: E402
 
 
 def run(base_url: str, requests: list[JudgeRequest], concurrency: int) -> float:
@@ -92,7 +57,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = parser.parse_args()
 
-    requests = requests_for(args.requests)
+    requests = judge_requests(args.requests, a_repeats=5, b_repeats=3)
     ideal = args.concurrency / args.latency
     with fake_openai_server(args.latency) as (base_url, server_pid):
         stats_url = base_url.removesuffix("/v1")

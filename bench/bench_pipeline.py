@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -42,47 +41,16 @@ from celery import shared_task
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-NAIVE_TASK = "bench.naive_judge_one"
-DOMAINS = ("helpfulness", "harmlessness", "code", "summarisation")
-WORDS = (
-    "the",
-    "answer",
-    "uses",
-    "clear",
-    "steps",
-    "and",
-    "a",
-    "short",
-    "example",
-    "so",
-    "reader",
-    "can",
-    "follow",
-    "along",
-    "while",
-    "explanation",
-    "stays",
-    "on",
-    "topic",
-    "covers",
-    "request",
-    "with",
-    "enough",
-    "detail",
-    "to",
-    "be",
-    "useful",
-    "today",
-    "first",
-    "then",
-    "check",
-    "result",
-    "code",
-    "list",
-    "table",
-    "safe",
-    "careful",
+from bench.common import (  # noqa: E402
+    cpu_seconds,
+    descendants,
+    make_pairs,
+    make_reference_set,
+    make_version,
+    recreate_database,
 )
+
+NAIVE_TASK = "bench.naive_judge_one"
 
 
 @shared_task(name=NAIVE_TASK, ignore_result=True)
@@ -133,89 +101,10 @@ def _bench_url(url: str) -> tuple[str, str, str]:
     return bench, name, admin
 
 
-def _recreate_database(admin_url: str, name: str, *, drop_only: bool = False) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop_only:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def _sentence(rng: random.Random, words: int) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(words)).capitalize() + "."
-
-
 def _make_reference_set(project: Any, name: str, n_pairs: int, seed: int) -> Any:
-    """A dataset of ``n_pairs`` synthetic pairs and a reference snapshot of all of them."""
-    import hashlib
-
-    from apps.datasets.models import Dataset, Pair, ReferenceItem, ReferenceSet
-
-    rng = random.Random(seed)
-    dataset = Dataset.objects.create(project=project, name=name)
-    pairs = []
-    for i in range(n_pairs):
-        domain = DOMAINS[i % len(DOMAINS)]
-        prompt = f"[{name} {i}] " + _sentence(rng, rng.randint(12, 40)).replace(".", "?")
-        a = _sentence(rng, rng.randint(20, 120))
-        b = _sentence(rng, rng.randint(5, 80))
-        if domain == "harmlessness" and rng.random() < 0.5:
-            b = "I'm sorry, but I can't help with that. " + b
-        gold = rng.choice(("A", "B", "A", "B", "tie"))
-        digest = hashlib.sha256(f"{prompt}\x00{a}\x00{b}".encode()).hexdigest()
-        pairs.append(
-            Pair(
-                dataset=dataset,
-                prompt=prompt,
-                response_a=a,
-                response_b=b,
-                domain=domain,
-                gold_label=gold,
-                content_hash=digest,
-            )
-        )
-    created = Pair.objects.bulk_create(pairs, batch_size=2000)
-    reference = ReferenceSet.objects.create(
-        project=project, name=name, dataset=dataset, item_count=n_pairs
-    )
-    ReferenceItem.objects.bulk_create(
-        [
-            ReferenceItem(
-                reference_set=reference, pair=p, gold_label=p.gold_label, source="imported"
-            )
-            for p in created
-        ],
-        batch_size=2000,
-    )
-    return reference
-
-
-def _make_version(project: Any) -> Any:
-    from apps.rubrics.models import Criterion, Rubric, RubricVersion, VersionStatus
-
-    rubric = Rubric.objects.create(project=project, name="Bench rubric", slug="bench")
-    version = RubricVersion.objects.create(
-        rubric=rubric, number=1, instructions="Judge which response serves the user better."
-    )
-    criteria = (
-        ("helpful", "Helpfulness", "Prefer the response that answers in detail.", 2.0),
-        ("safe", "Safety", "Refuse harmful requests; never help cause harm.", 2.0),
-        ("concise", "Concision", "Avoid padding and filler; be brief.", 1.0),
-        ("structure", "Structure", "Readable, structured answers with steps.", 0.5),
-    )
-    for position, (key, title, description, weight) in enumerate(criteria):
-        Criterion.objects.create(
-            version=version,
-            position=position,
-            key=key,
-            title=title,
-            description=description,
-            weight=weight,
-        )
-    version.status = VersionStatus.PUBLISHED
-    version.save()
-    return version
+    """``n_pairs`` synthetic pairs (half the harmlessness ones with a refusal) and a
+    reference snapshot of all of them."""
+    return make_reference_set(make_pairs(project, name, n_pairs, seed=seed, refusal_share=0.5))
 
 
 # --- the worker --------------------------------------------------------------------------------
@@ -258,14 +147,10 @@ class Worker:
         return bool(replies)
 
     def children(self) -> list[int]:
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        try:
-            return [int(p) for p in path.read_text().split()]
-        except OSError:
-            return []
+        return descendants(self.process.pid)
 
     def peak_rss_mib(self) -> list[float]:
-        """VmHWM of each pool process, in MiB."""
+        """VmHWM of each pool process, in MiB (psutil reports the current RSS, not the peak)."""
         peaks = []
         for pid in self.children():
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -275,12 +160,7 @@ class Worker:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the pool processes so far."""
-        ticks = os.sysconf("SC_CLK_TCK")
-        total = 0
-        for pid in self.children():
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        return total / ticks
+        return sum(cpu_seconds(pid) for pid in self.children())
 
     def stop(self) -> None:
         self.process.terminate()
@@ -388,7 +268,7 @@ def main() -> None:
     if not database_url or not redis_url:
         sys.exit("bench_pipeline needs PostgreSQL and Redis: set DATABASE_URL and REDIS_URL.")
     bench_url, name, admin_url = _bench_url(database_url)
-    _recreate_database(admin_url, name)
+    recreate_database(admin_url, name)
     os.environ["DATABASE_URL"] = bench_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rubricstudio.settings")
     os.environ["LOG_LEVEL"] = "WARNING"
@@ -412,7 +292,7 @@ def main() -> None:
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
     project = Project.objects.create(name="Bench", slug="bench")
-    version = _make_version(project)
+    version = make_version(project)
     judge = JudgeConfig.objects.create(
         project=project,
         name="Offline bench judge",
@@ -455,7 +335,7 @@ def main() -> None:
 
         connections.close_all()
         if not args.keep:
-            _recreate_database(admin_url, name, drop_only=True)
+            recreate_database(admin_url, name, drop_only=True)
 
     judge_s = results["judge_only"]
     big_run, big_rss, big_cpu = results["big"]

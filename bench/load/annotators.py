@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.load.common import (
+from bench.common import (
     DEFAULT_DATABASE_URL,
     DEFAULT_REDIS_URL,
     CpuMeter,

@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.load.common import (
+from bench.common import (
     DEFAULT_DATABASE_URL,
     DEFAULT_REDIS_URL,
     CpuMeter,
@@ -43,6 +43,7 @@ from bench.load.common import (
     machine_line,
     make_member,
     make_pairs,
+    make_version,
     recreate_database,
     server_env,
     setup_django,
@@ -85,27 +86,19 @@ def _seed(args: argparse.Namespace, base_url: str | None) -> tuple[Any, Any, Any
     ``base_url``."""
     from apps.accounts.models import Project, Role
     from apps.judging.models import JudgeConfig
-    from apps.rubrics.models import Criterion, Rubric, RubricVersion, VersionStatus
 
     project = Project.objects.create(name="Load", slug="load")
     _, token = make_member(project, "load-viewer", Role.VIEWER)
-    rubric = Rubric.objects.create(project=project, name="Load rubric", slug="load")
-    version = RubricVersion.objects.create(
-        rubric=rubric, number=1, instructions="Judge which response serves the user better."
+    version = make_version(
+        project,
+        tuple(
+            (key, title, f"Prefer the response with more {title.lower()}.", weight)
+            for key, title, weight in (
+                ("helpful", "Helpfulness", 2.0),
+                ("concise", "Concision", 1.0),
+            )
+        ),
     )
-    for position, (key, title, weight) in enumerate(
-        (("helpful", "Helpfulness", 2.0), ("concise", "Concision", 1.0))
-    ):
-        Criterion.objects.create(
-            version=version,
-            position=position,
-            key=key,
-            title=title,
-            description=f"Prefer the response with more {title.lower()}.",
-            weight=weight,
-        )
-    version.status = VersionStatus.PUBLISHED
-    version.save()
     if args.judge == "openai":
         judge = JudgeConfig.objects.create(
             project=project,

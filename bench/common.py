@@ -1,9 +1,10 @@
-"""What the load scripts share: their own database, gunicorn and worker processes, latency figures.
+"""What the benchmark scripts share: their own database, seed data, gunicorn and worker
+processes, CPU accounting, latency figures.
 
-Each script works on a PostgreSQL database of its own (dropped and created again at the start,
-dropped at the end unless ``--keep``), migrated with ``manage.py migrate``, so a load run never
-touches another database. The web server is gunicorn as the compose file runs it (``DEBUG``
-off); everything listens on loopback only.
+Each script that needs a database works on a PostgreSQL database of its own (dropped and created
+again at the start, dropped at the end unless ``--keep``), migrated with ``manage.py migrate``, so
+a benchmark never touches another database. The web server is gunicorn as the compose file runs
+it (``DEBUG`` off); everything listens on loopback only.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-REPO = Path(__file__).resolve().parents[2]
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
 LOG_DIR = REPO / "var" / "load"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/rubricstudio"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -129,17 +132,36 @@ def _sentence(rng: random.Random, words: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(words)).capitalize() + "."
 
 
-def make_pairs(project: Any, name: str, count: int, *, seed: int = 0) -> Any:
-    """A dataset of ``count`` synthetic pairs with gold labels (bulk inserted)."""
+REFUSAL = "I'm sorry, but I can't help with that. "
+
+# The criteria of the benchmark rubric: (key, title, description, weight).
+CRITERIA = (
+    ("helpful", "Helpfulness", "Prefer the response that answers in detail.", 2.0),
+    ("safe", "Safety", "Refuse harmful requests; never help cause harm.", 2.0),
+    ("concise", "Concision", "Avoid padding and filler; be brief.", 1.0),
+    ("structure", "Structure", "Readable, structured answers with steps.", 0.5),
+)
+
+
+def make_pairs(
+    project: Any, name: str, count: int, *, seed: int = 0, refusal_share: float = 0.0
+) -> Any:
+    """A dataset of ``count`` synthetic pairs with gold labels (bulk inserted).
+
+    ``refusal_share``: the share of harmlessness pairs whose response B opens with a refusal.
+    """
     from apps.datasets.models import Dataset, Pair
 
     rng = random.Random(seed)
     dataset = Dataset.objects.create(project=project, name=name)
     pairs = []
     for i in range(count):
+        domain = DOMAINS[i % len(DOMAINS)]
         prompt = f"[{name} {i}] " + _sentence(rng, rng.randint(10, 30)).replace(".", "?")
         a = _sentence(rng, rng.randint(20, 120))
         b = _sentence(rng, rng.randint(5, 80))
+        if refusal_share and domain == "harmlessness" and rng.random() < refusal_share:
+            b = REFUSAL + b
         digest = hashlib.sha256(f"{prompt}\x00{a}\x00{b}".encode()).hexdigest()
         pairs.append(
             Pair(
@@ -148,13 +170,85 @@ def make_pairs(project: Any, name: str, count: int, *, seed: int = 0) -> Any:
                 prompt=prompt,
                 response_a=a,
                 response_b=b,
-                domain=DOMAINS[i % len(DOMAINS)],
+                domain=domain,
                 gold_label=rng.choice(("A", "B", "A", "B", "tie")),
                 content_hash=digest,
             )
         )
     Pair.objects.bulk_create(pairs, batch_size=2000)
     return dataset
+
+
+def make_reference_set(dataset: Any) -> Any:
+    """A reference set of every pair of ``dataset``, with their gold labels."""
+    from apps.datasets.models import ReferenceItem, ReferenceSet
+
+    pairs = list(dataset.pairs.values_list("pk", "gold_label"))
+    reference = ReferenceSet.objects.create(
+        project=dataset.project, name=dataset.name, dataset=dataset, item_count=len(pairs)
+    )
+    ReferenceItem.objects.bulk_create(
+        [
+            ReferenceItem(reference_set=reference, pair_id=pk, gold_label=gold, source="imported")
+            for pk, gold in pairs
+        ],
+        batch_size=2000,
+    )
+    return reference
+
+
+def make_version(project: Any, criteria: tuple[tuple[str, str, str, float], ...] = CRITERIA) -> Any:
+    """A published rubric version of ``project`` with ``criteria``."""
+    from apps.rubrics.models import Criterion, Rubric, RubricVersion, VersionStatus
+
+    rubric = Rubric.objects.create(
+        project=project, name=f"{project.name} rubric", slug=project.slug
+    )
+    version = RubricVersion.objects.create(
+        rubric=rubric, number=1, instructions="Judge which response serves the user better."
+    )
+    Criterion.objects.bulk_create(
+        Criterion(
+            version=version,
+            position=position,
+            key=key,
+            title=title,
+            description=description,
+            weight=weight,
+        )
+        for position, (key, title, description, weight) in enumerate(criteria)
+    )
+    version.status = VersionStatus.PUBLISHED
+    version.save()
+    return version
+
+
+def judge_requests(count: int, *, a_repeats: int, b_repeats: int) -> list[Any]:
+    """``count`` judge requests over synthetic pairs, both orders, rendered as a run renders
+    them; response A repeats a sentence 1 to ``a_repeats`` times and B 1 to ``b_repeats``, so
+    lengths vary (and batched tensors pad)."""
+    from apps.judging.prompting import make_request
+    from apps.judging.types import PairText
+    from apps.rubrics.spec import CriterionSpec, RubricSpec
+
+    rubric = RubricSpec(
+        instructions="Judge which response better serves the user. Avoid rewarding verbosity.",
+        criteria=(
+            CriterionSpec("helpful", "Helpfulness", "Answers the question and is useful.", 3.0),
+            CriterionSpec("harmless", "Harmlessness", "Refuses dangerous requests.", 3.0),
+            CriterionSpec("concise", "Concision", "No padding.", 1.0),
+        ),
+    )
+    requests = []
+    for i in range(count):
+        pair = PairText(
+            prompt=f"Question {i}: explain topic {i % 37} briefly.",
+            response_a=f"An answer about topic {i % 37}. " * (1 + i % a_repeats),
+            response_b=f"A different answer about topic {i % 37}. " * (1 + i % b_repeats),
+        )
+        order = "AB" if i % 2 == 0 else "BA"
+        requests.append(make_request(key=f"{i}:{order}", rubric=rubric, pair=pair, order=order))
+    return requests
 
 
 def make_member(project: Any, username: str, role: str) -> tuple[Any, str]:
@@ -362,24 +456,21 @@ async def warm_up(base_url: str, token: str, path: str, *, clients: int, seconds
 # --- CPU accounting ----------------------------------------------------------------------------
 
 
-def _children(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
+    """The ids of a process's children, grandchildren and so on (none once it is gone)."""
     try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
         return []
-    found = []
-    for child in (int(p) for p in text.split()):
-        found += [child, *_children(child)]
-    return found
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process (0 once it is gone)."""
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU time of a process so far (this one by default; 0 once it is gone)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.NoSuchProcess:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return float(times.user + times.system)
 
 
 def _backend_pids(admin_url: str, database: str, application: str) -> list[int]:
@@ -409,11 +500,11 @@ class CpuMeter:
         self._start = self._read()
 
     def _read(self) -> dict[str, dict[int, float]]:
-        tree = [self.root_pid, *_children(self.root_pid)]
+        tree = [self.root_pid, *descendants(self.root_pid)]
         return {
-            "server": {pid: _cpu_seconds(pid) for pid in tree},
+            "server": {pid: cpu_seconds(pid) for pid in tree},
             "database": {
-                pid: _cpu_seconds(pid)
+                pid: cpu_seconds(pid)
                 for pid in _backend_pids(self.admin_url, self.database, self.application)
             },
         }
