@@ -13,6 +13,7 @@ import pytest
 
 from apps.annotations.models import Annotation, AnnotationQueue, Assignment
 from apps.core.models import AuditEvent
+from apps.datasets import services as datasets_services
 from apps.datasets.models import Pair
 from tests.annotations.factories import make_dataset, make_queue, make_version
 
@@ -452,13 +453,13 @@ def test_agreement_of_the_pandalm_test_set(
     path = SHARED_DATA / "pandalm" / "testset-v1.json"
     if not path.exists():
         pytest.skip(f"PandaLM test set not present at ../shared/data/pandalm ({path.name})")
-    try:
-        from apps.datasets.services import dataset_create, pairs_import
-    except ImportError:
-        pytest.skip("the datasets importer is not available")
-    dataset = dataset_create(actor=members["admin"], project=project, name="PandaLM")
+    dataset = datasets_services.dataset_create(
+        actor=members["admin"], project=project, name="PandaLM"
+    )
     with path.open("rb") as handle:
-        pairs_import(actor=members["admin"], dataset=dataset, file=handle, format="pandalm")
+        datasets_services.pairs_import(
+            actor=members["admin"], dataset=dataset, file=handle, format="pandalm"
+        )
 
     report = api_client_for(members["admin"]).get(f"/api/datasets/{dataset.pk}/agreement/").json()
 

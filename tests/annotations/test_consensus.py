@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from apps.annotations import selectors, services
 from apps.annotations.models import Adjudication
 from apps.core.models import AuditEvent
+from apps.datasets import services as datasets_services
 from tests.annotations.factories import make_dataset, make_queue
 
 pytestmark = pytest.mark.django_db
@@ -138,15 +139,11 @@ def test_queue_creation_is_audited(project: Any, annotators: list[Any], admin: A
 
 
 def test_a_reference_set_freezes_consensus_and_adjudication(voted: Any, admin: Any) -> None:
-    try:
-        from apps.datasets.services import reference_set_create
-    except ImportError:
-        pytest.skip("the datasets app's reference-set service is not available")
     rows = by_index(voted)
     disputed = voted.dataset.pairs.get(pk=rows[2].pair_id)
     services.adjudication_set(actor=admin, queue=voted, pair=disputed, label="B")
 
-    snapshot = reference_set_create(
+    snapshot = datasets_services.reference_set_create(
         actor=admin, project=voted.project, name="From the queue", queue=voted
     )
 

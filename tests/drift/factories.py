@@ -16,10 +16,15 @@ from typing import Any
 from django.utils import timezone
 
 from apps.accounts.models import Project
-from apps.datasets.models import Dataset, Pair, ReferenceItem, ReferenceSet
+from apps.datasets.models import Dataset, Pair, ReferenceSet
 from apps.judging.models import JudgeConfig, JudgingRun, Judgment, JudgmentStatus, RunStatus
 from apps.rubrics.models import Criterion, Rubric, RubricVersion, VersionStatus
-from tests.judging.factories import HELPFUL_CRITERIA, SAFE_CRITERIA, make_judge
+from tests.judging.factories import (
+    HELPFUL_CRITERIA,
+    SAFE_CRITERIA,
+    make_judge,
+    make_reference_set,
+)
 
 SHORT = "A short answer."
 LONG = "A long and detailed answer that covers every step of the question, with examples. " * 3
@@ -83,25 +88,7 @@ def make_reference(
             )
             index += 1
     pairs = Pair.objects.bulk_create(pairs)
-    counts: dict[str, int] = {}
-    for pair in pairs:
-        counts[pair.domain] = counts.get(pair.domain, 0) + 1
-    version = ReferenceSet.objects.filter(project=project, name=name).count() + 1
-    reference_set = ReferenceSet.objects.create(
-        project=project,
-        name=name,
-        version=version,
-        dataset=dataset,
-        item_count=len(pairs),
-        domain_counts=counts,
-    )
-    ReferenceItem.objects.bulk_create(
-        ReferenceItem(
-            reference_set=reference_set, pair=pair, gold_label=pair.gold_label, source="imported"
-        )
-        for pair in pairs
-    )
-    return reference_set, pairs
+    return make_reference_set(project, pairs=pairs, name=name), pairs
 
 
 def make_rubric(project: Project, name: str | None = None) -> Rubric:

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from apps.datasets.models import ReferenceSet
 from apps.drift import selectors
 from apps.drift.models import DriftAlert, DriftReport, WebhookDelivery
-from apps.drift.services import DECISIONS
+from apps.drift.services import DECISIONS, guard_state
 from apps.judging.models import JudgeConfig, JudgingRun
 from apps.rubrics.models import Rubric, RubricVersion
 
@@ -231,12 +231,4 @@ class RubricGuardSerializer(serializers.Serializer):
     @staticmethod
     def state(rubric: Rubric) -> dict[str, Any]:
         """The guard of ``rubric`` in this serializer's shape."""
-        return {
-            "rubric": rubric.pk,
-            "enabled": rubric.guard_enabled,
-            "reference_set": rubric.guard_reference_set_id,
-            "judge": rubric.guard_judge_id,
-            "min_effect": rubric.guard_min_effect,
-            "tolerance": rubric.guard_tolerance,
-            "alpha": rubric.guard_alpha,
-        }
+        return {"rubric": rubric.pk, **guard_state(rubric)}
