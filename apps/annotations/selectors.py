@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,24 +127,39 @@ def annotator_progress(*, queue: AnnotationQueue, annotator: Any) -> dict[str, i
 
 def queue_progress(*, queue: AnnotationQueue) -> dict[str, int]:
     """Labels done and needed (pairs x overlap), and pairs with all their labels."""
-    pairs = queue_pairs(queue=queue).count()
-    done_per_pair = (
-        Assignment.objects.filter(queue=queue, status=AssignmentStatus.DONE)
-        .values("pair")
+    return queues_progress(queues=[queue])[queue.pk]
+
+
+def queues_progress(*, queues: Iterable[AnnotationQueue]) -> dict[int, dict[str, int]]:
+    """``queue_progress`` of many queues in two queries (a list page or API page of queues)."""
+    queues = list(queues)
+    pairs_by_domain: dict[int, Counter[str]] = defaultdict(Counter)
+    for row in (
+        Pair.objects.filter(dataset_id__in={queue.dataset_id for queue in queues})
+        .values("dataset_id", "domain")
         .annotate(n=Count("id"))
         .order_by()
-    )
-    labels_done = 0
-    complete = 0
-    for row in done_per_pair:
-        labels_done += row["n"]
-        complete += row["n"] >= queue.overlap
-    return {
-        "pairs": pairs,
-        "labels_done": labels_done,
-        "labels_needed": pairs * queue.overlap,
-        "complete_pairs": complete,
-    }
+    ):
+        pairs_by_domain[row["dataset_id"]][row["domain"]] += row["n"]
+    done: dict[int, list[int]] = defaultdict(list)  # queue id -> labels per labelled pair
+    for labelled in (
+        Assignment.objects.filter(queue__in=queues, status=AssignmentStatus.DONE)
+        .values("queue_id", "pair_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        done[labelled["queue_id"]].append(labelled["n"])
+    progress = {}
+    for queue in queues:
+        counts = pairs_by_domain[queue.dataset_id]
+        pairs = sum(counts[d] for d in queue.domains) if queue.domains else counts.total()
+        progress[queue.pk] = {
+            "pairs": pairs,
+            "labels_done": sum(done[queue.pk]),
+            "labels_needed": pairs * queue.overlap,
+            "complete_pairs": sum(n >= queue.overlap for n in done[queue.pk]),
+        }
+    return progress
 
 
 def queues_visible_to(*, project: Project, user: Any) -> QuerySet[AnnotationQueue]:

@@ -64,8 +64,9 @@ class QueueListView(ProjectAccessMixin, TemplateView):
                 .select_related("dataset")
                 .prefetch_related("annotators")
             )
+            progress = selectors.queues_progress(queues=managed)
             for queue in managed:
-                queue.progress = selectors.queue_progress(queue=queue)  # type: ignore[attr-defined]
+                queue.progress = progress[queue.pk]  # type: ignore[attr-defined]
         context.update(
             assigned=selectors.queues_assigned_to(project=self.project, user=self.request.user),
             managed=managed,

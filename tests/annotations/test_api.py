@@ -131,6 +131,39 @@ def test_lists_show_assigned_queues_to_annotators_and_all_to_admins(
     assert api_client_for(annotators[1]).get(queues_url(mine.pk)).status_code == 403
 
 
+def test_a_page_of_queues_costs_the_same_queries_however_many_queues(
+    project: Any, members: dict[str, Any], annotators: list[Any], api_client_for: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api_client_for(members["admin"])
+    dataset = make_dataset(project, n=4, domains=("helpfulness", "harmlessness"))
+
+    def listed() -> tuple[int, dict[str, Any]]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(queues_url())
+        assert response.status_code == 200
+        return len(queries), {q["name"]: q["progress"] for q in response.json()["results"]}
+
+    make_queue(project, dataset=dataset, annotators=annotators[:1], name="q0")
+    listed()  # the first request of a client also looks up what later ones have cached
+    one, _ = listed()
+    for i in range(1, 4):
+        make_queue(
+            project,
+            dataset=dataset,
+            annotators=annotators[:1],
+            name=f"q{i}",
+            domains=["harmlessness"],
+        )
+    four, progress = listed()
+    assert four == one
+    assert progress["q0"] == {"pairs": 4, "labels_done": 0, "labels_needed": 4, "complete_pairs": 0}
+    # The domain filter counts only the queue's domains.
+    assert progress["q1"]["pairs"] == 2
+
+
 def test_admins_change_annotators_and_threshold(
     project: Any, members: dict[str, Any], annotators: list[Any], api_client_for: Any
 ) -> None:

@@ -43,8 +43,12 @@ class AnnotationQueueSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_progress(self, queue: AnnotationQueue) -> dict[str, int]:
-        """The queue's labels done and needed (pairs x overlap) and pairs with all labels."""
-        return selectors.queue_progress(queue=queue)
+        """The queue's labels done and needed (pairs x overlap) and pairs with all labels.
+
+        A list passes every queue's progress in the context (``progress``), computed at once.
+        """
+        batch = self.context.get("progress") or {}
+        return batch.get(queue.pk) or selectors.queue_progress(queue=queue)
 
 
 class AnnotationQueueCreateSerializer(serializers.Serializer):

@@ -107,6 +107,15 @@ class AnnotationQueueViewSet(
         assigned = AnnotationQueue.objects.filter(annotators=user).values("pk")
         return queryset.filter(Q(project_id__in=managed) | Q(pk__in=assigned))
 
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("many") and args:
+            # A page of queues: every queue's progress in two queries, not two per queue.
+            queues = list(args[0])
+            context = dict(self.get_serializer_context())
+            context["progress"] = selectors.queues_progress(queues=queues)
+            return super().get_serializer(queues, *args[1:], context=context, **kwargs)
+        return super().get_serializer(*args, **kwargs)
+
     def _queue_for_annotator(self) -> AnnotationQueue:
         queue: AnnotationQueue = self.get_object()
         if not selectors.is_assigned(queue=queue, user=self.request.user):
