@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "apps.annotations",
     "apps.judging",
     "apps.drift",
+    "apps.redteam",
 ]
 
 MIDDLEWARE = [
@@ -251,6 +252,8 @@ CELERY_TASK_ROUTES = {
     "judging.judge_chunk_gpu": {"queue": Queue.GPU.value},
     "judging.*": {"queue": Queue.DEFAULT.value},
     "drift.*": {"queue": Queue.DEFAULT.value},
+    "redteam.step_api": {"queue": Queue.API.value},
+    "redteam.*": {"queue": Queue.DEFAULT.value},
     "core.*": {"queue": Queue.DEFAULT.value},
 }
 # One message at a time per process: chunks are long, and a GPU worker must not hoard work.
@@ -260,7 +263,11 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE = {
     "sweep-orphaned-runs": {"task": "judging.sweep_orphaned_runs", "schedule": 120.0},
     "sweep-pending-drift-reports": {"task": "drift.sweep_pending_reports", "schedule": 60.0},
+    "sweep-stale-redteam-jobs": {"task": "redteam.sweep_stale", "schedule": 120.0},
 }
+# Seconds without a heartbeat after which a red-team job counts as orphaned (its worker died)
+# and the sweep sends its next step again; a step never outlives the hard time limit.
+REDTEAM_STALE_AFTER_S = env.int("REDTEAM_STALE_AFTER_S", default=CELERY_TASK_TIME_LIMIT + 60)
 
 LOGGING = {
     "version": 1,
