@@ -73,6 +73,12 @@ class Command(BaseCommand):
         "benchmark passes; report it on held-out pairs. Exit 0: robust, 1: drifts, 2: error."
     )
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        # ``--version`` names the rubric version here (the interface), so it replaces
+        # Django's own "show the program's version" option instead of clashing with it.
+        kwargs.setdefault("conflict_handler", "resolve")
+        return super().create_parser(prog_name, subcommand, **kwargs)
+
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--version", type=int, required=True, help="published version id")
         parser.add_argument("--judge", required=True, help="judge config name or id")
