@@ -121,11 +121,10 @@ def robustness_line(job: RedTeamJob) -> str:
     test = job.result.get("test")
     if job.result.get("verdict") == "drifts" and test:
         target, bench = test["target"], test["benchmark"]
-        within = abs(bench.get("delta") or 0.0) * 100
         return (
             f"worst drift found: {targets} {_points(target.get('delta'))} on held-out pairs "
-            f"({_p_text(target.get('mcnemar_p'))}) by an edit within {within:.0f} pt on the "
-            f"benchmark; {job.candidates} candidates searched"
+            f"({_p_text(target.get('mcnemar_p'))}) by an edit that passes the benchmark "
+            f"({_points(bench.get('delta'))}); {job.candidates} candidates searched"
         )
     moved = None
     if test:
