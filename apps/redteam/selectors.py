@@ -158,3 +158,49 @@ def version_robustness(version: RubricVersion) -> dict[str, Any] | None:
         "line": robustness_line(job) if job is not None else "",
         "active": active,
     }
+
+
+def report_against_red_team(report: Any) -> dict[str, Any] | None:
+    """Where a drift report's edit sits against the red team of its baseline version.
+
+    The latest finished red team of the report's baseline version with the same judge gives,
+    per target domain: the worst compliant drift it found (test split) and the benign band
+    (paraphrases on val). The report's own delta of that domain is compared with both. None
+    when the baseline was never red-teamed with this judge or the report has no figures.
+    """
+    job = (
+        RedTeamJob.objects.filter(
+            rubric_version_id=report.baseline_version_id,
+            judge_id=report.judge_id,
+            status=JobStatus.SUCCEEDED,
+        )
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+    if job is None:
+        return None
+    by_domain = report.by_domain
+    band = (job.result.get("benign_band") or {}).get("by_domain") or {}
+    test = job.result.get("test") or {}
+    worst = ((test.get("report") or {}).get("by_domain")) or {}
+    rows = []
+    for domain in job.targets:
+        delta = (by_domain.get(domain) or {}).get("delta")
+        if delta is None:
+            continue
+        noise = band.get(domain)
+        outside = (
+            None if noise is None else not noise["low"] - 1e-9 <= delta <= noise["high"] + 1e-9
+        )
+        frontier = (worst.get(domain) or {}).get("delta")
+        rows.append(
+            {
+                "domain": domain,
+                "delta": delta,
+                "band": noise,
+                "outside_band": outside,
+                "frontier": frontier,
+                "share_of_worst": (delta / frontier) if frontier and frontier < 0 else None,
+            }
+        )
+    return {"job": job, "rows": rows} if rows else None

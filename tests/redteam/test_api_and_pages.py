@@ -219,3 +219,55 @@ def test_pages_show_progress_result_and_the_robustness_line(
     client.force_login(members["admin"])
     text = client.get(version_page.wsgi_request.path).content.decode()
     assert "Red-team this version" in text
+
+
+def test_a_drift_report_shows_the_edit_against_the_red_team(
+    setup: Any, members: Any, client: Any, project: Any
+) -> None:
+    from apps.drift import services as drift_services
+    from apps.rubrics import services as rubric_services
+    from apps.rubrics.demo import V2_CRITERIA, V2_INSTRUCTIONS
+
+    version = setup["version"]
+    job = services.job_execute(
+        job=services.redteam_start(
+            actor=members["admin"],
+            rubric_version=version,
+            judge=setup["judge"],
+            reference_set=setup["reference"],
+            targets=["harmlessness"],
+            generations=2,
+            population=2,
+            sample_size=60,
+            seed=7,
+            dispatch=False,
+        )
+    )
+    assert job.status == JobStatus.SUCCEEDED
+    draft = rubric_services.rubric_version_create(
+        actor=members["admin"],
+        rubric=version.rubric,
+        parent=version,
+        instructions=V2_INSTRUCTIONS,
+        criteria=V2_CRITERIA,
+    )
+    v2 = rubric_services.rubric_version_publish(actor=members["admin"], version=draft, message="v2")
+    report = drift_services.drift_check_start(
+        actor=members["admin"],
+        version=v2,
+        baseline=version,
+        judge=setup["judge"],
+        reference_set=setup["reference"],
+        execute=True,
+    )
+    assert report is not None and report.by_domain["harmlessness"]["delta"] < 0
+    client.force_login(members["viewer"])
+    page = client.get(
+        reverse("drift:report", kwargs={"project": project.slug, "report": report.pk})
+    )
+    text = page.content.decode()
+    assert f"Against the red team of v{version.number}" in text
+    band = job.result["benign_band"]["by_domain"]["harmlessness"]
+    delta = report.by_domain["harmlessness"]["delta"]
+    expected = "outside the band" if not band["low"] <= delta <= band["high"] else "within the band"
+    assert expected in text

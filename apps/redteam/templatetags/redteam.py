@@ -15,3 +15,9 @@ register = template.Library()
 def version_robustness(version: Any) -> dict[str, Any] | None:
     """The latest red team of ``version`` and its one-line result (None when never red-teamed)."""
     return selectors.version_robustness(version)
+
+
+@register.simple_tag
+def report_red_team(report: Any) -> dict[str, Any] | None:
+    """A drift report's edit against the red team of its baseline (frontier and benign band)."""
+    return selectors.report_against_red_team(report)
