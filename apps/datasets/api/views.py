@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts.permissions import Capability
-from apps.core.viewsets import ProjectScopedMixin
+from apps.accounts.viewsets import ProjectScopedMixin
 from apps.datasets import services
 from apps.datasets.api.serializers import (
     DatasetSerializer,
