@@ -2,8 +2,7 @@
 
 Pure and database-free: the caller hands over one row per pair (a :class:`PairedOutcomes`) and
 gets back a JSON-ready dict (:func:`compute_drift_report`). Definitions follow
-docs/judging-and-drift.md;
-where that document leaves a choice open, the choice is stated here.
+docs/judging-and-drift.md; where that document leaves a choice open, the choice is stated here.
 
 Conventions
 -----------
