@@ -56,10 +56,10 @@ class RedTeamForm(forms.Form):
     sample_size = forms.IntegerField(
         min_value=1, initial=200, help_text="Train pairs per generation."
     )
-    max_judge_calls = forms.IntegerField(min_value=1, required=False)
+    max_judge_calls = forms.IntegerField(min_value=1, max_value=2**31 - 1, required=False)
     cost_cap = forms.DecimalField(min_value=0, required=False, decimal_places=6, max_digits=14)
     benign_k = forms.IntegerField(min_value=0, max_value=20, initial=4, label="Benign paraphrases")
-    seed = forms.IntegerField(min_value=0, initial=0)
+    seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0)
 
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -20,6 +20,7 @@ was judged before (the seed each generation, a child identical to an earlier one
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from collections.abc import Sequence
@@ -34,6 +35,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from openai import OpenAI
 
 from apps.core.api import Conflict
 from apps.core.services import audit_event_record
@@ -327,8 +329,10 @@ def redteam_start(
         errors["cost_cap"] = ["A positive amount."]
     if cost_cap is not None and not (judge.price_in or judge.price_out):
         errors["cost_cap"] = [f"The judge {judge.name} has no prices; set them to cap the cost."]
-    if seed < 0:
-        errors["seed"] = ["A non-negative integer."]
+    if not 0 <= seed < 2**31:
+        errors["seed"] = ["A whole number from 0 to 2147483647."]
+    if max_judge_calls is not None and max_judge_calls >= 2**31:
+        errors["max_judge_calls"] = ["At most 2147483647."]
     if errors:
         raise ValidationError(errors)
 
@@ -756,10 +760,6 @@ def _call_editor(
     editor: JudgeConfig, spec: RubricSpec, examples: Sequence[editors.Example], rng: random.Random
 ) -> tuple[str, int, int]:
     """One chat completion of the editor model; returns (text, tokens in, tokens out)."""
-    import os
-
-    from openai import OpenAI
-
     client = OpenAI(
         base_url=editor.base_url or None,
         api_key=(os.environ.get(editor.api_key_env) if editor.api_key_env else None) or "unused",

@@ -19,6 +19,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from apps.accounts.permissions import Capability, ProjectAccessMixin
+from apps.core.forms import form_add_service_errors
 from apps.core.htmx import no_store
 from apps.redteam import selectors, services
 from apps.redteam.forms import RedTeamForm
@@ -78,9 +79,7 @@ class JobStartView(ProjectAccessMixin, TemplateView):
                     seed=data["seed"],
                 )
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    for error in errors:
-                        form.add_error(field if field in form.fields else None, error)
+                form_add_service_errors(form, exc)
             else:
                 messages.success(request, f"Red team {job.pk} started.")
                 return HttpResponseRedirect(

@@ -271,3 +271,34 @@ def test_a_drift_report_shows_the_edit_against_the_red_team(
     delta = report.by_domain["harmlessness"]["delta"]
     expected = "outside the band" if not band["low"] <= delta <= band["high"] else "within the band"
     assert expected in text
+
+
+def test_the_start_form_shows_the_service_refusal_on_its_field(
+    setup: Any, members: Any, client: Any, project: Any
+) -> None:
+    client.force_login(members["admin"])
+    url = reverse("redteam:start", kwargs={"project": project.slug})
+    form = client.get(url, {"rubric_version": setup["version"].pk})
+    assert form.status_code == 200
+    answer = client.post(
+        url,
+        {
+            "rubric_version": setup["version"].pk,
+            "judge": setup["judge"].pk,
+            "reference_set": setup["reference"].pk,
+            "targets": "<b>weather</b>",
+            "editor": "deterministic",
+            "generations": 2,
+            "population": 2,
+            "children": 2,
+            "sample_size": 40,
+            "benign_k": 1,
+            "seed": 0,
+        },
+    )
+    assert answer.status_code == 400
+    text = answer.content.decode()
+    assert "Not a domain of" in text and "&lt;b&gt;weather&lt;/b&gt;" in text
+    assert not RedTeamJob.objects.exists()
+    client.force_login(members["author"])
+    assert client.get(url).status_code == 403

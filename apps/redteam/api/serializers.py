@@ -95,8 +95,12 @@ class RedTeamStartSerializer(serializers.Serializer):
     generations = serializers.IntegerField(required=False, default=5, min_value=1, max_value=50)
     population = serializers.IntegerField(required=False, default=10, min_value=1, max_value=50)
     children = serializers.IntegerField(required=False, default=4, min_value=1, max_value=10)
-    sample_size = serializers.IntegerField(required=False, default=200, min_value=1)
-    max_judge_calls = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    sample_size = serializers.IntegerField(
+        required=False, default=200, min_value=1, max_value=100_000
+    )
+    max_judge_calls = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**31 - 1
+    )
     cost_cap = serializers.DecimalField(
         required=False, allow_null=True, max_digits=14, decimal_places=6, min_value=0
     )
@@ -105,7 +109,7 @@ class RedTeamStartSerializer(serializers.Serializer):
         required=False, allow_null=True, min_value=0, max_value=1
     )
     benign_k = serializers.IntegerField(required=False, default=4, min_value=0, max_value=20)
-    seed = serializers.IntegerField(required=False, default=0, min_value=0)
+    seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**31 - 1)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

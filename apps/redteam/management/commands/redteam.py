@@ -21,6 +21,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from apps.core.forms import service_error_messages
 from apps.datasets.models import ReferenceSet
 from apps.judging.models import JudgeConfig
 from apps.redteam import selectors, services
@@ -149,12 +150,9 @@ class Command(BaseCommand):
                 dispatch=False,
             )
         except ValidationError as exc:
-            problems = [
-                f"{field}: {message}"
-                for field, messages in exc.message_dict.items()
-                for message in messages
-            ]
-            raise CommandError("; ".join(problems), returncode=EXIT_ERROR) from None
+            raise CommandError(
+                "; ".join(service_error_messages(exc)), returncode=EXIT_ERROR
+            ) from None
         job = services.job_execute(job=job)
         if job.status != JobStatus.SUCCEEDED:
             raise CommandError(
