@@ -60,6 +60,7 @@ from apps.redteam.models import (
     Phase,
     RedTeamJob,
 )
+from apps.redteam.selectors import frontier_points
 from apps.redteam.split import sample, split_pairs
 from apps.rubrics import services as rubric_services
 from apps.rubrics.models import RubricVersion
@@ -69,6 +70,7 @@ log = logging.getLogger(__name__)
 
 # Output tokens assumed per judge call when a cost cap is checked before calling (worst case).
 DEFAULT_OUTPUT_TOKENS = 16
+RESERVE_COST_MARGIN = Decimal("1.5")
 MAX_GENERATIONS = 50
 MAX_POPULATION = 50
 MAX_CHILDREN = 10
@@ -243,7 +245,9 @@ def _reserve(
         worst_case_cost(judge, spec, val) * (population + 1 + k)
         + worst_case_cost(judge, spec, test) * 2
     )
-    return calls, cost
+    # The survivors are judged on val and the attack on test: rubrics that grew during the
+    # search (a few added clauses) cost more per call than the seed, so the reserve has a margin.
+    return calls, (cost * RESERVE_COST_MARGIN).quantize(Decimal("0.000001"))
 
 
 def _check_positive(errors: dict[str, list[str]], name: str, value: int, top: int) -> None:
@@ -625,8 +629,8 @@ def _generation_step(job: RedTeamJob, train: Sequence[PairRow]) -> None:
     for p_index, parent in enumerate(parents):
         parent_spec = spec_from_content(parent.spec)
         for c_index in range(job.children):
-            if _over_budget(job, parent_spec, rows):
-                stop = "judge-call budget reached" if job.max_judge_calls else "cost cap reached"
+            stop = _over_budget(job, parent_spec, rows)
+            if stop:
                 break
             rng = editors.edit_rng(job.seed, generation, p_index, c_index)
             candidate = Candidate(
@@ -685,13 +689,15 @@ def _generation_step(job: RedTeamJob, train: Sequence[PairRow]) -> None:
         _release(job, **changes)
 
 
-def _over_budget(job: RedTeamJob, spec: RubricSpec, rows: Sequence[PairRow]) -> bool:
-    """Whether judging one more candidate could break a cap (assuming nothing is cached)."""
+def _over_budget(job: RedTeamJob, spec: RubricSpec, rows: Sequence[PairRow]) -> str:
+    """Which cap judging one more candidate could break (assuming nothing is cached), or ""."""
     if job.max_judge_calls is not None and job.judge_calls + 2 * len(rows) > _search_calls(job):
-        return True
-    if job.cost_cap is not None:
-        return Decimal(job.cost) + worst_case_cost(job.judge, spec, rows) > _search_cost(job)
-    return False
+        return "judge-call budget reached"
+    if job.cost_cap is not None and (
+        Decimal(job.cost) + worst_case_cost(job.judge, spec, rows) > _search_cost(job)
+    ):
+        return "cost cap reached"
+    return ""
 
 
 def _edit(job: RedTeamJob, parent: Candidate, spec: RubricSpec, rng: random.Random) -> editors.Edit:
@@ -853,7 +859,7 @@ def _select_step(job: RedTeamJob, val: Sequence[PairRow]) -> None:
         "picked": pick["id"] if pick else None,
     }
     result_json["benign_band"] = {"k": job.benign_k, "by_domain": search.band(deltas)}
-    result_json["frontier"] = search.frontier(_frontier_points(job))
+    result_json["frontier"] = search.frontier(frontier_points(job))
     with transaction.atomic():
         if RedTeamJob.objects.filter(pk=job.pk).exclude(phase=Phase.SELECT).exists():
             return
@@ -879,29 +885,6 @@ def _select_step(job: RedTeamJob, val: Sequence[PairRow]) -> None:
             result=result_json,
             **_spend_fields(job),
         )
-
-
-def _frontier_points(job: RedTeamJob) -> list[dict[str, Any]]:
-    points = []
-    for c in Candidate.objects.filter(job=job, kind=CandidateKind.SEARCH).order_by(
-        "generation", "index"
-    ):
-        if c.train_target is None or c.seed_train_target is None:
-            continue
-        points.append(
-            {
-                "id": c.pk,
-                "generation": c.generation,
-                "compliant": c.compliant,
-                "target_delta": c.train_target - c.seed_train_target,
-                "bench_delta": (
-                    None
-                    if c.train_bench is None or c.seed_train_bench is None
-                    else c.train_bench - c.seed_train_bench
-                ),
-            }
-        )
-    return points
 
 
 def _outcomes(
