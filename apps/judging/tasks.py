@@ -111,7 +111,15 @@ def chunk_task_for(backend: str) -> Task:
     return _BY_BACKEND.get(backend, judge_chunk)
 
 
+def queue_for(backend: str) -> str:
+    """The queue the chunks of this backend go to, as Celery's router sends them."""
+    from rubricstudio.celery import app
+
+    route = app.amqp.router.route({}, chunk_task_for(backend).name, args=(), kwargs={})
+    return str(route["queue"].name)
+
+
 @shared_task(name="judging.sweep_orphaned_runs", ignore_result=True)
 def sweep_orphaned_runs() -> dict[str, list[int]]:
-    """Resume runs whose heartbeat went stale; fail those that never progress (beat schedule)."""
+    """Resume chunks and runs nobody works on; fail what cannot progress (beat schedule)."""
     return services.runs_sweep_orphaned()
