@@ -86,6 +86,11 @@ class Beater:
         finally:
             connection.close()
 
+    @property
+    def running(self) -> bool:
+        """Whether the beating thread is still alive."""
+        return self._thread is not None and self._thread.is_alive()
+
     def __enter__(self) -> Beater:
         if self.every > 0:
             self._thread = threading.Thread(target=self._loop, name="liveness-beat", daemon=True)

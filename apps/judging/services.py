@@ -485,6 +485,12 @@ def runs_sweep_orphaned(*, max_resumes: int | None = None) -> dict[str, list[int
         with transaction.atomic():
             released = _release_silent_claims(run_id, indexes)
             if released:
+                audit_event_record(
+                    actor=None,
+                    action="run.chunks_release",
+                    obj=JudgingRun.objects.get(pk=run_id),
+                    after={"chunks": released, "reason": "their worker stopped beating"},
+                )
                 transaction.on_commit(
                     partial(chunks_dispatch, run_id=run_id, backend=backend, indexes=released)
                 )
