@@ -74,15 +74,16 @@ def drop_power(n: int, noise: float, drop: float, level: float) -> float:
     """
     if n <= 0:
         return 0.0
-    if not 0 <= noise <= 1 or not 0 <= drop <= 1 - noise / 2:
-        raise ValueError("need 0 <= noise <= 1 and 0 <= drop <= 1 - noise/2")
+    if not 0 <= noise <= 1 or not 0 <= drop <= 1 - noise + 1e-12:
+        raise ValueError("need 0 <= noise <= 1 and 0 <= drop <= 1 - noise")
     p_b, p_c = noise / 2 + drop, noise / 2
+    discordance = min(p_b + p_c, 1.0)
     discordant = np.arange(n + 1)
     # Smallest b that rejects among d discordant pairs: P(X >= b) <= level for X ~ Bin(d, 1/2).
     critical = binom.isf(level, discordant, 0.5) + 1
-    share_b = p_b / (p_b + p_c) if p_b + p_c > 0 else 0.5
+    share_b = p_b / discordance if discordance > 0 else 0.5
     reject = binom.sf(critical - 1, discordant, share_b)
-    weights = binom.pmf(discordant, n, p_b + p_c)
+    weights = binom.pmf(discordant, n, discordance)
     return float(np.clip(np.dot(weights, reject), 0.0, 1.0))
 
 
@@ -108,7 +109,7 @@ def smallest_drop_caught(
         return None
     noise = min(max(noise, 0.0), 1.0)
     level = domain_test_level(alpha, domains)
-    largest = 1 - noise / 2
+    largest = 1 - noise
     if drop_power(n, noise, largest, level) < power:
         return None
     if drop_power(n, noise, 0.0, level) >= power:
