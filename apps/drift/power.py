@@ -62,15 +62,19 @@ def domain_test_level(alpha: float, domains: int) -> float:
     return alpha * ACCURACY_SHARE / (domains + 1)
 
 
-def drop_power(n: int, noise: float, drop: float, level: float) -> float:
-    """Probability that a domain of ``n`` scored pairs shows a drop of ``drop`` at ``level``.
+def drop_power(
+    n: int, noise: float, drop: float, level: float, *, min_effect: float = 0.0
+) -> float:
+    """Probability that a domain of ``n`` scored pairs flags a drop of ``drop`` at ``level``.
 
     Model: with no drift, a pair is discordant (right in one run only) with probability ``noise``,
     either way alike; a drop of ``drop`` makes that share of pairs right in the baseline only. So
     ``b`` (baseline-only right) and ``c`` (candidate-only right) are the counts of a multinomial
-    with probabilities ``noise/2 + drop`` and ``noise/2``, and the test rejects when the one-sided
-    exact McNemar p of ``b`` among ``b + c`` discordant pairs is at most ``level``. The sum over
-    every number of discordant pairs is exact (scipy's binomial), not a normal approximation.
+    with probabilities ``noise/2 + drop`` and ``noise/2``. The domain is flagged when the
+    one-sided exact McNemar p of ``b`` among ``b + c`` discordant pairs is at most ``level`` and
+    the observed drop, ``(b - c) / n``, is at least ``min_effect`` (tie verdicts, which count
+    half, are left out of that drop). The sum over every number of discordant pairs is exact
+    (scipy's binomial), not a normal approximation.
     """
     if n <= 0:
         return 0.0
@@ -81,6 +85,8 @@ def drop_power(n: int, noise: float, drop: float, level: float) -> float:
     discordant = np.arange(n + 1)
     # Smallest b that rejects among d discordant pairs: P(X >= b) <= level for X ~ Bin(d, 1/2).
     critical = binom.isf(level, discordant, 0.5) + 1
+    # ... and b - c >= min_effect * n, i.e. b >= (d + min_effect * n) / 2.
+    critical = np.maximum(critical, np.ceil((discordant + min_effect * n) / 2 - 1e-9))
     share_b = p_b / discordance if discordance > 0 else 0.5
     reject = binom.sf(critical - 1, discordant, share_b)
     weights = binom.pmf(discordant, n, discordance)
@@ -93,14 +99,15 @@ def smallest_drop_caught(
     *,
     alpha: float = 0.05,
     domains: int = 1,
+    min_effect: float = 0.02,
     power: float = DEFAULT_POWER,
 ) -> float | None:
     """The smallest accuracy drop (a proportion) the guard flags with ``power`` in such a domain.
 
     ``n``: the domain's scored pairs (gold A or B) in the reference set; ``noise``: the judge's
-    measured discordance rate (see the module docstring); ``alpha``: the guard's alpha;
-    ``domains``: how many domains the reference set has (the alert family shares alpha among
-    them). Solved with scipy's ``brentq`` on :func:`drop_power`, which rises with the drop.
+    measured discordance rate (see the module docstring); ``alpha`` and ``min_effect``: the
+    guard's; ``domains``: how many domains the reference set has (the alert family shares alpha
+    among them). Solved with scipy's ``brentq`` on :func:`drop_power`, which rises with the drop.
     Returns None when even the largest possible drop is caught less often than ``power``.
     """
     if not 0 < power < 1:
@@ -110,11 +117,15 @@ def smallest_drop_caught(
     noise = min(max(noise, 0.0), 1.0)
     level = domain_test_level(alpha, domains)
     largest = 1 - noise
-    if drop_power(n, noise, largest, level) < power:
+
+    def shortfall(drop: float) -> float:
+        return drop_power(n, noise, drop, level, min_effect=min_effect) - power
+
+    if shortfall(largest) < 0:
         return None
-    if drop_power(n, noise, 0.0, level) >= power:
+    if shortfall(0.0) >= 0:
         return 0.0
-    return float(brentq(lambda d: drop_power(n, noise, d, level) - power, 0.0, largest, xtol=1e-6))
+    return float(brentq(shortfall, 0.0, largest, xtol=1e-6))
 
 
 # --- the re-decision noise model ----------------------------------------------------------------
@@ -332,13 +343,14 @@ def power_table(
     noises: Sequence[float] = TABLE_NOISE,
     alpha: float = 0.05,
     domains: int = 3,
+    min_effect: float = 0.02,
     power: float = DEFAULT_POWER,
 ) -> str:
     """The power table as Markdown: one block per noise level, pairs per domain x drop."""
     level = domain_test_level(alpha, domains)
     lines = [
-        f"alpha {alpha}, {domains} domains: a domain's accuracy test runs at "
-        f"{level:.4f} (alpha x {ACCURACY_SHARE} / {domains + 1}).",
+        f"alpha {alpha}, {domains} domains, flag threshold {min_effect * 100:g} pts: a domain's "
+        f"accuracy test runs at {level:.4f} (alpha x {ACCURACY_SHARE} / {domains + 1}).",
         "",
     ]
     for noise in noises:
@@ -351,8 +363,12 @@ def power_table(
             "|---:|" + "---:|" * (len(drops) + 1),
         ]
         for n in pairs:
-            cells = [f"{drop_power(n, noise, d, level) * 100:.0f}%" for d in drops]
-            smallest = smallest_drop_caught(n, noise, alpha=alpha, domains=domains, power=power)
+            cells = [
+                f"{drop_power(n, noise, d, level, min_effect=min_effect) * 100:.0f}%" for d in drops
+            ]
+            smallest = smallest_drop_caught(
+                n, noise, alpha=alpha, domains=domains, min_effect=min_effect, power=power
+            )
             caught = "none" if smallest is None else f"{math.ceil(smallest * 1000) / 10:.1f} pts"
             lines.append(f"| {n} | " + " | ".join(cells) + f" | {caught} |")
         lines.append("")
@@ -364,9 +380,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Print the drift guard's power table.")
     parser.add_argument("--alpha", type=float, default=DriftThresholds().alpha)
     parser.add_argument("--domains", type=int, default=3)
+    parser.add_argument("--min-effect", type=float, default=DriftThresholds().min_effect)
     parser.add_argument("--power", type=float, default=DEFAULT_POWER)
     args = parser.parse_args(argv)
-    print(power_table(alpha=args.alpha, domains=args.domains, power=args.power))
+    print(
+        power_table(
+            alpha=args.alpha, domains=args.domains, min_effect=args.min_effect, power=args.power
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -450,12 +450,13 @@ def guard_power_summary(rubric: Rubric) -> list[GuardPowerLine]:
     the median keeps one drifting edit from making the promise look worse than it is, and any
     drift left in it only makes the promise more cautious. The smallest drop is
     ``power.smallest_drop_caught`` at the guard's alpha, shared among the snapshot's domains as
-    the alert family shares it. Empty when the guard is not complete.
+    the alert family shares it, and the guard's flag threshold. Empty when the guard is not
+    complete.
     """
     if not guard_is_complete(rubric):
         return []
     judge_id, reference_set_id = rubric.guard_judge_id, rubric.guard_reference_set_id
-    alpha = guard_thresholds(rubric).alpha
+    thresholds = guard_thresholds(rubric)
     counts = dict(
         ReferenceItem.objects.filter(
             reference_set_id=reference_set_id, gold_label__in=(GoldLabel.A, GoldLabel.B)
@@ -487,7 +488,13 @@ def guard_power_summary(rubric: Rubric) -> list[GuardPowerLine]:
         smallest = (
             None
             if noise is None
-            else power.smallest_drop_caught(pairs, noise, alpha=alpha, domains=len(counts))
+            else power.smallest_drop_caught(
+                pairs,
+                noise,
+                alpha=thresholds.alpha,
+                domains=len(counts),
+                min_effect=thresholds.min_effect,
+            )
         )
         lines.append(
             GuardPowerLine(

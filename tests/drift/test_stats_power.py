@@ -71,12 +71,16 @@ def test_the_family_shares_alpha_among_the_domains() -> None:
 def test_smallest_drop_caught_has_exactly_the_asked_power() -> None:
     drop = smallest_drop_caught(412, 0.06, alpha=0.05, domains=3)
     assert drop is not None and 0 < drop < 0.2
-    assert drop_power(412, 0.06, drop, domain_test_level(0.05, 3)) == pytest.approx(0.8, abs=1e-4)
+    level = domain_test_level(0.05, 3)
+    assert drop_power(412, 0.06, drop, level, min_effect=0.02) == pytest.approx(0.8, abs=1e-4)
     # More pairs catch smaller drops; a noisier judge, more domains or a lower alpha, larger.
     assert smallest_drop_caught(1600, 0.06, domains=3) < drop
     assert smallest_drop_caught(412, 0.2, domains=3) > drop
     assert smallest_drop_caught(412, 0.06, domains=20) > drop
     assert smallest_drop_caught(412, 0.06, alpha=0.01, domains=3) > drop
+    # A drop below the guard's flag threshold is never flagged however many pairs there are.
+    assert smallest_drop_caught(50_000, 0.03, domains=3, min_effect=0.0) < 0.01
+    assert smallest_drop_caught(50_000, 0.03, domains=3, min_effect=0.02) > 0.02
     assert smallest_drop_caught(5, 0.1, domains=3) is None
     assert smallest_drop_caught(0, 0.1) is None
 
