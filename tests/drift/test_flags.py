@@ -227,8 +227,8 @@ def test_thresholds_are_validated() -> None:
 
 
 @pytest.mark.django_db
-def test_report_page_lists_every_test_of_the_family_and_the_unflagged_shifts(
-    project: Any, members: dict[str, Any], client: Any
+def test_report_page_and_api_list_every_test_of_the_family_and_the_unflagged_shifts(
+    project: Any, members: dict[str, Any], client: Any, api_client_for: Any
 ) -> None:
     # 22 flips, 17 toward the longer response, on accuracy-neutral pairs (gold ties) in a domain
     # whose name is hostile, and 200 quiet pairs: significant alone (p=0.017), not after the
@@ -250,6 +250,14 @@ def test_report_page_lists_every_test_of_the_family_and_the_unflagged_shifts(
     assert report.flags == []
     notes = report.stats["direction_notes"]
     assert {(note["domain"], note["direction"]) for note in notes} >= {(hostile, "toward_longer")}
+    api = api_client_for(members["viewer"])
+    detail = api.get(reverse("drift-report-detail", kwargs={"pk": report.pk})).json()
+    assert detail["family"]["alpha"] == 0.05
+    assert {"test", "domain", "p", "p_adjusted", "weight", "survived"} <= set(
+        detail["family"]["tests"][0]
+    )
+    assert not any(test["survived"] for test in detail["family"]["tests"])
+    assert detail["direction_notes"] == notes
     client.force_login(members["viewer"])
     url = reverse("drift:report", kwargs={"project": project.slug, "report": report.pk})
     html = client.get(url).content.decode()
