@@ -124,7 +124,7 @@ def drift_flags(
     by_domain: Mapping[str, Mapping[str, Any]],
     thresholds: DriftThresholds,
 ) -> list[dict[str, Any]]:
-    """The flags of a drift report, per JUDGING-AND-DRIFT.md "Flags": what opens an alert.
+    """The flags of a drift report, per docs/judging-and-drift.md "Flags": what opens an alert.
 
     Every test behind a flag belongs to the report's alert family (``stats.alert_family``), and
     ``p_holm`` is its adjusted p in that family, so the chance that an edit which changed nothing
