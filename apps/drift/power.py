@@ -279,11 +279,11 @@ def simulate_reports(
     """The guard's statistics and flags for every simulated report, computed over arrays.
 
     The same tests as ``compute_drift_report`` (one-sided exact McNemar of a drop, exact sign
-    tests of the flip directions) through the same functions (``sign_test_p``,
-    ``family_weights``, ``weighted_holm``, ``alert_decisions``); only the counting of
-    discordant pairs and flips is repeated here over a (reports x pairs) matrix, since building
-    each report's dict would take a hundred times longer. The simulation test checks both
-    agree report by report.
+    tests of the flip directions) and the same adjustment, through the same functions
+    (``sign_test_p``, ``family_weights``, ``weighted_holm``), then the flag rules in array form
+    (``flags.alert_decisions``). Only the counting of discordant pairs and flips is repeated here
+    over a (reports x pairs) matrix, since building each report's dict would take a hundred
+    times longer. The simulation test checks both agree report by report.
     """
     thresholds = thresholds or DriftThresholds()
     reports, domains, pairs = runs.reports, runs.domains, runs.pairs
