@@ -33,7 +33,12 @@ NEW = RubricSpec(
 def test_sentences_join_back_to_the_text() -> None:
     text = "One. Two!  Three?\n\nFour without end"
     assert "".join(split_sentences(text)) == text
-    assert [p for p in split_sentences(text) if p.strip()] == ["One.", "Two!", "Three?", "Four without end"]
+    assert [p for p in split_sentences(text) if p.strip()] == [
+        "One.",
+        "Two!",
+        "Three?",
+        "Four without end",
+    ]
 
 
 def test_every_kind_of_change_is_its_own_hunk() -> None:
