@@ -1,4 +1,4 @@
-"""Judge drift: the same rubric under two judges, the 2 x 2, and the guard's check of a new judge."""
+"""Judge drift: one rubric under two judges, the 2 x 2, and the guard's check of a new judge."""
 
 from __future__ import annotations
 
