@@ -213,6 +213,10 @@ SPECTACULAR_SETTINGS = {
         "VerdictEnum": "apps.judging.models.Verdict",
         "RoleEnum": "apps.accounts.models.Role",
         "DriftReportStatusEnum": "apps.drift.models.ReportStatus",
+        "ForensicsJobStatusEnum": "apps.forensics.models.JobStatus",
+        "JudgeDriftTriggerEnum": "apps.forensics.models.JudgeDriftTrigger",
+        # The drift report's trigger keeps the name it had before judge drift reports came.
+        "TriggerEnum": "apps.drift.models.ReportTrigger",
     },
 }
 

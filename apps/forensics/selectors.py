@@ -23,7 +23,7 @@ from apps.annotations.models import Annotation
 from apps.datasets.models import ReferenceItem
 from apps.drift.models import DriftReport
 from apps.forensics.hunks import Hunk, split_hunks
-from apps.forensics.models import Attribution, JudgeDriftReport
+from apps.forensics.models import Attribution, JobStatus, JudgeDriftReport
 from apps.judging.models import JudgingRun, Judgment, JudgmentStatus
 from apps.judging.protocol import aggregate_pair
 from apps.judging.selectors import run_pair_outcomes
@@ -48,6 +48,17 @@ def judge_drift_reports_for_project(*, project: Project) -> QuerySet[JudgeDriftR
     return JudgeDriftReport.objects.filter(project=project).select_related(
         "rubric", "old_version", "new_version", "old_judge", "new_judge", "reference_set"
     )
+
+
+def guard_judge_cleared(*, rubric: Any, old_judge: Any, new_judge: Any) -> bool:
+    """Whether the guard may judge with ``new_judge``: it is the judge it already had, or a
+    ready judge drift report of old against new judge exists for the rubric (its flags are
+    for a person to read; the report only has to have run)."""
+    if old_judge is None or new_judge is None or old_judge.pk == new_judge.pk:
+        return True
+    return JudgeDriftReport.objects.filter(
+        rubric=rubric, old_judge=old_judge, new_judge=new_judge, status=JobStatus.READY
+    ).exists()
 
 
 def report_hunks(report: DriftReport) -> list[Hunk]:

@@ -325,6 +325,26 @@ def _reusable_run(
     return runs.filter(status__in=ACTIVE_RUN_STATUSES).first()
 
 
+def _run_before_edit(
+    version: RubricVersion, judge: JudgeConfig, reference_set: ReferenceSet
+) -> JudgingRun | None:
+    """The newest succeeded run of ``version`` on this judge and snapshot made before the
+    judge config was last edited: what the config answered before the edit."""
+    if judge.updated_at is None:
+        return None
+    return (
+        JudgingRun.objects.filter(
+            rubric_version=version,
+            judge=judge,
+            reference_set=reference_set,
+            status=RunStatus.SUCCEEDED,
+            created_at__lt=judge.updated_at,
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
 def _judge_drift_errors(
     *,
     rubric: Rubric,
@@ -337,7 +357,13 @@ def _judge_drift_errors(
     errors: dict[str, list[str]] = {}
     project_id = rubric.project_id
     if old_judge.pk == new_judge.pk:
-        errors["new_judge"] = ["Compare two different judge configs."]
+        versions = [v for v in (old_version, new_version) if v is not None]
+        missing = [v for v in versions if _run_before_edit(v, old_judge, reference_set) is None]
+        if missing:
+            errors["new_judge"] = [
+                "Compare two different judge configs, or one config edited since a finished "
+                f"run of v{missing[0].number} on this snapshot (there is none)."
+            ]
     for field, judge in (("old_judge", old_judge), ("new_judge", new_judge)):
         if judge.project_id != project_id:
             errors[field] = ["That judge belongs to another project."]
@@ -373,8 +399,10 @@ def judge_drift_start(
     edit that causes it. With
     ``execute`` the runs are judged in this process and the report is built before returning;
     otherwise the runs go to the workers and ``forensics.await_judge_drift`` builds it.
-    Refuses (``ValidationError``) the same judge twice, objects of another project, and
-    unpublished versions.
+    The same config as old and new judge compares it before and after its last edit (a model
+    snapshot, an endpoint or a temperature changed in place): the old side is the newest
+    finished run made before the edit. Refuses (``ValidationError``) the same judge when no
+    such run exists, objects of another project, and unpublished versions.
     """
     rubric = old_version.rubric
     if trigger == JudgeDriftTrigger.MANUAL:
@@ -391,7 +419,15 @@ def judge_drift_start(
         raise ValidationError(errors)
     started: list[JudgingRun] = []
 
-    def run_for(version: RubricVersion, judge: JudgeConfig) -> JudgingRun:
+    edited = old_judge.pk == new_judge.pk
+
+    def run_for(
+        version: RubricVersion, judge: JudgeConfig, *, before_edit: bool = False
+    ) -> JudgingRun:
+        if before_edit:
+            found = _run_before_edit(version, judge, reference_set)
+            assert found is not None  # checked by _judge_drift_errors
+            return found
         reused = _reusable_run(
             version=version, judge=judge, reference_set=reference_set, active_ok=not execute
         )
@@ -411,12 +447,20 @@ def judge_drift_start(
     kind = JudgeDriftKind.FACTORIAL if new_version is not None else JudgeDriftKind.JUDGE
     with transaction.atomic():
         runs = {
-            "run_old": run_for(old_version, old_judge),
+            "run_old": run_for(old_version, old_judge, before_edit=edited),
             "run_new_judge": run_for(old_version, new_judge),
         }
         if new_version is not None:
-            runs["run_new_rubric"] = run_for(new_version, old_judge)
+            runs["run_new_rubric"] = run_for(new_version, old_judge, before_edit=edited)
             runs["run_both"] = run_for(new_version, new_judge)
+        old_state = judge_state(old_judge)
+        if edited:
+            # The config's earlier values are not kept; the report names when the edit was.
+            old_state = {
+                "id": old_judge.pk,
+                "name": old_judge.name,
+                "edited_at": str(old_judge.updated_at),
+            }
         report = JudgeDriftReport.objects.create(
             project_id=rubric.project_id,
             rubric=rubric,
@@ -427,7 +471,7 @@ def judge_drift_start(
             new_version=new_version,
             old_judge=old_judge,
             new_judge=new_judge,
-            old_judge_state=judge_state(old_judge),
+            old_judge_state=old_state,
             new_judge_state=judge_state(new_judge),
             thresholds=asdict(guard_thresholds(rubric)),
             created_by=_user(actor),
@@ -440,7 +484,7 @@ def judge_drift_start(
             after={
                 "kind": kind,
                 "trigger": trigger,
-                "old_judge": judge_state(old_judge),
+                "old_judge": old_state,
                 "new_judge": judge_state(new_judge),
                 "old_version": old_version.pk,
                 "new_version": new_version.pk if new_version else None,
@@ -675,3 +719,45 @@ def guard_judge_change_check(
         trigger=JudgeDriftTrigger.GUARD,
         execute=execute,
     )
+
+
+def guard_judge_change_check_by_ids(
+    *, rubric_id: int, old_judge_id: int, new_judge_id: int, reference_set_id: int
+) -> JudgeDriftReport | None:
+    """``guard_judge_change_check`` for the ``forensics.guard_judge_check`` task (ids in)."""
+    rubric = Rubric.objects.filter(pk=rubric_id).first()
+    old_judge = JudgeConfig.objects.filter(pk=old_judge_id).first()
+    new_judge = JudgeConfig.objects.filter(pk=new_judge_id).first()
+    reference_set = ReferenceSet.objects.filter(pk=reference_set_id).first()
+    if rubric is None:
+        return None
+    return guard_judge_change_check(
+        actor=None,
+        rubric=rubric,
+        old_judge=old_judge,
+        new_judge=new_judge,
+        reference_set=reference_set,
+    )
+
+
+def guard_judge_change_dispatch(
+    *,
+    rubric: Rubric,
+    old_judge: JudgeConfig | None,
+    new_judge: JudgeConfig | None,
+    reference_set: ReferenceSet | None,
+) -> bool:
+    """For the guard's edit: once it commits, check the new judge against the old one (task
+    ``forensics.guard_judge_check``). Returns whether a check was scheduled."""
+    if old_judge is None or new_judge is None or reference_set is None:
+        return False
+    if old_judge.pk == new_judge.pk:
+        return False
+    from apps.forensics import tasks
+
+    transaction.on_commit(
+        partial(
+            tasks.guard_judge_check.delay, rubric.pk, old_judge.pk, new_judge.pk, reference_set.pk
+        )
+    )
+    return True

@@ -170,6 +170,55 @@ def test_the_guard_checks_a_new_judge_before_using_it(
     )
 
 
+def test_a_guard_edit_schedules_the_check_and_the_new_judge_is_cleared_once_it_ran(
+    setting: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    from apps.forensics import selectors
+    from apps.forensics.models import JudgeDriftReport
+
+    rubric = setting["v1"].rubric
+    old, new = setting["old"], setting["biased"]
+    assert not selectors.guard_judge_cleared(rubric=rubric, old_judge=old, new_judge=new)
+    assert selectors.guard_judge_cleared(rubric=rubric, old_judge=old, new_judge=old)
+    with django_capture_on_commit_callbacks(execute=True):
+        scheduled = services.guard_judge_change_dispatch(
+            rubric=rubric, old_judge=old, new_judge=new, reference_set=setting["reference"]
+        )
+    assert scheduled
+    report = JudgeDriftReport.objects.get(rubric=rubric)
+    assert report.trigger == JudgeDriftTrigger.GUARD and report.status == JobStatus.READY
+    assert selectors.guard_judge_cleared(rubric=rubric, old_judge=old, new_judge=new)
+    assert not services.guard_judge_change_dispatch(
+        rubric=rubric, old_judge=old, new_judge=old, reference_set=setting["reference"]
+    )
+
+
+def test_one_config_edited_in_place_is_compared_before_and_after_the_edit(
+    setting: dict[str, Any], members: Any
+) -> None:
+    from tests.forensics.factories import judged
+
+    judge = setting["old"]
+    before = judged(setting["v1"], judge, setting["reference"])
+    # A temperature... here a position bias, edited on the same config.
+    judge.params = {"position_bias": 0.6}
+    judge.save()
+    report = services.judge_drift_start(
+        actor=members["author"],
+        old_version=setting["v1"],
+        old_judge=judge,
+        new_judge=judge,
+        reference_set=setting["reference"],
+        execute=True,
+    )
+    assert report.run_old_id == before.pk
+    assert report.run_new_judge_id != before.pk
+    assert report.run_new_judge.created_at >= judge.updated_at
+    assert report.blame == Blame.JUDGE
+    assert "edited_at" in report.old_judge_state
+    assert report.new_judge_state["params"] == {"position_bias": 0.6}
+
+
 def test_refusals(setting: dict[str, Any], members: Any, other_project: Any) -> None:
     common = {
         "old_version": setting["v1"],
@@ -184,10 +233,11 @@ def test_refusals(setting: dict[str, Any], members: Any, other_project: Any) -> 
             **common,
         )
     with pytest.raises(ValidationError) as same:
+        # The same config, never run before an edit: nothing to compare.
         services.judge_drift_start(
             actor=members["author"], old_judge=setting["old"], new_judge=setting["old"], **common
         )
-    assert "new_judge" in same.value.message_dict
+    assert "there is none" in same.value.message_dict["new_judge"][0]
     stranger = make_judge(other_project, name="Elsewhere")
     with pytest.raises(ValidationError) as foreign:
         services.judge_drift_start(
