@@ -326,6 +326,8 @@ EMAIL_BACKEND = env.str(
 # spend, and unflipped pairs in its control sample, when the request names none.
 FORENSICS_ATTRIBUTION_BUDGET = env.int("FORENSICS_ATTRIBUTION_BUDGET", default=5000)
 FORENSICS_CONTROL_PAIRS = env.int("FORENSICS_CONTROL_PAIRS", default=50)
+# A drift alert that opens starts the attribution of its report, so a reviewer finds it done.
+FORENSICS_AUTO_ATTRIBUTE = env.bool("FORENSICS_AUTO_ATTRIBUTE", default=True)
 
 # Absolute links in webhook messages and emails.
 RUBRICSTUDIO_BASE_URL = env.str("RUBRICSTUDIO_BASE_URL", default="")

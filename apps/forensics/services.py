@@ -18,14 +18,17 @@ flags as a rubric drift report); with a second version, the 2 x 2 of rubric x ju
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import asdict
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.accounts.permissions import Capability, check_capability
@@ -49,6 +52,8 @@ from apps.judging import services as judging_services
 from apps.judging.models import JudgeConfig, JudgingRun, RunStatus
 from apps.rubrics.models import Rubric, RubricVersion
 from apps.rubrics.selectors import label_version, latest_published
+
+log = logging.getLogger(__name__)
 
 N_BOOTSTRAP = 2000
 BOOTSTRAP_SEED = 0
@@ -81,14 +86,18 @@ def attribution_start(
     control_size: int | None = None,
     seed: int = 0,
     dispatch: bool = True,
+    system: bool = False,
 ) -> Attribution:
     """Queue the clause attribution of a ready drift report (authors and admins; audited).
+
+    ``system`` is the automatic start when an alert opens (no actor, no permission to check).
 
     Refuses (``ValidationError``) a report that is not ready, has no flip, or whose two versions
     have the same content, and a budget or control size below zero. An attribution still
     waiting or running for the report is returned instead of a second one.
     """
-    check_capability(actor, report.project, Capability.RUN_START)
+    if not system:
+        check_capability(actor, report.project, Capability.RUN_START)
     budget = default_budget() if budget is None else budget
     control_size = default_control_size() if control_size is None else control_size
     errors: dict[str, list[str]] = {}
@@ -138,6 +147,21 @@ def attribution_start(
     return job
 
 
+def attribution_auto_start(*, report_id: int) -> Attribution | None:
+    """The attribution a new drift alert asks for (system actor; audited like any other).
+
+    Returns None, without error, for a report that cannot be attributed (no flip, no hunk).
+    """
+    report = DriftReport.objects.select_related(
+        "project", "baseline_version", "candidate_version", "judge"
+    ).get(pk=report_id)
+    try:
+        return attribution_start(actor=None, report=report, system=True)
+    except ValidationError as exc:
+        log.info("drift report %s is not attributed: %s", report_id, "; ".join(exc.messages))
+        return None
+
+
 def _dispatch_attribution(job_id: int, backend: str) -> None:
     from apps.forensics import tasks
 
@@ -166,8 +190,15 @@ def attribution_execute(*, attribution_id: int) -> Attribution:
     needs (nothing is sent); interactions that do not fit in what is left are skipped and the
     result says so.
     """
-    claimed = Attribution.objects.filter(pk=attribution_id, status=JobStatus.PENDING).update(
-        status=JobStatus.RUNNING, started_at=timezone.now()
+    now = timezone.now()
+    # A job still "running" past the hard time limit lost its worker (the message comes back,
+    # acks_late): it may be taken again. Answers it already got are in the cache.
+    stale = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    claimable = Q(status=JobStatus.PENDING) | Q(status=JobStatus.RUNNING, started_at__lt=stale)
+    claimed = (
+        Attribution.objects.filter(pk=attribution_id)
+        .filter(claimable)
+        .update(status=JobStatus.RUNNING, started_at=now)
     )
     job = Attribution.objects.select_related(
         "report__baseline_version", "report__candidate_version", "report__judge"

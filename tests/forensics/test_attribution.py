@@ -92,6 +92,24 @@ def test_a_budget_too_small_fails_before_asking_the_judge(edit: Edit, members: A
     assert CachedJudgment.objects.count() == stored
 
 
+def test_a_job_whose_worker_died_is_taken_again_only_after_the_time_limit(
+    edit: Edit, members: Any, settings: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    job = services.attribution_start(actor=members["author"], report=edit.report, dispatch=False)
+    Attribution.objects.filter(pk=job.pk).update(
+        status=JobStatus.RUNNING, started_at=timezone.now()
+    )
+    # A redelivered message while another worker may still be on it: nothing happens.
+    assert services.attribution_execute(attribution_id=job.pk).status == JobStatus.RUNNING
+    long_ago = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 1)
+    Attribution.objects.filter(pk=job.pk).update(started_at=long_ago)
+    assert services.attribution_execute(attribution_id=job.pk).status == JobStatus.READY
+
+
 def test_control_sample_is_seeded(edit: Edit, members: Any) -> None:
     one = _attribute(edit, members["author"], control_size=5, seed=3)
     two = _attribute(edit, members["author"], control_size=5, seed=3)
@@ -141,3 +159,28 @@ def test_refusals(edit: Edit, members: Any, project: Any) -> None:
         services.attribution_start(actor=members["author"], report=same.report, dispatch=False)
     # Same criteria, only the instructions reworded: nothing flips, nothing to attribute.
     assert "no flipped pair" in nothing.value.message_dict["report"][0]
+
+
+def test_an_alert_that_opens_is_attributed_without_anyone_asking(
+    project: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    judge = make_judge(project, name="Offline judge")
+    with django_capture_on_commit_callbacks(execute=True):
+        edit = drifting_edit(project, judge, make_reference_set(project, n_pairs=20))
+    assert edit.report.alert is not None
+    job = Attribution.objects.get(report=edit.report)
+    assert job.status == JobStatus.READY and job.created_by is None
+    assert job.result["top"] == "criterion:added:overrefusal"
+    started = AuditEvent.objects.get(action="attribution.start", object_id=str(job.pk))
+    assert started.actor is None
+
+
+def test_automatic_attribution_can_be_turned_off(
+    project: Any, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.FORENSICS_AUTO_ATTRIBUTE = False
+    judge = make_judge(project, name="Offline judge")
+    with django_capture_on_commit_callbacks(execute=True):
+        edit = drifting_edit(project, judge, make_reference_set(project, n_pairs=20))
+    assert edit.report.alert is not None
+    assert not Attribution.objects.filter(report=edit.report).exists()
