@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from apps.datasets.models import ReferenceSet
 from apps.drift.models import DriftReport
-from apps.forensics.models import Attribution, JudgeDriftReport
+from apps.forensics.models import Attribution, Blame, JudgeDriftReport
 from apps.judging.models import JudgeConfig
 from apps.rubrics.models import RubricVersion
 
@@ -53,6 +53,9 @@ class JudgeDriftReportSerializer(serializers.ModelSerializer):
     the runs, ``blame`` and ``headline``, and ``stats`` (``comparisons``: each with the drift
     statistics of API.md; ``effects`` for the 2 x 2) with ``flags`` (each with its
     ``comparison`` and ``cause``)."""
+
+    # Empty until the report is ready.
+    blame = serializers.ChoiceField(choices=Blame.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = JudgeDriftReport
