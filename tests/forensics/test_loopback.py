@@ -33,8 +33,11 @@ def _attribute(actor: Any, report: Any, budget: int) -> Attribution:
 
 @pytest.mark.worker
 def test_attribution_on_the_loopback_server_within_budget_and_from_the_cache(
-    celery_worker_process: Any, project: Any, members: Any
+    celery_worker_process: Any, project: Any, members: Any, settings: Any
 ) -> None:
+    # Every attribution here is started by the test, with its own budget (an alert the report
+    # may raise would otherwise start one on commit).
+    settings.FORENSICS_AUTO_ATTRIBUTE = False
     with running_fake_server(FakeServerConfig()) as server:
         judge = make_judge(
             project,
