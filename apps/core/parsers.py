@@ -7,6 +7,8 @@ from typing import Any
 from rest_framework import exceptions
 from rest_framework.parsers import JSONParser
 
+from apps.core.hostile_text import data_problem
+
 
 class ObjectJSONParser(JSONParser):
     """JSON bodies of this API are objects; anything else is a 400, not a crash in a view.
@@ -21,4 +23,9 @@ class ObjectJSONParser(JSONParser):
             raise exceptions.ParseError(
                 f"The request body must be a JSON object, not {type(data).__name__}."
             )
+        # NUL characters and lone surrogates, in any field of any endpoint (hostile_text).
+        found = data_problem(data)
+        if found is not None:
+            field, problem = found
+            raise exceptions.ValidationError({field: [problem]})
         return data
