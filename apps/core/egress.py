@@ -195,7 +195,9 @@ def address_problem(address: str, networks: Sequence[Network]) -> str | None:
     if ip.is_global and not ip.is_multicast:
         return None
     kind = (
-        "loopback"
+        "unspecified"
+        if ip.is_unspecified
+        else "loopback"
         if ip.is_loopback
         else "link-local (cloud metadata)"
         if ip.is_link_local
@@ -232,14 +234,29 @@ def policy() -> Policy:
     )
 
 
+def literal_address_problem(url: str) -> str | None:
+    """For a URL whose host is an IP address, why that address is refused (no resolution:
+    a host name is checked when a worker connects)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return address_problem(host, policy().networks)
+
+
+def _sentence(problem: str) -> str:
+    return problem[0].upper() + problem[1:] + ("" if problem.endswith(".") else ".")
+
+
 def judge_endpoint_errors(*, base_url: str, api_key_env: str) -> dict[str, list[str]]:
     """Field errors of a judge's key and endpoint under the current policy (no network use)."""
     current = policy()
     errors: dict[str, list[str]] = {}
     url = base_url or DEFAULT_OPENAI_URL
-    problem = url_syntax_problem(url)
+    problem = url_syntax_problem(url) or literal_address_problem(url)
     if problem:
-        return {"base_url": [problem[0].upper() + problem[1:] + "."]}
+        return {"base_url": [_sentence(problem)]}
     if api_key_env:
         if is_studio_secret(api_key_env):
             errors["api_key_env"] = [
@@ -268,9 +285,9 @@ def judge_endpoint_errors(*, base_url: str, api_key_env: str) -> dict[str, list[
 
 def webhook_url_problem(url: str) -> str | None:
     """Why a webhook URL is refused under the current policy (no network use), or ``None``."""
-    problem = url_syntax_problem(url)
+    problem = url_syntax_problem(url) or literal_address_problem(url)
     if problem:
-        return problem[0].upper() + problem[1:] + "."
+        return _sentence(problem)
     if not url_allowed(url, policy().allowlist):
         return (
             f"{normalize_url(url)} is not in the operator's allowlist "
