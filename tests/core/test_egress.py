@@ -199,3 +199,46 @@ def test_the_judge_clients_check_the_connected_address(
     answer = asyncio.run(call(f"{capture.url}/v1"))
     assert isinstance(answer, ChatCompletion), repr(answer)
     assert capture.requests[0].headers["authorization"] == "Bearer judge-key"
+
+
+def test_production_settings_refuse_metadata_loopback_and_private_addresses() -> None:
+    """Loaded as production loads them: no allowlisted URL, no non-public network."""
+    script = (
+        "import django; django.setup()\n"
+        "from apps.core import egress\n"
+        "p = egress.policy()\n"
+        "print(p.allowlist, p.networks, sorted(p.judge_keys))\n"
+        "for a in ('169.254.169.254', '127.0.0.1', '10.0.0.5', '93.184.216.34'):\n"
+        "    print(a, egress.address_problem(a, p.networks) is None)\n"
+        "print(egress.judge_endpoint_errors("
+        "base_url='http://169.254.169.254/v1', api_key_env=''))\n"
+        "print(egress.webhook_url_problem('https://hooks.example.com/x') is None)\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "rubricstudio.settings",
+        "RUBRICSTUDIO_PRODUCTION": "1",
+        "DEBUG": "0",
+        "SECRET_KEY": "production-test-key-" + "x" * 40,
+    }
+    for name in ("RUBRICSTUDIO_EGRESS_ALLOWLIST", "RUBRICSTUDIO_EGRESS_NETWORKS"):
+        env.pop(name, None)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "() () ['OPENAI_API_KEY']"
+    assert lines[1:5] == [
+        "169.254.169.254 False",
+        "127.0.0.1 False",
+        "10.0.0.5 False",
+        "93.184.216.34 True",
+    ]
+    assert "base_url" in lines[5] and "link-local" in lines[5]
+    assert lines[6] == "False"
