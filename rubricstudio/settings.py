@@ -189,8 +189,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["apps.accounts.permissions.ProjectRolePermission"],
     "DEFAULT_PARSER_CLASSES": [
         "apps.core.parsers.ObjectJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "apps.core.parsers.CheckedFormParser",
+        "apps.core.parsers.CheckedMultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,

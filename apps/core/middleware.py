@@ -74,11 +74,14 @@ class HostileTextMiddleware:
     """Refuse, with a 400 naming the field, text no lookup or column can take (``hostile_text``).
 
     Checked before any view runs: URL arguments and query values (NUL, lone surrogates, more
-    than ``MAX_LOOKUP_CHARS``) and form-encoded bodies (NUL, lone surrogates). JSON bodies are
-    checked by the API's JSON parser. API paths answer JSON, pages a plain escaped message.
+    than ``MAX_LOOKUP_CHARS``) and url-encoded form bodies (NUL). JSON and multipart bodies of
+    the API are checked by its parsers (``apps.core.parsers``). API paths answer JSON, pages a
+    plain escaped message.
     """
 
-    FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+    # Multipart bodies are left to the parsers (API) and forms (pages): reading them here would
+    # move upload errors out of the views that report them.
+    FORM_TYPES = ("application/x-www-form-urlencoded",)
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
