@@ -332,18 +332,18 @@ def resolve(host: str, port: int) -> list[str]:
 
 
 def allowed_addresses(host: str, port: int) -> list[str]:
-    """The addresses of ``host`` that may be connected to; raises ``EgressRefused`` when none.
+    """The addresses of ``host`` that may be connected to; raises ``EgressRefused`` when one
+    is refused (``OSError`` when the name does not resolve).
 
     Every address is checked; one refused address refuses the host, so a name cannot mix a
     public address with a private one and have the client fall back to the private one.
     """
     networks = policy().networks
-    try:
-        addresses = resolve(host, port)
-    except OSError as exc:
-        raise EgressRefused(f"cannot resolve {host}: {exc}") from exc
+    # A name that does not resolve is a network failure like any other (``socket.gaierror``,
+    # retried by the callers), not a refusal.
+    addresses = resolve(host, port)
     if not addresses:
-        raise EgressRefused(f"{host} resolves to no address")
+        raise socket.gaierror(socket.EAI_NONAME, f"{host} resolves to no address")
     for address in addresses:
         problem = address_problem(address, networks)
         if problem:
@@ -370,6 +370,9 @@ def url_addresses_problem(url: str) -> str | None:
         allowed_addresses(host, port)
     except EgressRefused as exc:
         return str(exc)
+    except OSError:
+        # Unresolvable now: the call itself fails and is retried like an unreachable endpoint.
+        return None
     return None
 
 

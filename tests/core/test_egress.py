@@ -242,3 +242,15 @@ def test_production_settings_refuse_metadata_loopback_and_private_addresses() ->
     ]
     assert "base_url" in lines[5] and "link-local" in lines[5]
     assert lines[6] == "False"
+
+
+def test_a_name_that_does_not_resolve_is_a_network_failure_not_a_refusal(production: Any) -> None:
+    def fail(host: str, port: int) -> list[str]:
+        raise OSError("no such name")
+
+    with egress.resolver_override(fail):
+        # The worker's pre-check lets the call fail and be retried like an unreachable endpoint.
+        assert egress.url_addresses_problem("https://judge.example.com/v1") is None
+        with pytest.raises(OSError) as raised:
+            egress.allowed_addresses("judge.example.com", 443)
+        assert not isinstance(raised.value, egress.EgressRefused)
