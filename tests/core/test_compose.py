@@ -89,3 +89,21 @@ def test_the_operators_egress_settings_reach_every_django_service_and_are_docume
     # Production: nothing non-public unless the operator lists it.
     assert env["RUBRICSTUDIO_EGRESS_NETWORKS"] == "${RUBRICSTUDIO_EGRESS_NETWORKS:-}"
     assert any(v.endswith(":/models:ro") for v in services["worker-gpu"]["volumes"])
+
+
+def test_beat_and_workers_share_the_liveness_settings_and_beat_sweeps_with_them() -> None:
+    from django.conf import settings
+
+    services = _compose()["services"]
+    settings_source = (REPO / "rubricstudio" / "settings.py").read_text()
+    for variable in ("LIVENESS_HEARTBEAT_S", "LIVENESS_STALE_AFTER_S", "LIVENESS_SWEEP_S"):
+        assert f'"{variable}"' in settings_source, variable
+        for name in ("worker", "worker-gpu", "beat"):
+            # The compose default is the settings' default.
+            default = services[name]["environment"][variable].split(":-")[1].rstrip("}")
+            assert float(default) == getattr(settings, variable), (name, variable)
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    assert schedule["sweep-orphaned-runs"]["schedule"] == settings.LIVENESS_SWEEP_S
+    assert schedule["sweep-pending-drift-reports"]["schedule"] == settings.LIVENESS_SWEEP_S
+    assert 15 <= settings.LIVENESS_SWEEP_S <= 30
+    assert settings.LIVENESS_STALE_AFTER_S < 60
