@@ -326,8 +326,12 @@ def version_drift_status(version: RubricVersion) -> str:
         production = production_version(version.rubric)
         baselines = guard_baselines(version, guard=guard, production=production, gating_only=True)
         if not baselines:
+            # Production or the anchor itself, or nothing to gate against yet: its comparison
+            # with its parent (or predecessor) stands for it.
+            if not guard_baselines(version, guard=guard, production=production):
+                return NO_BASELINE
             report = gate_report(version)
-            return NO_BASELINE if report is None else report_drift_status(report)
+            return NOT_CHECKED if report is None else report_drift_status(report)
         statuses = []
         for baseline in baselines:
             report = comparison_report(

@@ -545,6 +545,30 @@ def drift_check_on_publish(*, version_id: int) -> DriftReport | None:
     return reports[0] if reports else None
 
 
+def guard_checks_start(
+    *, actor: Any, version: RubricVersion, trigger: str = ReportTrigger.MANUAL
+) -> list[DriftReport]:
+    """Start (or find) every comparison the guard makes for ``version``: against production,
+    the anchor and its parent (see ``selectors.guard_baselines``); the gating ones first.
+
+    Without a complete guard, the version is compared with its predecessor on nothing, which
+    raises the ``ValidationError`` that names the missing judge or reference set.
+    """
+    guard = selectors.guard_for(version.rubric)
+    if not guard.is_complete:
+        report = drift_check_start(actor=actor, version=version, trigger=trigger)
+        return [report] if report is not None else []
+    production = selectors.production_version(version.rubric)
+    reports = []
+    for baseline in selectors.guard_baselines(version, guard=guard, production=production):
+        report = drift_check_start(
+            actor=actor, version=version, baseline=baseline.version, trigger=trigger
+        )
+        if report is not None:
+            reports.append(report)
+    return reports
+
+
 def on_version_published(sender: Any, version_id: int, **kwargs: Any) -> None:
     """Receiver of ``apps.rubrics.hooks.version_published`` (connected in ``DriftConfig``)."""
     drift_check_on_publish(version_id=version_id)

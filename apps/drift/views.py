@@ -526,7 +526,8 @@ class AnchorView(GuardView):
 
 
 class CheckVersionView(ProjectAccessMixin, View):
-    """Start the drift check of a published version against its predecessor on the guard."""
+    """Start the guard's comparisons of a published version (production, anchor, parent), or
+    show the ones already made: a decided comparison is never made twice."""
 
     required_capability = Capability.RUN_START
 
@@ -542,11 +543,12 @@ class CheckVersionView(ProjectAccessMixin, View):
             kwargs={"project": self.project.slug, "rubric": version.rubric_id},
         )
         try:
-            report = services.drift_check_start(actor=request.user, version=version)
+            reports = services.guard_checks_start(actor=request.user, version=version)
         except ValidationError as exc:
             for problem in _field_errors(exc):
                 messages.error(request, problem)
             return HttpResponseRedirect(history)
+        report = reports[0] if reports else None
         if report is None:
             messages.info(request, f"v{version.number} has no earlier version to compare with.")
             return HttpResponseRedirect(history)

@@ -6,7 +6,7 @@ import pytest
 
 from apps.core.demo import demo_seed
 from apps.drift import selectors
-from apps.drift.gate import promotion_refusal
+from apps.drift.gate import promotion_check
 from apps.drift.models import DriftAlert, DriftReport
 from apps.rubrics.models import RubricLabel
 
@@ -28,11 +28,13 @@ def test_demo_ends_with_a_masked_drift_alert_on_v2_and_is_idempotent() -> None:
     assert report.overall["delta"] >= -0.01  # within tolerance: aggregate validation passes
     assert any("drift alert (high) on v2" in line for line in lines)
     # The guard is on, so v2 cannot take production until an admin approves.
-    rubric.refresh_from_db()
-    assert rubric.guard_enabled
+    guard = selectors.guard_for(rubric)
+    assert guard.is_complete and guard.anchor == ctx.objects["rubric_v1"]
     assert selectors.version_drift_status(v2) == selectors.ALERT_OPEN
-    reason = promotion_refusal(rubric=rubric, version=v2, label="production")
-    assert reason is not None and "is open" in reason
+    refusal = promotion_check(
+        rubric=rubric, version=v2, label="production", production=ctx.objects["rubric_v1"]
+    )
+    assert refusal is not None and "is open" in refusal.reason
     assert (
         RubricLabel.objects.get(rubric=rubric, name="production").version
         == ctx.objects["rubric_v1"]
