@@ -59,9 +59,14 @@ def _alert_links(alert: DriftAlert) -> dict[str, str]:
     }
 
 
-def _alert_refusal(name: str, alert: DriftAlert) -> PromotionRefusal:
+def _alert_refusal(
+    name: str, alert: DriftAlert, production: RubricVersion | None
+) -> PromotionRefusal:
     """Rule 1: the version's own open or blocked alert."""
-    against = f"v{alert.report.baseline_version.number}"
+    baseline = alert.report.baseline_version
+    against = f"v{baseline.number}"
+    if production is not None and production.pk == baseline.pk:
+        against = f"production {against}"
     if alert.status == AlertStatus.BLOCKED:
         why = f" ({alert.reason})" if alert.reason else ""
         reason = (
@@ -112,7 +117,7 @@ def promotion_check(
     name = f"v{version.number}"
     alert = selectors.refusing_alerts(version).select_related("rubric__project").first()
     if alert is not None:
-        return _alert_refusal(name, alert)
+        return _alert_refusal(name, alert, production)
     guard = selectors.guard_for(rubric)
     if not guard.enabled:
         return None

@@ -177,6 +177,12 @@ def set_guard(rubric: Rubric, **values: Any) -> DriftGuard:
     return guard
 
 
+def run_verdicts(run: JudgingRun) -> list[str]:
+    """A finished run's verdicts in pair order (as ``make_run`` takes them)."""
+    rows = run.judgments.filter(order="AB").order_by("pair_id")
+    return list(rows.values_list("verdict", flat=True))
+
+
 def make_scenario(
     project: Project,
     blocks: Sequence[Block],

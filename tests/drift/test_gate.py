@@ -24,6 +24,7 @@ from tests.drift.factories import (
     make_run,
     make_scenario,
     publish_version,
+    run_verdicts,
     set_guard,
 )
 
@@ -235,7 +236,7 @@ def test_fork_of_a_blocked_version_cannot_walk_around_the_gate(
         version=v3,
         judge=scenario.judge,
         reference_set=scenario.reference_set,
-        verdicts=[run_verdict for run_verdict in _verdicts(scenario.candidate_run)],
+        verdicts=run_verdicts(scenario.candidate_run),
         pairs=scenario.pairs,
     )
     with django_capture_on_commit_callbacks(execute=False):
@@ -255,7 +256,7 @@ def test_fork_of_a_blocked_version_cannot_walk_around_the_gate(
     assert refused.status_code == 409
     body = refused.json()
     assert "harmlessness" in body["detail"] and "v3" in body["detail"]
-    assert "against v1" in body["detail"] and lineage in body["detail"]
+    assert "against production v1" in body["detail"] and lineage in body["detail"]
     assert RubricLabel.objects.get(rubric=scenario.rubric).version == scenario.v1
     # The report and the alert say where v3 comes from, in the API as on the page.
     detail = client.get(reverse("drift-report-detail", kwargs={"pk": against_production.pk}))
@@ -268,11 +269,6 @@ def test_fork_of_a_blocked_version_cannot_walk_around_the_gate(
         again.status_code == 409
         and "drifts from production and the anchor v1" in (again.json()["detail"])
     )
-
-
-def _verdicts(run: Any) -> list[str]:
-    rows = run.judgments.filter(order="AB").order_by("pair_id").values_list("verdict", flat=True)
-    return list(rows)
 
 
 def test_a_blocked_version_stays_blocked_until_that_alert_is_approved(
