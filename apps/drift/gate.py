@@ -27,6 +27,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from apps.drift import selectors
@@ -91,9 +92,16 @@ def _start_missing(
     version = RubricVersion.objects.select_related("rubric__project").get(pk=version_id)
     started: list[DriftReport] = []
     for baseline in RubricVersion.objects.filter(pk__in=baseline_ids, rubric_id=rubric_id):
-        report = services.drift_check_start(
-            actor=None, version=version, baseline=baseline, trigger=ReportTrigger.PROMOTION
-        )
+        try:
+            report = services.drift_check_start(
+                actor=None, version=version, baseline=baseline, trigger=ReportTrigger.PROMOTION
+            )
+        except ValidationError as exc:
+            # The refusal stands either way; say why no check could start.
+            return PromotionRefusal(
+                reason=f"{why} No drift check could start: {'; '.join(exc.messages)}",
+                code="drift_check_missing",
+            )
         if report is not None:
             started.append(report)
     if not started:

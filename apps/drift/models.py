@@ -36,11 +36,13 @@ class DriftGuard(models.Model):
     min_effect = models.FloatField(default=0.02)
     tolerance = models.FloatField(default=0.01)
     alpha = models.FloatField(default=0.05)
+    # RESTRICT, not PROTECT: the anchor cannot be deleted on its own, but the whole rubric (its
+    # guard with it) can.
     anchor = models.ForeignKey(
         "rubrics.RubricVersion",
         null=True,
         blank=True,
-        on_delete=models.PROTECT,
+        on_delete=models.RESTRICT,
         related_name="+",
     )
     anchor_reason = models.TextField(blank=True)

@@ -168,8 +168,8 @@ class RubricPromoteView(RubricPageMixin, View):
                 actor=request.user, rubric=rubric, version=version, label=label
             )
         except Conflict as exc:
-            detail = exc.detail
-            page = detail.get("links", {}).get("page") if isinstance(detail, Mapping) else None
+            detail: Mapping[str, Any] = exc.detail if isinstance(exc.detail, Mapping) else {}
+            page = (detail.get("links") or {}).get("page")
             if page:
                 # The refusal points at the alert or report to look at: link it (escaped).
                 reason = str(detail.get("detail", ""))

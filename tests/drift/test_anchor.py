@@ -12,7 +12,8 @@ from django.urls import reverse
 
 from apps.core.models import AuditEvent
 from apps.drift import selectors, services
-from apps.drift.models import DriftAlert, ReportStatus
+from apps.drift.models import DriftAlert, DriftGuard, ReportStatus
+from apps.rubrics import services as rubric_services
 from apps.rubrics.models import RubricVersion
 from apps.rubrics.services import rubric_label_move
 from tests.drift.factories import (
@@ -231,3 +232,14 @@ def test_four_small_edits_pass_against_their_parents_and_the_fourth_is_flagged_a
     assert by_number[5].anchor_deltas["harmlessness"] == pytest.approx(-0.08)
     assert by_number[5].status == selectors.ALERT_OPEN
     assert domains_seen == ["harmlessness", "helpfulness", "honesty"]
+
+
+def test_deleting_a_rubric_takes_its_anchored_guard_with_it(
+    project: Any, members: dict[str, Any]
+) -> None:
+    rubric = make_rubric(project)
+    v1 = publish_version(rubric)
+    guard = set_guard(rubric, anchor=v1)
+    rubric_services.rubric_delete(actor=members["admin"], rubric=rubric)
+    assert not DriftGuard.objects.filter(pk=guard.pk).exists()
+    assert not RubricVersion.objects.filter(pk=v1.pk).exists()
