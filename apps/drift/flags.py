@@ -111,7 +111,7 @@ def drift_flags(
     by_domain: Mapping[str, Mapping[str, Any]],
     thresholds: DriftThresholds,
 ) -> list[dict[str, Any]]:
-    """The flags of a drift report, per JUDGING-AND-DRIFT.md "Flags".
+    """The flags of a drift report, per docs/judging-and-drift.md "Flags".
 
     - ``domain_drift``: a domain with delta <= -min_effect and Holm-adjusted McNemar p < alpha;
     - ``masked_drift``: one per drifting domain when the overall delta is within tolerance

@@ -1,8 +1,8 @@
 """Drift statistics between a baseline and a candidate judging run on one reference snapshot.
 
 Pure and database-free: the caller hands over one row per pair (a :class:`PairedOutcomes`) and
-gets back a JSON-ready dict (:func:`compute_drift_report`). Definitions follow JUDGING-AND-DRIFT.md;
-where that document leaves a choice open, the choice is stated here.
+gets back a JSON-ready dict (:func:`compute_drift_report`). Definitions follow
+docs/judging-and-drift.md; where that document leaves a choice open, the choice is stated here.
 
 Conventions
 -----------

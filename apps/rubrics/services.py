@@ -666,7 +666,13 @@ def rubric_label_move(
         locked = Rubric.objects.select_for_update().get(pk=rubric.pk)
         version = RubricVersion.objects.get(pk=version.pk)
         if not version.is_published:
-            raise Conflict(f"v{version.number} is a draft; publish it before labelling it {label}.")
+            raise Conflict(
+                {
+                    "detail": f"v{version.number} is a draft; publish it before labelling it "
+                    f"{label}.",
+                    "code": "draft",
+                }
+            )
         existing = (
             RubricLabel.objects.select_for_update()
             .select_related("version")

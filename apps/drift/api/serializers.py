@@ -1,4 +1,4 @@
-"""Serializers of the drift API (field names as in API.md "drift report" and "alert")."""
+"""Serializers of the drift API (field names as in docs/api.md "drift report" and "alert")."""
 
 from __future__ import annotations
 
@@ -36,10 +36,10 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
 
 class AlertSerializer(serializers.ModelSerializer):
     """An alert: ``id, report, rubric, version, severity, status, reason, resolved_by,
-    resolved_at`` (API.md), plus the headline and the webhook deliveries."""
+    resolved_at`` (docs/api.md), plus the headline and the webhook deliveries."""
 
     resolved_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
     rubric_name = serializers.CharField(source="rubric.name", read_only=True)
     version_number = serializers.IntegerField(source="version.number", read_only=True)
