@@ -144,6 +144,8 @@ class DriftReportDetailSerializer(DriftReportSerializer):
     bootstrap = serializers.SerializerMethodField()
     pairs_compared = serializers.SerializerMethodField()
     pairs_unmatched = serializers.SerializerMethodField()
+    family = serializers.SerializerMethodField()
+    direction_notes = serializers.SerializerMethodField()
 
     class Meta(DriftReportSerializer.Meta):
         fields = [
@@ -153,6 +155,8 @@ class DriftReportDetailSerializer(DriftReportSerializer):
             "bootstrap",
             "pairs_compared",
             "pairs_unmatched",
+            "family",
+            "direction_notes",
         ]
         read_only_fields = fields
 
@@ -170,6 +174,15 @@ class DriftReportDetailSerializer(DriftReportSerializer):
 
     def get_pairs_unmatched(self, obj: DriftReport) -> int | None:
         return obj.stats.get("pairs_unmatched")
+
+    def get_family(self, obj: DriftReport) -> dict[str, Any] | None:
+        """Every test that can open an alert: ``{alpha, method, tests: [{test, domain, p,
+        p_adjusted, weight, survived}]}``; None on reports made before it was recorded."""
+        return obj.stats.get("family")
+
+    def get_direction_notes(self, obj: DriftReport) -> list[dict[str, Any]]:
+        """Direction tests significant on their own that did not survive the family: not alerts."""
+        return list(obj.stats.get("direction_notes") or [])
 
 
 class DriftReportCreateSerializer(serializers.Serializer):
