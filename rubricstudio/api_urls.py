@@ -12,4 +12,6 @@ urlpatterns = [
     path("", include("apps.annotations.api.urls")),
     path("", include("apps.judging.api.urls")),
     path("", include("apps.drift.api.urls")),
+    path("", include("apps.forensics.api.urls")),
+    path("", include("apps.redteam.api.urls")),
 ]

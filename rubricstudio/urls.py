@@ -13,6 +13,8 @@ project_pages: list[URLPattern | URLResolver] = [
     path("annotate/", include("apps.annotations.urls")),
     path("runs/", include("apps.judging.urls")),
     path("alerts/", include("apps.drift.urls")),
+    path("forensics/", include("apps.forensics.urls")),
+    path("redteam/", include("apps.redteam.urls")),
 ]
 
 urlpatterns = [
