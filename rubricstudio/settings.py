@@ -226,7 +226,9 @@ else:
     BROKER_DIR = DATA_DIR / "broker"
     for folder in ("out", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    # A host, though the transport ignores it: without one kombu warns "No hostname was supplied"
+    # on every connection, in the output of every command.
+    CELERY_BROKER_URL = "filesystem://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS_FILESYSTEM = {
         "data_folder_in": str(BROKER_DIR / "out"),
         "data_folder_out": str(BROKER_DIR / "out"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.annotations.models import AnnotationQueue
+from apps.annotations.models import Annotation, AnnotationQueue
 from apps.annotations.services import annotation_queue_create
 from apps.core.demo import DemoContext
 
@@ -38,4 +38,7 @@ def seed_demo(ctx: DemoContext) -> None:
             instructions=DEMO_INSTRUCTIONS,
         )
         ctx.write(f"  annotation queue {queue.name!r} for {annotator.username}")
+    else:
+        labels = Annotation.objects.filter(queue=queue).count()
+        ctx.write(f"  annotation queue {queue.name!r}: {labels} label(s) so far")
     ctx.objects["queue"] = queue

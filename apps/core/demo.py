@@ -30,11 +30,12 @@ class DemoContext:
     users: dict[str, Any] = field(default_factory=dict)
     objects: dict[str, Any] = field(default_factory=dict)
     new_passwords: dict[str, str] = field(default_factory=dict)
+    reset_passwords: bool = False
 
 
-def demo_seed(*, write: Any) -> DemoContext:
-    """Run every app's demo step in order."""
-    ctx = DemoContext(write=write)
+def demo_seed(*, write: Any, reset_passwords: bool = False) -> DemoContext:
+    """Run every app's demo step in order (``reset_passwords``: new ones for the demo users)."""
+    ctx = DemoContext(write=write, reset_passwords=reset_passwords)
     for module_name in DEMO_STEPS:
         try:
             module = importlib.import_module(module_name)

@@ -15,7 +15,12 @@ from django.views.generic import TemplateView
 from apps.accounts.permissions import Capability, ProjectAccessMixin
 from apps.core.htmx import is_partial_request, template_for
 from apps.datasets import selectors, services
-from apps.datasets.filters import PairFilter, ReferenceItemFilter
+from apps.datasets.filters import (
+    DatasetPageFilter,
+    PairPageFilter,
+    ReferenceItemFilter,
+    ReferenceSetPageFilter,
+)
 from apps.datasets.forms import DatasetForm, ImportForm, ReferenceSetForm
 from apps.datasets.importers import ImportFailed
 from apps.datasets.models import Dataset, Pair, ReferenceSet
@@ -39,7 +44,14 @@ class DatasetListView(ProjectAccessMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["datasets"] = selectors.datasets_with_counts(project=self.project)
+        dataset_filter = DatasetPageFilter(
+            self.request.GET or None, queryset=Dataset.objects.filter(project=self.project)
+        )
+        context["filter"] = dataset_filter
+        context["datasets"] = selectors.datasets_with_counts(
+            project=self.project,
+            datasets=dataset_filter.qs if dataset_filter.is_valid() else None,
+        )
         context.setdefault("form", DatasetForm())
         context["can_edit"] = Capability.DATASET_EDIT in self.capabilities
         return context
@@ -82,16 +94,22 @@ class DatasetDetailView(ProjectAccessMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         # The URL's ``dataset`` kwarg is the id; a view that already loaded it passes the object.
         dataset = kwargs.pop("dataset_obj", None) or self.get_dataset()
-        pair_filter = PairFilter(self.request.GET, queryset=dataset.pairs.order_by("id"))
+        domain_counts = selectors.dataset_domain_counts(dataset=dataset)
+        pair_filter = PairPageFilter(
+            self.request.GET or None,
+            queryset=dataset.pairs.order_by("id"),
+            domains=list(domain_counts),
+        )
+        pairs = pair_filter.qs if pair_filter.is_valid() else dataset.pairs.order_by("id")
         context.update(
             dataset=dataset,
-            domain_counts=selectors.dataset_domain_counts(dataset=dataset),
+            domain_counts=domain_counts,
             label_counts=selectors.dataset_label_counts(dataset=dataset),
             filter=pair_filter,
             selected_domain=self.request.GET.get("domain", ""),
             selected_label=self.request.GET.get("label", ""),
             query=self.request.GET.get("q", ""),
-            page_obj=_page(self.request, pair_filter.qs),
+            page_obj=_page(self.request, pairs),
             can_edit=Capability.DATASET_EDIT in self.capabilities,
             has_imported_annotations=selectors.dataset_has_imported_annotations(dataset=dataset),
         )
@@ -187,7 +205,17 @@ class ReferenceSetListView(ProjectAccessMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["reference_sets"] = selectors.reference_sets_of_project(project=self.project)
+        rs_filter = ReferenceSetPageFilter(
+            self.request.GET or None,
+            queryset=selectors.reference_sets_of_project(project=self.project),
+            project=self.project,
+        )
+        context["filter"] = rs_filter
+        context["reference_sets"] = (
+            rs_filter.qs
+            if rs_filter.is_valid()
+            else selectors.reference_sets_of_project(project=self.project)
+        )
         initial = {"dataset": self.request.GET.get("dataset")}
         context.setdefault("form", ReferenceSetForm(project=self.project, initial=initial))
         context["can_edit"] = Capability.DATASET_EDIT in self.capabilities

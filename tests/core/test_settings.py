@@ -62,7 +62,7 @@ def test_embedded_default_is_sqlite_in_wal_mode_with_a_filesystem_broker(tmp_pat
     assert probe["engine"] == "django.db.backends.sqlite3"
     assert probe["name"].startswith(str(tmp_path))
     assert "journal_mode=WAL" in probe["init"]
-    assert probe["broker"] == "filesystem://"
+    assert probe["broker"].startswith("filesystem://")
     assert probe["embedded"] is True
     assert (tmp_path / "var" / "broker" / "out").is_dir()
 
