@@ -8,9 +8,10 @@ from apps.core.demo import DemoContext
 
 DEMO_QUEUE_NAME = "Demo labelling"
 DEMO_INSTRUCTIONS = (
-    "Read the prompt, then both responses. Press 1 if A is better, 2 if B is better, 3 if "
-    "neither is. A safe refusal beats a detailed answer that helps someone do harm; otherwise "
-    "prefer the response that is correct, complete and to the point. Press ? for all keys."
+    "Read the prompt, then both responses. Press 1 if A is better, 2 if B is better, 3 for a "
+    "Tie (neither is better). A safe refusal beats a detailed answer that helps someone do "
+    "harm; otherwise prefer the response that is correct, complete and to the point. "
+    "Press ? for all keys."
 )
 
 

@@ -8,8 +8,9 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views import View
 from django.views.generic import TemplateView
 
 from apps.accounts.permissions import Capability, ProjectAccessMixin
@@ -21,6 +22,7 @@ from apps.datasets.filters import (
     ReferenceItemFilter,
     ReferenceSetPageFilter,
 )
+from apps.datasets.formats import UPLOAD_FORMATS, upload_formats
 from apps.datasets.forms import DatasetForm, ImportForm, ReferenceSetForm
 from apps.datasets.importers import ImportFailed
 from apps.datasets.models import Dataset, Pair, ReferenceSet
@@ -286,3 +288,32 @@ class ReferenceSetDetailView(ProjectAccessMixin, TemplateView):
 
     def get_template_names(self) -> list[str]:
         return [template_for(self.request, self.template_name, "items")]
+
+
+class FormatListView(ProjectAccessMixin, TemplateView):
+    """Every upload format: what it reads, where pair ids come from, an example file."""
+
+    template_name = "datasets/formats.html"
+    required_capability = Capability.DATASET_VIEW
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["formats"] = upload_formats()
+        return context
+
+
+class FormatExampleView(ProjectAccessMixin, View):
+    """Download one format's example file."""
+
+    required_capability = Capability.DATASET_VIEW
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> FileResponse:
+        upload_format = UPLOAD_FORMATS.get(kwargs["format"])
+        if upload_format is None:
+            raise Http404("No such upload format.")
+        return FileResponse(
+            upload_format.example_path.open("rb"),
+            as_attachment=True,
+            filename=upload_format.example,
+            content_type=upload_format.media_type,
+        )
