@@ -113,7 +113,6 @@ class DatasetDetailView(ProjectAccessMixin, TemplateView):
             query=self.request.GET.get("q", ""),
             page_obj=_page(self.request, pairs),
             can_edit=Capability.DATASET_EDIT in self.capabilities,
-            has_imported_annotations=selectors.dataset_has_imported_annotations(dataset=dataset),
         )
         context.setdefault("import_form", ImportForm())
         return context
@@ -267,7 +266,7 @@ class ReferenceSetDetailView(ProjectAccessMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         reference_set = get_object_or_404(
-            ReferenceSet.objects.select_related("dataset", "queue", "created_by"),
+            ReferenceSet.objects.select_related("dataset", "created_by"),
             pk=self.kwargs["reference_set"],
             project=self.project,
         )

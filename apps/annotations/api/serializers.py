@@ -19,7 +19,7 @@ class AnnotationQueueSerializer(serializers.ModelSerializer):
         slug_field="username", many=True, read_only=True
     )
     created_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
     progress = serializers.SerializerMethodField()
 

@@ -39,7 +39,7 @@ class AlertSerializer(serializers.ModelSerializer):
     resolved_at`` (API.md), plus the headline and the webhook deliveries."""
 
     resolved_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
     rubric_name = serializers.CharField(source="rubric.name", read_only=True)
     version_number = serializers.IntegerField(source="version.number", read_only=True)
