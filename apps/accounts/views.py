@@ -188,4 +188,6 @@ class MemberChangeView(MemberListView):
             for message in exc.messages:
                 messages.error(request, f"{username}: {message}")
             return self.render_to_response(self.get_context_data(), status=400)
+        if membership.user_id == request.user.pk:  # an admin who left or stepped down
+            return redirect("home")
         return redirect("members:list", project=self.project.slug)

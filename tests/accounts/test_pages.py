@@ -170,3 +170,17 @@ def test_api_index_lists_the_collections(client: Any, db: None) -> None:
     assert body["endpoints"]["project-list"].endswith("/api/projects/")
     assert body["endpoints"]["run-list"].endswith("/api/runs/")
     assert "api-root" not in body["endpoints"]
+
+
+def test_an_admin_who_steps_down_lands_on_the_project_list(
+    client: Any, members: dict[str, Any], project: Project, make_user: Any
+) -> None:
+    make_user("second-admin", project=project, role=Role.ADMIN)
+    own = Membership.objects.get(project=project, user=members["admin"])
+    client.force_login(members["admin"])
+    response = client.post(
+        _members_url(project, "change", member=own.pk), {"action": "role", "role": "viewer"}
+    )
+    assert response.status_code == 302 and response["Location"] == reverse("home")
+    own.refresh_from_db()
+    assert own.role == Role.VIEWER

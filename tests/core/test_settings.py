@@ -126,3 +126,27 @@ def test_celery_configuration_follows_the_design() -> None:
     )
     routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
     assert routed <= {q.value for q in Queue}
+
+
+def test_the_embedded_broker_connects_without_a_library_warning(tmp_path: Path) -> None:
+    """kombu warns "No hostname was supplied" when it describes a broker URL without a host (the
+    worker's banner, every command that prints its connection); the output must not carry it."""
+    probe = (
+        "import logging, django; django.setup(); logging.basicConfig(); "
+        "from rubricstudio.celery import app; "
+        "conn = app.connection_for_write(); conn.info(); print('connected')"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(DJANGO_SETTINGS_MODULE="rubricstudio.settings", RUBRICSTUDIO_DATA_DIR=str(tmp_path))
+    run = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "connected" in run.stdout
+    assert "No hostname was supplied" not in run.stderr
+    assert "WARNING" not in run.stderr
