@@ -111,7 +111,7 @@ if DATABASE_URL:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    # The folder is made at start-up (apps/core/embedded.py), not when settings are read.
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -224,8 +224,6 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
 else:
     BROKER_DIR = DATA_DIR / "broker"
-    for folder in ("out", "processed", "control"):
-        (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
     # A host, though the transport ignores it: without one kombu warns "No hostname was supplied"
     # on every connection, in the output of every command.
     CELERY_BROKER_URL = "filesystem://localhost/"
@@ -259,9 +257,30 @@ CELERY_TASK_ROUTES = {
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
+# Liveness of long jobs (apps/core/liveness.py): a chunk at work beats its claim and its run's
+# heartbeat every LIVENESS_HEARTBEAT_S; a claim or heartbeat silent for LIVENESS_STALE_AFTER_S
+# means its worker is gone (the claim may be taken again, the sweep resumes the run); the sweeps
+# run every LIVENESS_SWEEP_S. The window must hold several beats, so a slow beat is not a death.
+LIVENESS_HEARTBEAT_S = env.float("LIVENESS_HEARTBEAT_S", default=5.0)
+LIVENESS_STALE_AFTER_S = env.float("LIVENESS_STALE_AFTER_S", default=20.0)
+LIVENESS_SWEEP_S = env.float("LIVENESS_SWEEP_S", default=15.0)
+# How long the answer of Celery's worker inspection (a broadcast) is reused by pages and sweeps.
+LIVENESS_INSPECT_CACHE_S = env.float("LIVENESS_INSPECT_CACHE_S", default=10.0)
+if LIVENESS_HEARTBEAT_S > 0 and LIVENESS_STALE_AFTER_S < 2 * LIVENESS_HEARTBEAT_S:
+    raise ImproperlyConfigured(
+        "LIVENESS_STALE_AFTER_S must be at least twice LIVENESS_HEARTBEAT_S, or live work "
+        "would be taken for dead."
+    )
+# Consecutive automatic resumes of a run (a worker consumes its queue, nothing waits in it) that
+# bring no progress before the sweep fails it; a chunk claimed this many times more than its
+# retries allow (its worker died each time) is given up.
+JUDGING_MAX_RESUMES = env.int("JUDGING_MAX_RESUMES", default=3)
 CELERY_BEAT_SCHEDULE = {
-    "sweep-orphaned-runs": {"task": "judging.sweep_orphaned_runs", "schedule": 120.0},
-    "sweep-pending-drift-reports": {"task": "drift.sweep_pending_reports", "schedule": 60.0},
+    "sweep-orphaned-runs": {"task": "judging.sweep_orphaned_runs", "schedule": LIVENESS_SWEEP_S},
+    "sweep-pending-drift-reports": {
+        "task": "drift.sweep_pending_reports",
+        "schedule": LIVENESS_SWEEP_S,
+    },
 }
 
 LOGGING = {

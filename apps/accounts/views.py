@@ -18,6 +18,7 @@ from apps.accounts.forms import MemberAddForm, MemberRoleForm, ProjectForm
 from apps.accounts.models import Membership, Role
 from apps.accounts.permissions import Capability, ProjectAccessMixin
 from apps.core.dashboard import dashboard_sections
+from apps.core.forms import form_add_service_errors
 
 
 class LoginView(auth_views.LoginView):
@@ -78,15 +79,6 @@ class DashboardView(ProjectAccessMixin, TemplateView):
         return context
 
 
-def _add_errors(form: Any, exc: ValidationError) -> None:
-    """Put a service's ValidationError on the form fields it names."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, [e.messages[0] for e in errors])
-    else:
-        form.add_error(None, exc.messages)
-
-
 class ProjectCreateView(LoginRequiredMixin, FormView):
     """Any signed-in user may create a project and becomes its admin (as with the API)."""
 
@@ -102,7 +94,7 @@ class ProjectCreateView(LoginRequiredMixin, FormView):
                 description=form.cleaned_data["description"],
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            form_add_service_errors(form, exc)
             return self.render_to_response(self.get_context_data(form=form), status=400)
         messages.success(self.request, f"Project {project.name} created; you are its admin.")
         return redirect("members:list", project=project.slug)
@@ -146,7 +138,7 @@ class MemberAddView(MemberListView):
                     password=form.cleaned_data.get("password", ""),
                 )
             except ValidationError as exc:
-                _add_errors(form, exc)
+                form_add_service_errors(form, exc)
             else:
                 messages.success(
                     request,

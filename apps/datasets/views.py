@@ -14,6 +14,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from apps.accounts.permissions import Capability, ProjectAccessMixin
+from apps.core.forms import form_add_service_errors
 from apps.core.htmx import is_partial_request, template_for
 from apps.datasets import selectors, services
 from apps.datasets.filters import (
@@ -32,10 +33,6 @@ PAGE_SIZE = 50
 
 def _page(request: HttpRequest, queryset: QuerySet[Any]) -> Page[Any]:
     return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
-def _form_errors(exc: ValidationError) -> list[str]:
-    return [str(message) for message in exc.messages]
 
 
 class DatasetListView(ProjectAccessMixin, TemplateView):
@@ -76,7 +73,7 @@ class DatasetCreateView(DatasetListView):
                     description=form.cleaned_data["description"],
                 )
             except ValidationError as exc:
-                form.add_error("name", _form_errors(exc))
+                form_add_service_errors(form, exc)
             else:
                 messages.success(request, f"Dataset {dataset.name} created. Upload pairs next.")
                 return redirect("datasets:detail", project=self.project.slug, dataset=dataset.pk)
@@ -241,7 +238,7 @@ class ReferenceSetCreateView(ReferenceSetListView):
                     description=form.cleaned_data["description"],
                 )
             except ValidationError as exc:
-                form.add_error(None, _form_errors(exc))
+                form_add_service_errors(form, exc)
             else:
                 messages.success(
                     request,

@@ -128,6 +128,43 @@ def test_celery_configuration_follows_the_design() -> None:
     assert routed <= {q.value for q in Queue}
 
 
+def test_a_stale_window_shorter_than_two_beats_is_refused(tmp_path: Path) -> None:
+    result = _settings_with(
+        {"LIVENESS_HEARTBEAT_S": "10", "LIVENESS_STALE_AFTER_S": "15"}, tmp_path
+    )
+    assert result.returncode != 0
+    assert "LIVENESS_STALE_AFTER_S must be at least twice LIVENESS_HEARTBEAT_S" in result.stderr
+
+
+def test_reading_settings_makes_no_folder_and_start_up_makes_the_embedded_ones(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "var"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "RUBRICSTUDIO_TEST_SQLITE"}
+    }
+    env.update(DJANGO_SETTINGS_MODULE="rubricstudio.settings", RUBRICSTUDIO_DATA_DIR=str(data_dir))
+    read_only = "from django.conf import settings; print(settings.CELERY_BROKER_URL)"
+    result = subprocess.run(
+        [sys.executable, "-c", read_only], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert not data_dir.exists()
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    broker_folders = sorted(p.name for p in (data_dir / "broker").iterdir())
+    assert broker_folders == ["control", "out", "processed"]
+
+
 def test_the_embedded_broker_connects_without_a_library_warning(tmp_path: Path) -> None:
     """kombu warns "No hostname was supplied" when it describes a broker URL without a host (the
     worker's banner, every command that prints its connection); the output must not carry it."""
@@ -136,7 +173,11 @@ def test_the_embedded_broker_connects_without_a_library_warning(tmp_path: Path) 
         "from rubricstudio.celery import app; "
         "conn = app.connection_for_write(); conn.info(); print('connected')"
     )
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "RUBRICSTUDIO_TEST_SQLITE"}
+    }
     env.update(DJANGO_SETTINGS_MODULE="rubricstudio.settings", RUBRICSTUDIO_DATA_DIR=str(tmp_path))
     run = subprocess.run(
         [sys.executable, "-c", probe],

@@ -13,11 +13,13 @@ ROUTES = {
     "judging:detail": Route(_VIEW),
     "judging:progress": Route(_VIEW),
     "judging:cancel": Route(_START, methods=("POST",)),
+    "judging:resume": Route(_START, methods=("POST",)),
     # API: lists are read by every staff role; who may write is checked in test_api.py.
     "judge-list": Route(_VIEW, methods=("GET", "POST"), body=(("project", "project"),)),
     "judge-detail": Route(_VIEW, pk="judge"),
     "run-list": Route(_VIEW, methods=("GET", "POST"), body=(("judge", "judge"),)),
     "run-detail": Route(_VIEW, pk="run"),
     "run-cancel": Route(_START, methods=("POST",), pk="run"),
+    "run-resume": Route(_START, methods=("POST",), pk="run"),
     "run-judgments": Route(_VIEW, pk="run"),
 }

@@ -1,4 +1,4 @@
-"""Shapes of annotation queues, the annotator's next pair and annotations (see API.md)."""
+"""Shapes of annotation queues, the annotator's next pair and annotations (see docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Serializers of the datasets API (field names are a public contract: see API.md)."""
+"""Serializers of the datasets API (field names are a public contract: see docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Serializers of the judging API (field names as in API.md)."""
+"""Serializers of the judging API (field names as in docs/api.md)."""
 
 from __future__ import annotations
 
@@ -80,6 +80,12 @@ class RunSerializer(serializers.ModelSerializer):
     judge_label = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
     accuracy = serializers.SerializerMethodField()
+    waiting = serializers.SerializerMethodField(
+        help_text=(
+            "Why an active run is not moving (no worker has reported within the stale window; "
+            "who consumes its queue), or null while a worker is at work or the run has ended."
+        )
+    )
 
     class Meta:
         model = JudgingRun
@@ -105,6 +111,7 @@ class RunSerializer(serializers.ModelSerializer):
             "use_cache",
             "progress",
             "error",
+            "waiting",
             "accuracy",
             "created_at",
             "started_at",
@@ -124,6 +131,9 @@ class RunSerializer(serializers.ModelSerializer):
             "eta_s": progress.eta_s,
             "elapsed_s": progress.elapsed_s,
         }
+
+    def get_waiting(self, obj: JudgingRun) -> str | None:
+        return selectors.run_waiting(obj)
 
     def get_accuracy(self, obj: JudgingRun) -> dict[str, Any] | None:
         # Lists show the stored summary only; computing it for every row would read every run.

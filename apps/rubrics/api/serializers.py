@@ -1,4 +1,4 @@
-"""Shapes of rubrics and rubric versions in the API (field names as in API.md)."""
+"""Shapes of rubrics and rubric versions in the API (field names as in docs/api.md)."""
 
 from __future__ import annotations
 

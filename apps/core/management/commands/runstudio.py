@@ -1,4 +1,4 @@
-"""``manage.py runstudio``: the web server and a background worker together.
+"""``manage.py runstudio``: the web server and a worker (with an embedded beat) together.
 
 Ctrl-C (SIGINT) or SIGTERM stops both: the command forwards SIGTERM to each child, waits for
 it, and kills what is still running after a grace period, so nothing is left holding the port.
@@ -13,6 +13,7 @@ import sys
 import threading
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.core.queues import Queue
@@ -42,9 +43,15 @@ class Command(BaseCommand):
         children: list[tuple[str, subprocess.Popen[bytes]]] = []
         try:
             queues = ",".join(q.value for q in Queue)
+            # With an embedded beat, so the sweeps (runs whose worker died, pending drift
+            # reports) run here too.
+            schedule = str(settings.DATA_DIR / "celerybeat-schedule")
+            worker = worker_command(
+                queues, options["worker_concurrency"], extra=["-B", "--schedule", schedule]
+            )
             web = [sys.executable, "manage.py", "runserver", options["addrport"], "--noreload"]
             for name, argv in (
-                ("worker", worker_command(queues, options["worker_concurrency"])),
+                ("worker", worker),
                 ("web server", web),
             ):
                 children.append((name, subprocess.Popen(argv)))  # noqa: S603 - fixed argv
