@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "apps.annotations",
     "apps.judging",
     "apps.drift",
+    "apps.forensics",
 ]
 
 MIDDLEWARE = [
@@ -212,6 +213,10 @@ SPECTACULAR_SETTINGS = {
         "VerdictEnum": "apps.judging.models.Verdict",
         "RoleEnum": "apps.accounts.models.Role",
         "DriftReportStatusEnum": "apps.drift.models.ReportStatus",
+        "ForensicsJobStatusEnum": "apps.forensics.models.JobStatus",
+        "JudgeDriftTriggerEnum": "apps.forensics.models.JudgeDriftTrigger",
+        # The drift report's trigger keeps the name it had before judge drift reports came.
+        "TriggerEnum": "apps.drift.models.ReportTrigger",
     },
 }
 
@@ -251,6 +256,9 @@ CELERY_TASK_ROUTES = {
     "judging.judge_chunk_gpu": {"queue": Queue.GPU.value},
     "judging.*": {"queue": Queue.DEFAULT.value},
     "drift.*": {"queue": Queue.DEFAULT.value},
+    "forensics.attribute_api": {"queue": Queue.API.value},
+    "forensics.attribute_gpu": {"queue": Queue.GPU.value},
+    "forensics.*": {"queue": Queue.DEFAULT.value},
     "core.*": {"queue": Queue.DEFAULT.value},
 }
 # One message at a time per process: chunks are long, and a GPU worker must not hoard work.
@@ -335,6 +343,13 @@ EMAIL_BACKEND = env.str(
     if EMAIL_HOST
     else "django.core.mail.backends.console.EmailBackend",
 )
+# Drift forensics: judge calls (not answered by the judging cache) a clause attribution may
+# spend, and unflipped pairs in its control sample, when the request names none.
+FORENSICS_ATTRIBUTION_BUDGET = env.int("FORENSICS_ATTRIBUTION_BUDGET", default=5000)
+FORENSICS_CONTROL_PAIRS = env.int("FORENSICS_CONTROL_PAIRS", default=50)
+# A drift alert that opens starts the attribution of its report, so a reviewer finds it done.
+FORENSICS_AUTO_ATTRIBUTE = env.bool("FORENSICS_AUTO_ATTRIBUTE", default=True)
+
 # Absolute links in webhook messages and emails.
 RUBRICSTUDIO_BASE_URL = env.str("RUBRICSTUDIO_BASE_URL", default="")
 

@@ -14,6 +14,7 @@ project_pages: list[URLPattern | URLResolver] = [
     path("runs/", include("apps.judging.urls")),
     path("alerts/", include("apps.drift.urls")),
     path("members/", include("apps.accounts.member_urls")),
+    path("forensics/", include("apps.forensics.urls")),
 ]
 
 urlpatterns = [
