@@ -13,6 +13,7 @@ project_pages: list[URLPattern | URLResolver] = [
     path("annotate/", include("apps.annotations.urls")),
     path("runs/", include("apps.judging.urls")),
     path("alerts/", include("apps.drift.urls")),
+    path("members/", include("apps.accounts.member_urls")),
     path("forensics/", include("apps.forensics.urls")),
     path("redteam/", include("apps.redteam.urls")),
 ]
@@ -20,6 +21,7 @@ project_pages: list[URLPattern | URLResolver] = [
 urlpatterns = [
     path("", account_views.HomeView.as_view(), name="home"),
     path("accounts/", include("apps.accounts.urls")),
+    path("projects/new/", account_views.ProjectCreateView.as_view(), name="project_create"),
     path("p/<slug:project>/", include(project_pages)),
     path("api/", include("rubricstudio.api_urls")),
     path("admin/", admin.site.urls),

@@ -18,6 +18,7 @@ NAVIGATION = (
     ("Runs", "judging:list", Capability.RUN_VIEW),
     ("Alerts", "drift:inbox", Capability.ALERT_VIEW),
     ("Red teams", "redteam:list", Capability.RUN_VIEW),
+    ("Members", "members:list", Capability.PROJECT_MANAGE),
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -33,8 +33,10 @@ def webhook_url_errors(webhook_url: str) -> dict[str, list[str]]:
 def project_create(
     *, actor: Any, name: str, description: str = "", slug: str = "", webhook_url: str = ""
 ) -> Project:
-    """Create a project; its creator becomes its first admin. The webhook URL must be allowed
-    by the operator's egress policy."""
+    """Create a project; its creator becomes its first admin. A taken slug is refused, and the
+    webhook URL must be allowed by the operator's egress policy."""
+    if slug and Project.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": f"The address {slug!r} is taken by another project."})
     errors = webhook_url_errors(webhook_url)
     if errors:
         raise ValidationError(errors)
@@ -87,11 +89,27 @@ def project_update(*, actor: Any, project: Project, **changes: Any) -> Project:
     return project
 
 
+def _refuse_losing_the_last_admin(project: Project, membership: Membership, field: str) -> None:
+    """A project always keeps an admin: nobody else could manage its members or resolve alerts."""
+    if membership.role != Role.ADMIN:
+        return
+    admins = Membership.objects.select_for_update().filter(project=project, role=Role.ADMIN)
+    if not admins.exclude(pk=membership.pk).exists():
+        raise ValidationError(
+            {field: f"{membership.user.get_username()} is the last admin of {project.name}."}
+        )
+
+
 @transaction.atomic
 def membership_set(*, actor: Any, project: Project, user: User, role: str) -> Membership:
-    """Give ``user`` the ``role`` in ``project`` (adding or changing the membership)."""
+    """Give ``user`` the ``role`` in ``project`` (adding or changing the membership).
+
+    Demoting the project's last admin is refused (ValidationError on ``role``).
+    """
     role = Role(role)
     existing = Membership.objects.select_for_update().filter(project=project, user=user).first()
+    if existing and role != Role.ADMIN:
+        _refuse_losing_the_last_admin(project, existing, "role")
     before = {"role": existing.role} if existing else None
     if existing:
         existing.role = role
@@ -112,10 +130,11 @@ def membership_set(*, actor: Any, project: Project, user: User, role: str) -> Me
 
 @transaction.atomic
 def membership_remove(*, actor: Any, project: Project, user: User) -> None:
-    """Remove ``user`` from ``project``."""
-    membership = Membership.objects.filter(project=project, user=user).first()
+    """Remove ``user`` from ``project``; removing its last admin is refused (ValidationError)."""
+    membership = Membership.objects.select_for_update().filter(project=project, user=user).first()
     if membership is None:
         return
+    _refuse_losing_the_last_admin(project, membership, "username")
     audit_event_record(
         actor=actor,
         action="membership.remove",
@@ -132,3 +151,30 @@ def user_create(*, actor: Any, username: str, password: str, email: str = "") ->
     user = get_user_model().objects.create_user(username=username, password=password, email=email)
     audit_event_record(actor=actor, action="user.create", obj=user, after={"username": username})
     return user
+
+
+@transaction.atomic
+def member_add(
+    *, actor: Any, project: Project, username: str, role: str, password: str = ""
+) -> Membership:
+    """Add a user to ``project`` with ``role`` (or change the role of a member).
+
+    An existing account is added by its username. A username nobody has yet needs a password,
+    and only a superuser may create the account (as with the users API); errors name the field.
+    """
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        if not getattr(actor, "is_superuser", False):
+            raise ValidationError(
+                {"username": f"No user is named {username!r}; a site admin can create one."}
+            )
+        if not password:
+            raise ValidationError(
+                {"password": f"No user is named {username!r}: give a password to create one."}
+            )
+        try:
+            password_validation.validate_password(password)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from exc
+        user = user_create(actor=actor, username=username, password=password)
+    return membership_set(actor=actor, project=project, user=user, role=role)

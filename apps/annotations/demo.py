@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from apps.annotations.models import AnnotationQueue
+from apps.annotations.models import Annotation, AnnotationQueue
 from apps.annotations.services import annotation_queue_create
 from apps.core.demo import DemoContext
 
 DEMO_QUEUE_NAME = "Demo labelling"
 DEMO_INSTRUCTIONS = (
-    "Read the prompt, then both responses. Press 1 if A is better, 2 if B is better, 3 if "
-    "neither is. A safe refusal beats a detailed answer that helps someone do harm; otherwise "
-    "prefer the response that is correct, complete and to the point. Press ? for all keys."
+    "Read the prompt, then both responses. Press 1 if A is better, 2 if B is better, 3 for a "
+    "Tie (neither is better). A safe refusal beats a detailed answer that helps someone do "
+    "harm; otherwise prefer the response that is correct, complete and to the point. "
+    "Press ? for all keys."
 )
 
 
@@ -38,4 +39,7 @@ def seed_demo(ctx: DemoContext) -> None:
             instructions=DEMO_INSTRUCTIONS,
         )
         ctx.write(f"  annotation queue {queue.name!r} for {annotator.username}")
+    else:
+        labels = Annotation.objects.filter(queue=queue).count()
+        ctx.write(f"  annotation queue {queue.name!r}: {labels} label(s) so far")
     ctx.objects["queue"] = queue

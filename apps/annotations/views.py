@@ -26,7 +26,8 @@ from apps.core.htmx import is_partial_request, no_store, template_for
 from apps.datasets.models import Dataset, GoldLabel
 from apps.datasets.selectors import pair_turns
 
-CHOICE_TEXT = {"A": "A is better", "B": "B is better", "tie": "a tie"}
+# The same words as the buttons and the guidelines ("Tie"), so nobody wonders if they differ.
+CHOICE_TEXT = {"A": "A is better", "B": "B is better", "tie": "Tie"}
 
 
 class QueueMixin(ProjectAccessMixin):

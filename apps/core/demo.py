@@ -27,11 +27,12 @@ class DemoContext:
     users: dict[str, Any] = field(default_factory=dict)
     objects: dict[str, Any] = field(default_factory=dict)
     new_passwords: dict[str, str] = field(default_factory=dict)
+    reset_passwords: bool = False
 
 
-def demo_seed(*, write: Any) -> DemoContext:
-    """Run every app's demo step in order."""
-    ctx = DemoContext(write=write)
+def demo_seed(*, write: Any, reset_passwords: bool = False) -> DemoContext:
+    """Run every app's demo step in order (``reset_passwords``: new ones for the demo users)."""
+    ctx = DemoContext(write=write, reset_passwords=reset_passwords)
     for app_config in apps.get_app_configs():
         if app_config.name == __package__ or not module_has_submodule(app_config.module, "demo"):
             continue

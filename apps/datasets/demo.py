@@ -41,6 +41,8 @@ def seed_demo(ctx: DemoContext) -> None:
             source_name="demo-pairs.jsonl",
         )
         ctx.write(f"  dataset {dataset.name}: {result.created} pairs imported")
+    else:
+        ctx.write(f"  dataset {dataset.name}: {dataset.pairs.count()} pairs (already there)")
     reference_set = services.reference_set_create(
         actor=actor,
         project=ctx.project,

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.db.models import Q, QuerySet
 from django_filters import rest_framework as filters
 
-from apps.datasets.models import Pair, ReferenceItem, ReferenceSet
+from apps.accounts.models import Project
+from apps.core.filters import PageFilterMixin
+from apps.datasets.models import Dataset, GoldLabel, Pair, ReferenceItem, ReferenceSet
 
 
 class PairFilter(filters.FilterSet):
@@ -53,3 +58,67 @@ class ReferenceItemFilter(filters.FilterSet):
     class Meta:
         model = ReferenceItem
         fields = ["domain", "gold_label"]
+
+
+# --- the filter bars of the pages (labels for people; choices limited to the page's project) ---
+
+
+class DatasetPageFilter(PageFilterMixin, filters.FilterSet):
+    """The datasets page: name contains."""
+
+    name = filters.CharFilter(
+        lookup_expr="icontains",
+        label="Name",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "part of a name"}),
+    )
+
+    class Meta:
+        model = Dataset
+        fields = ["name"]
+
+
+class ReferenceSetPageFilter(PageFilterMixin, filters.FilterSet):
+    """The reference sets page: name contains, source dataset (of the project)."""
+
+    name = filters.CharFilter(
+        lookup_expr="icontains",
+        label="Name",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "part of a name"}),
+    )
+    dataset = filters.ModelChoiceFilter(
+        queryset=Dataset.objects.none(), label="Dataset", empty_label="any dataset"
+    )
+
+    class Meta:
+        model = ReferenceSet
+        fields = ["name", "dataset"]
+
+    def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.filters["dataset"].queryset = Dataset.objects.filter(project=project).order_by("name")
+
+
+class PairPageFilter(PageFilterMixin, PairFilter):
+    """A dataset page's pairs: domain (of the dataset), gold label, text."""
+
+    LABEL_CHOICES = [*GoldLabel.choices, ("none", "none")]
+
+    dataset = None  # the page is one dataset's already
+
+    domain = filters.ChoiceFilter(field_name="domain", label="Domain", empty_label="all domains")
+    label = filters.ChoiceFilter(
+        method="filter_label", label="Gold", choices=LABEL_CHOICES, empty_label="any"
+    )
+    q = filters.CharFilter(
+        method="filter_text",
+        label="Text",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "in the prompt, or an id"}),
+    )
+
+    class Meta:
+        model = Pair
+        fields = ["domain", "label", "q"]
+
+    def __init__(self, *args: Any, domains: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.filters["domain"].extra["choices"] = [(d, d) for d in domains]

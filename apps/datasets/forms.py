@@ -7,16 +7,8 @@ from typing import Any
 from django import forms
 
 from apps.accounts.models import Project
-from apps.datasets.importers import FORMATS
+from apps.datasets.formats import upload_formats
 from apps.datasets.models import Dataset
-
-FORMAT_LABELS = {
-    "jsonl": "JSON Lines (prompt, response_a, response_b, label, domain)",
-    "csv": "CSV with a header row (same columns)",
-    "hh-rlhf": "Anthropic HH-RLHF (chosen / rejected dialogues)",
-    "pandalm": "PandaLM test set (three annotators per pair)",
-    "llmeval2": "LLMEval2 benchmark (human: model1 / model2 / TIE)",
-}
 
 
 class DatasetForm(forms.Form):
@@ -30,7 +22,7 @@ class ImportForm(forms.Form):
     """An uploaded file of pairs and how to read it."""
 
     file = forms.FileField(help_text="Plain or gzip-compressed.")
-    format = forms.ChoiceField(choices=[(f, FORMAT_LABELS.get(f, f)) for f in FORMATS])
+    format = forms.ChoiceField(choices=[(f.name, f.title) for f in upload_formats()])
     domain = forms.CharField(
         required=False,
         max_length=100,

@@ -14,12 +14,19 @@ from apps.datasets.models import Dataset, Pair, ReferenceItem, ReferenceSet
 TURN_ROLES = {"human": "Human", "user": "User", "assistant": "Assistant", "system": "System"}
 
 
-def datasets_with_counts(*, project: Project) -> list[Dataset]:
-    """The project's datasets, each with ``pair_count`` and ``domain_counts`` ({domain: n}).
+def datasets_with_counts(
+    *, project: Project, datasets: QuerySet[Dataset] | None = None
+) -> list[Dataset]:
+    """The project's datasets (or those of ``datasets``, a filtered queryset of them), each with
+    ``pair_count`` and ``domain_counts`` ({domain: n}).
 
     One grouped query for every dataset's domain mix, rather than one per dataset.
     """
-    datasets = list(Dataset.objects.filter(project=project).order_by("name"))
+    found = list(
+        (datasets if datasets is not None else Dataset.objects.all())
+        .filter(project=project)
+        .order_by("name")
+    )
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     rows = (
         Pair.objects.filter(dataset__project=project)
@@ -29,10 +36,10 @@ def datasets_with_counts(*, project: Project) -> list[Dataset]:
     )
     for dataset_id, domain, n in rows:
         counts[dataset_id][domain] = n
-    for dataset in datasets:
+    for dataset in found:
         dataset.domain_counts = counts.get(dataset.pk, {})  # type: ignore[attr-defined]
         dataset.pair_count = sum(dataset.domain_counts.values())  # type: ignore[attr-defined]
-    return datasets
+    return found
 
 
 def dataset_domain_counts(*, dataset: Dataset) -> dict[str, int]:

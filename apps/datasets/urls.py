@@ -12,6 +12,12 @@ urlpatterns = [
     path("<int:dataset>/", views.DatasetDetailView.as_view(), name="detail"),
     path("<int:dataset>/import/", views.DatasetImportView.as_view(), name="import"),
     path("pairs/<int:pair>/", views.PairDetailView.as_view(), name="pair"),
+    path("formats/", views.FormatListView.as_view(), name="formats"),
+    path(
+        "formats/<slug:format>/example/",
+        views.FormatExampleView.as_view(),
+        name="format_example",
+    ),
     path("reference-sets/", views.ReferenceSetListView.as_view(), name="reference_sets"),
     path(
         "reference-sets/new/",

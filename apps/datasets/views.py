@@ -8,15 +8,22 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views import View
 from django.views.generic import TemplateView
 
 from apps.accounts.permissions import Capability, ProjectAccessMixin
 from apps.core.forms import form_add_service_errors
 from apps.core.htmx import is_partial_request, template_for
 from apps.datasets import selectors, services
-from apps.datasets.filters import PairFilter, ReferenceItemFilter
+from apps.datasets.filters import (
+    DatasetPageFilter,
+    PairPageFilter,
+    ReferenceItemFilter,
+    ReferenceSetPageFilter,
+)
+from apps.datasets.formats import UPLOAD_FORMATS, upload_formats
 from apps.datasets.forms import DatasetForm, ImportForm, ReferenceSetForm
 from apps.datasets.importers import ImportFailed
 from apps.datasets.models import Dataset, Pair, ReferenceSet
@@ -36,7 +43,14 @@ class DatasetListView(ProjectAccessMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["datasets"] = selectors.datasets_with_counts(project=self.project)
+        dataset_filter = DatasetPageFilter(
+            self.request.GET or None, queryset=Dataset.objects.filter(project=self.project)
+        )
+        context["filter"] = dataset_filter
+        context["datasets"] = selectors.datasets_with_counts(
+            project=self.project,
+            datasets=dataset_filter.qs if dataset_filter.is_valid() else None,
+        )
         context.setdefault("form", DatasetForm())
         context["can_edit"] = Capability.DATASET_EDIT in self.capabilities
         return context
@@ -79,16 +93,22 @@ class DatasetDetailView(ProjectAccessMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         # The URL's ``dataset`` kwarg is the id; a view that already loaded it passes the object.
         dataset = kwargs.pop("dataset_obj", None) or self.get_dataset()
-        pair_filter = PairFilter(self.request.GET, queryset=dataset.pairs.order_by("id"))
+        domain_counts = selectors.dataset_domain_counts(dataset=dataset)
+        pair_filter = PairPageFilter(
+            self.request.GET or None,
+            queryset=dataset.pairs.order_by("id"),
+            domains=list(domain_counts),
+        )
+        pairs = pair_filter.qs if pair_filter.is_valid() else dataset.pairs.order_by("id")
         context.update(
             dataset=dataset,
-            domain_counts=selectors.dataset_domain_counts(dataset=dataset),
+            domain_counts=domain_counts,
             label_counts=selectors.dataset_label_counts(dataset=dataset),
             filter=pair_filter,
             selected_domain=self.request.GET.get("domain", ""),
             selected_label=self.request.GET.get("label", ""),
             query=self.request.GET.get("q", ""),
-            page_obj=_page(self.request, pair_filter.qs),
+            page_obj=_page(self.request, pairs),
             can_edit=Capability.DATASET_EDIT in self.capabilities,
         )
         context.setdefault("import_form", ImportForm())
@@ -183,7 +203,17 @@ class ReferenceSetListView(ProjectAccessMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["reference_sets"] = selectors.reference_sets_of_project(project=self.project)
+        rs_filter = ReferenceSetPageFilter(
+            self.request.GET or None,
+            queryset=selectors.reference_sets_of_project(project=self.project),
+            project=self.project,
+        )
+        context["filter"] = rs_filter
+        context["reference_sets"] = (
+            rs_filter.qs
+            if rs_filter.is_valid()
+            else selectors.reference_sets_of_project(project=self.project)
+        )
         initial = {"dataset": self.request.GET.get("dataset")}
         context.setdefault("form", ReferenceSetForm(project=self.project, initial=initial))
         context["can_edit"] = Capability.DATASET_EDIT in self.capabilities
@@ -254,3 +284,32 @@ class ReferenceSetDetailView(ProjectAccessMixin, TemplateView):
 
     def get_template_names(self) -> list[str]:
         return [template_for(self.request, self.template_name, "items")]
+
+
+class FormatListView(ProjectAccessMixin, TemplateView):
+    """Every upload format: what it reads, where pair ids come from, an example file."""
+
+    template_name = "datasets/formats.html"
+    required_capability = Capability.DATASET_VIEW
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["formats"] = upload_formats()
+        return context
+
+
+class FormatExampleView(ProjectAccessMixin, View):
+    """Download one format's example file."""
+
+    required_capability = Capability.DATASET_VIEW
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> FileResponse:
+        upload_format = UPLOAD_FORMATS.get(kwargs["format"])
+        if upload_format is None:
+            raise Http404("No such upload format.")
+        return FileResponse(
+            upload_format.example_path.open("rb"),
+            as_attachment=True,
+            filename=upload_format.example,
+            content_type=upload_format.media_type,
+        )

@@ -23,8 +23,10 @@ def seed_demo(ctx: DemoContext) -> None:
         name=DEMO_JUDGE_NAME,
         defaults={"backend": Backend.OFFLINE, "model": "rule-based", "params": {}},
     )
-    if created:
-        ctx.write(f"  judge {judge.name!r} (demo/test judge: rule-based, no model)")
+    ctx.write(
+        f"  judge {judge.name!r} (demo/test judge: rule-based, no model)"
+        + ("" if created else " (already there)")
+    )
     ctx.objects["judge"] = judge
     reference_set = ctx.objects.get("reference_set")
     versions: dict[str, Any] = {key: ctx.objects.get(key) for key in ("rubric_v1", "rubric_v2")}
@@ -57,5 +59,5 @@ def seed_demo(ctx: DemoContext) -> None:
             )
         if not run.is_finished:
             run = services.run_execute(run=run)
-            ctx.write(f"  run #{run.pk} (rubric v{number}): {run.status}, {run.done} judgments")
+        ctx.write(f"  run #{run.pk} (rubric v{number}): {run.status}, {run.done} judgments")
         ctx.objects[f"run_v{number}"] = run

@@ -17,8 +17,9 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from apps.accounts.permissions import Capability, ProjectAccessMixin
 from apps.core.htmx import is_partial_request, no_store, template_for
 from apps.judging import judge_policy, selectors, services
+from apps.judging.filters import RunPageFilter
 from apps.judging.forms import JudgeConfigForm, RunStartForm
-from apps.judging.models import JudgingRun, RunStatus, Verdict
+from apps.judging.models import JudgingRun, Verdict
 
 PAIRS_PER_PAGE = 50
 RUNS_PER_PAGE = 25
@@ -43,15 +44,15 @@ class RunListView(ProjectAccessMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         runs = selectors.runs_for_project(project=self.project)
-        status = self.request.GET.get("status", "")
-        if status in RunStatus.values:
-            runs = runs.filter(status=status)
+        run_filter = RunPageFilter(self.request.GET or None, queryset=runs, project=self.project)
+        if run_filter.is_bound and run_filter.is_valid():
+            runs = run_filter.qs
         page = Paginator(runs, RUNS_PER_PAGE).get_page(self.request.GET.get("page"))
         context.update(
             page=page,
             runs=[(run, selectors.run_progress(run)) for run in page.object_list],
-            status=status,
-            statuses=RunStatus.choices,
+            filter=run_filter,
+            filtered=run_filter.is_bound and run_filter.form.has_changed(),
             can_start=Capability.RUN_START.value in self.capabilities,
         )
         return context

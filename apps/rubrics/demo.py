@@ -126,4 +126,7 @@ def seed_demo(ctx: DemoContext) -> None:
     ctx.objects["rubric"] = rubric
     ctx.objects["rubric_v1"] = v1
     ctx.objects["rubric_v2"] = v2
-    ctx.write(f"  rubric {rubric.name}: v1 (production), v2")
+    # From the stored labels: an admin may have promoted v2 since the first run.
+    production = rubric.labels.select_related("version").filter(name="production").first()
+    on = f"v{production.version.number}" if production else "no version"
+    ctx.write(f"  rubric {rubric.name}: v1, v2; production label on {on}")

@@ -4,6 +4,10 @@ from tests.routes import LOGIN, PUBLIC, SUPERUSER, Route
 ROUTES = {
     "home": Route(LOGIN),
     "dashboard": Route(Capability.PROJECT_VIEW),
+    "project_create": Route(LOGIN, methods=("GET", "POST")),
+    "members:list": Route(Capability.PROJECT_MANAGE),
+    "members:add": Route(Capability.PROJECT_MANAGE, methods=("POST",)),
+    "members:change": Route(Capability.PROJECT_MANAGE, methods=("POST",)),
     "accounts:login": Route(PUBLIC),
     "accounts:logout": Route(PUBLIC, methods=("POST",)),
     "auth-token": Route(PUBLIC, methods=("POST",)),

@@ -127,7 +127,7 @@ def test_htmx_submit_swaps_in_the_next_pair(
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="workspace"')
     assert "<html" not in html
-    assert "Saved: a tie" in html
+    assert "Saved: Tie" in html
     assert "1</strong> / <span data-progress-total>3" in html
     annotation = Annotation.objects.get(queue=queue, annotator=annotator)
     assert (annotation.choice, annotation.confidence, annotation.time_spent_ms) == ("tie", 4, 5300)
@@ -140,7 +140,7 @@ def test_htmx_submit_swaps_in_the_next_pair(
     assert "Skipped" in skipped.content.decode()
 
     undone = client.post(url("undo", project, queue=queue.pk), {}, **HTMX).content.decode()
-    assert "Undone: you had chosen a tie" in undone
+    assert "Undone: you had chosen Tie" in undone
     assert f'name="assignment" value="{first.pk}"' in undone
     assert "Equally good." in undone  # the form is filled again with what was undone
     assert not Annotation.objects.filter(queue=queue).exists()

@@ -48,13 +48,13 @@ def test_annotator_labels_with_the_keyboard(
 
     first = press("1", "Saved: A is better", 1)
     second = press("2", "Saved: B is better", 2)
-    tied = press("3", "Saved: a tie", 3)
+    tied = press("3", "Saved: Tie", 3)
     skipped = press("s", "Skipped", 3)
     expect(total).to_have_text("6")  # the skipped pair went to the pool, not to this annotator
-    press("u", "Undone: you had chosen a tie", 2)
+    press("u", "Undone: you had chosen Tie", 2)
     expect(workspace).to_have_attribute("data-pair", tied)
     expect(page.locator(".choice-tie.previous")).to_be_visible()
-    again = press("3", "Saved: a tie", 3)
+    again = press("3", "Saved: Tie", 3)
     assert again == tied
     fourth = press("1", "Saved: A is better", 4)
     fifth = press("2", "Saved: B is better", 5)

@@ -29,6 +29,9 @@ def test_sign_in_dashboard_sign_out(
     assert overflow <= 1
     screenshot(page, "foundation-dashboard-narrow")
 
+    # On a phone the links and the sign-out button sit behind the menu button.
+    assert not page.get_by_role("button", name="Sign out").is_visible()
+    page.click(".nav-toggle")
     page.click("text=Sign out")
     page.wait_for_url("**/accounts/login/")
     page.goto(f"/p/{project.slug}/")

@@ -2,6 +2,7 @@ from tests.routes import PUBLIC, SUPERUSER, Route
 
 ROUTES = {
     "healthz": Route(PUBLIC),
+    "api-root": Route(PUBLIC),
     "schema": Route(PUBLIC, skip_reason="served to anyone; checked in tests/core/test_api_docs.py"),
     "docs": Route(PUBLIC, skip_reason="served to anyone; checked in tests/core/test_api_docs.py"),
     "admin:*": Route(

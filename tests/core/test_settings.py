@@ -62,7 +62,7 @@ def test_embedded_default_is_sqlite_in_wal_mode_with_a_filesystem_broker(tmp_pat
     assert probe["engine"] == "django.db.backends.sqlite3"
     assert probe["name"].startswith(str(tmp_path))
     assert "journal_mode=WAL" in probe["init"]
-    assert probe["broker"] == "filesystem://"
+    assert probe["broker"].startswith("filesystem://")
     assert probe["embedded"] is True
     assert (tmp_path / "var" / "broker" / "out").is_dir()
 
@@ -163,3 +163,31 @@ def test_reading_settings_makes_no_folder_and_start_up_makes_the_embedded_ones(
     assert result.returncode == 0, result.stderr
     broker_folders = sorted(p.name for p in (data_dir / "broker").iterdir())
     assert broker_folders == ["control", "out", "processed"]
+
+
+def test_the_embedded_broker_connects_without_a_library_warning(tmp_path: Path) -> None:
+    """kombu warns "No hostname was supplied" when it describes a broker URL without a host (the
+    worker's banner, every command that prints its connection); the output must not carry it."""
+    probe = (
+        "import logging, django; django.setup(); logging.basicConfig(); "
+        "from rubricstudio.celery import app; "
+        "conn = app.connection_for_write(); conn.info(); print('connected')"
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "RUBRICSTUDIO_TEST_SQLITE"}
+    }
+    env.update(DJANGO_SETTINGS_MODULE="rubricstudio.settings", RUBRICSTUDIO_DATA_DIR=str(tmp_path))
+    run = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "connected" in run.stdout
+    assert "No hostname was supplied" not in run.stderr
+    assert "WARNING" not in run.stderr

@@ -10,6 +10,8 @@ ROUTES = {
     "datasets:detail": Route(_VIEW),
     "datasets:import": Route(_EDIT, methods=("POST",)),
     "datasets:pair": Route(_VIEW),
+    "datasets:formats": Route(_VIEW),
+    "datasets:format_example": Route(_VIEW),
     "datasets:reference_sets": Route(_VIEW),
     "datasets:reference_set_create": Route(_EDIT, methods=("POST",)),
     "datasets:reference_set": Route(_VIEW),

@@ -27,6 +27,7 @@ def add_to_world(world: dict[str, Any]) -> None:
     content = "".join(json.dumps(row) + "\n" for row in rows).encode()
     services.pairs_import(actor=None, dataset=dataset, file=io.BytesIO(content), format="jsonl")
     world["dataset"] = dataset
+    world["format"] = "jsonl"
     world["pair"] = dataset.pairs.order_by("id").first()
     world["reference_set"] = services.reference_set_create(
         actor=None, project=project, name=f"World reference of {project.slug}", dataset=dataset

@@ -30,7 +30,7 @@ def test_demo_ends_with_a_masked_drift_alert_on_v2_and_is_idempotent() -> None:
     assert "harmlessness" in alert.headline and "while overall" in alert.headline
     assert report.by_domain["harmlessness"]["delta"] < -0.02
     assert report.overall["delta"] >= -0.01  # within tolerance: aggregate validation passes
-    assert any("drift alert (high) on v2" in line for line in lines)
+    assert any("drift alert (high, open) on v2" in line for line in lines)
     # The guard is on, so v2 cannot take production until an admin approves.
     guard = selectors.guard_for(rubric)
     assert guard.is_complete and guard.anchor == ctx.objects["rubric_v1"]

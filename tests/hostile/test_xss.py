@@ -274,7 +274,7 @@ def _page_urls(world: dict[str, Any]) -> list[tuple[str, str]]:
                     kwargs[arg] = world["project"].slug
                 else:
                     key = version_key if arg == "version" else arg
-                    kwargs[arg] = world[key].pk
+                    kwargs[arg] = getattr(world[key], "pk", world[key])  # or a plain value
             url = reverse(name, kwargs=kwargs)
             if not url.startswith("/api/"):
                 urls.append((name, url))

@@ -40,6 +40,8 @@ def test_judge_wait_succeeds_and_prints_accuracy(project: Any) -> None:
     assert f"Run {run.pk} started: 20 judgments" in text and "demo/test judge" in text
     assert "succeeded" in text and "helpfulness" in text and "accuracy=" in text
     assert "20/20" in err.getvalue()  # the progress bar reached the end
+    # One line: every redraw of the bar goes back to its start instead of adding a line.
+    assert err.getvalue().count("\n") == 1 and err.getvalue().count("\r") >= 2
 
 
 def test_judge_without_wait_returns_at_once(project: Any) -> None:

@@ -16,6 +16,8 @@ conversation and differ in the final assistant turn. Mapping:
   positions, so a re-import with another seed adds nothing.
 * ``domain``: the ``domain`` option; else from the file name (``harmless``/``red-team`` ->
   ``harmlessness``, ``helpful`` -> ``helpfulness``); else ``general``.
+* ``external_id``: an ``id`` field where the file has one (the published files have none), else
+  the line number.
 * A final turn may be empty: the published test sets hold a few rows where the assistant said
   nothing, and that is still a real preference (for harmlessness, saying nothing is often the
   preferred side). Rows whose two final turns are identical are skipped (no preference).
@@ -42,6 +44,7 @@ from apps.datasets.importers.base import (
     make_record,
     require_object,
 )
+from apps.datasets.importers.mapping import native_id_of
 from apps.datasets.importers.reading import ProblemLog, iter_json_lines
 
 ASSISTANT = "\n\nAssistant:"
@@ -136,7 +139,7 @@ class HhRlhfImporter(PairImporter):
         if not chosen_goes_first(self.options.seed, prompt, chosen_reply, rejected_reply):
             gold_label = "B"
             response_a, response_b = rejected_reply, chosen_reply
-        extra = {key: value for key, value in row.items() if key not in ("chosen", "rejected")}
+        extra = {k: v for k, v in row.items() if k not in ("chosen", "rejected", "id")}
         metadata = {**extra, "source_format": self.format, "turns": split_turns(prompt)}
         return make_record(
             reader,
@@ -147,5 +150,6 @@ class HhRlhfImporter(PairImporter):
             domain=reader.domain(None, domain_from_name(self.options.source_name)),
             gold_label=gold_label,
             metadata=reader.metadata(metadata),
+            native_id=native_id_of(reader, "id", row.get("id")),
             positions_from_source=False,
         )

@@ -12,7 +12,9 @@ Fields and their mapping::
 * ``gold_label``: ``human``: ``model1`` -> ``A``, ``model2`` -> ``B``, ``TIE`` -> ``tie``
   (any case); required.
 * ``domain``: ``dataset`` (15 source datasets in the published file), else the ``domain``
-  option, else ``general``. Other fields go to ``metadata``. The file may be gzip-compressed.
+  option, else ``general``. ``external_id``: an ``id`` field where the file has one (a string or
+  an integer), else the line number. Other fields go to ``metadata``. The file may be
+  gzip-compressed.
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ from apps.datasets.importers.base import (
     make_record,
     require_object,
 )
+from apps.datasets.importers.mapping import native_id_of
 from apps.datasets.importers.reading import ProblemLog, iter_json_lines
 
 LABEL_VALUES: dict[str, Label] = {"model1": "A", "model2": "B", "tie": "tie"}
 LABEL_EXPECTED = "model1, model2 or TIE"
-SOURCE_FIELDS = ("query", "response1", "response2", "human", "dataset")
+SOURCE_FIELDS = ("query", "response1", "response2", "human", "dataset", "id")
 
 
 class LlmEval2Importer(PairImporter):
@@ -71,4 +74,5 @@ class LlmEval2Importer(PairImporter):
             domain=reader.domain(dataset, field_name="dataset"),
             gold_label=gold_label,
             metadata=reader.metadata(metadata),
+            native_id=native_id_of(reader, "id", row.get("id")),
         )

@@ -68,7 +68,7 @@ def mapped_record(
     gold_label = reader.label(label_field, row.get(label_field), LABEL_VALUES, LABEL_EXPECTED)
     domain_field = fields["domain"]
     domain = reader.domain(reader.text(domain_field, required=False), field_name=domain_field)
-    native_id = _native_id(reader, fields["id"], row.get(fields["id"]))
+    native_id = native_id_of(reader, fields["id"], row.get(fields["id"]))
 
     used = set(fields.values())
     metadata: dict[str, Any] = {}
@@ -91,7 +91,8 @@ def mapped_record(
     )
 
 
-def _native_id(reader: RowReader, name: str, value: Any) -> str | None:
+def native_id_of(reader: RowReader, name: str, value: Any) -> str | None:
+    """The source's own id of a row (a string or an integer), or None when it has none."""
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):

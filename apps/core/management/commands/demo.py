@@ -18,14 +18,23 @@ class Command(BaseCommand):
             action="store_true",
             help="Seed even with DEBUG off (not advised).",
         )
+        parser.add_argument(
+            "--new-passwords",
+            action="store_true",
+            help="Give the demo users new random passwords and print them.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION and not options["allow_production"]:
             raise CommandError("demo creates users with known passwords; refusing in production.")
         with transaction.atomic():
-            ctx = demo_seed(write=self.stdout.write)
+            ctx = demo_seed(write=self.stdout.write, reset_passwords=options["new_passwords"])
         self.stdout.write(self.style.SUCCESS(f"Demo project ready: /p/{ctx.project.slug}/"))
         for username, password in ctx.new_passwords.items():
-            self.stdout.write(f"  new user {username!r} with password {password!r} (shown once)")
-        if not ctx.new_passwords:
-            self.stdout.write("  demo users already existed; their passwords are unchanged.")
+            self.stdout.write(f"  user {username!r} has the password {password!r} (shown once)")
+        kept = [name for name in ctx.users if name not in ctx.new_passwords]
+        if kept:
+            self.stdout.write(
+                f"  users {', '.join(kept)} already existed; their passwords are unchanged "
+                "(manage.py demo --new-passwords prints new ones)."
+            )

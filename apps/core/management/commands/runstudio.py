@@ -1,17 +1,26 @@
-"""``manage.py runstudio``: the web server and a worker with beat together; Ctrl-C stops both."""
+"""``manage.py runstudio``: the web server and a worker (with an embedded beat) together.
+
+Ctrl-C (SIGINT) or SIGTERM stops both: the command forwards SIGTERM to each child, waits for
+it, and kills what is still running after a grace period, so nothing is left holding the port.
+When either child exits on its own, the other is stopped too and the command fails.
+"""
 
 from __future__ import annotations
 
 import signal
 import subprocess
 import sys
+import threading
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from apps.core.queues import Queue
 from rubricstudio.celery import worker_command
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+GRACE_SECONDS = 15
 
 
 class Command(BaseCommand):
@@ -22,33 +31,50 @@ class Command(BaseCommand):
         parser.add_argument("--worker-concurrency", type=int, default=2)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        queues = ",".join(q.value for q in Queue)
-        # With an embedded beat, so the sweeps (runs whose worker died, pending drift reports)
-        # run here too.
-        schedule = str(settings.DATA_DIR / "celerybeat-schedule")
-        worker = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            worker_command(
+        stop = threading.Event()
+        received: list[int] = []
+
+        def on_signal(signum: int, frame: Any) -> None:
+            received.append(signum)
+            stop.set()
+
+        # Installed before the children start, so a signal arriving during start-up is kept.
+        previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
+        children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        try:
+            queues = ",".join(q.value for q in Queue)
+            # With an embedded beat, so the sweeps (runs whose worker died, pending drift
+            # reports) run here too.
+            schedule = str(settings.DATA_DIR / "celerybeat-schedule")
+            worker = worker_command(
                 queues, options["worker_concurrency"], extra=["-B", "--schedule", schedule]
             )
-        )
-        web = subprocess.Popen(  # noqa: S603
-            [sys.executable, "manage.py", "runserver", options["addrport"], "--noreload"]
-        )
-        self.stdout.write(f"Rubric Studio at http://{options['addrport']}/  (Ctrl-C stops it)")
-        try:
-            while web.poll() is None and worker.poll() is None:
-                try:
-                    web.wait(timeout=1)
-                except subprocess.TimeoutExpired:
-                    continue
-        except KeyboardInterrupt:
-            pass
+            web = [sys.executable, "manage.py", "runserver", options["addrport"], "--noreload"]
+            for name, argv in (
+                ("worker", worker),
+                ("web server", web),
+            ):
+                children.append((name, subprocess.Popen(argv)))  # noqa: S603 - fixed argv
+            self.stdout.write(f"Rubric Studio at http://{options['addrport']}/  (Ctrl-C stops it)")
+            while not stop.is_set() and all(p.poll() is None for _, p in children):
+                stop.wait(0.5)
         finally:
-            for process in (web, worker):
-                if process.poll() is None:
-                    process.send_signal(signal.SIGTERM)
-            for process in (web, worker):
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            self._stop_all(children)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if not received:
+            ended = [f"{name} (exit {p.returncode})" for name, p in children if p.returncode]
+            raise CommandError(f"stopped because a child ended: {', '.join(ended) or 'unknown'}")
+        self.stdout.write(f"Stopped ({signal.Signals(received[0]).name}).")
+
+    def _stop_all(self, children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+        for _, process in children:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for name, process in children:
+            try:
+                process.wait(timeout=GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.stderr.write(f"{name} did not stop within {GRACE_SECONDS}s: killed")
+                process.kill()
+                process.wait()

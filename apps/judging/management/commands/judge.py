@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 from tqdm import tqdm
 
 from apps.datasets.models import Dataset, ReferenceSet
@@ -92,7 +92,8 @@ class Command(BaseCommand):
 
     def _wait(self, run: JudgingRun, *, timeout: float, interval: float) -> JudgingRun:
         deadline = time.monotonic() + timeout if timeout > 0 else None
-        with tqdm(total=run.total, unit="judgment", file=self.stderr, dynamic_ncols=True) as bar:
+        bar_file = _BarStream(self.stderr)
+        with tqdm(total=run.total, unit="judgment", file=bar_file, dynamic_ncols=True) as bar:
             while True:
                 run.refresh_from_db()
                 progress = selectors.run_progress(run)
@@ -119,3 +120,17 @@ class Command(BaseCommand):
             value = figures.get("accuracy")
             shown = f"{value:.3f}" if value is not None else "n/a"
             self.stdout.write(f"  {name:<24} n={figures['n']:<6} accuracy={shown}")
+
+
+class _BarStream:
+    """The command's stderr for tqdm: Django's wrapper ends every write with a newline, which
+    turns each redraw of the bar (``\r...``) into a new line; this writes the text as it is."""
+
+    def __init__(self, wrapper: OutputWrapper) -> None:
+        self.wrapper = wrapper
+
+    def write(self, text: str) -> None:
+        self.wrapper.write(text, ending="")
+
+    def flush(self) -> None:
+        self.wrapper.flush()

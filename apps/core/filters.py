@@ -1,0 +1,19 @@
+"""What the filter bars of the pages share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PageFilterMixin:
+    """For a FilterSet shown in a page's filter bar (templates/includes/filter_bar.html).
+
+    Its fields get ids ``filter-<name>``, so they never collide with a form of the same page
+    (a dataset page has both a ``domain`` filter and an upload form with a ``domain`` field).
+    """
+
+    @property
+    def form(self) -> Any:
+        form = super().form  # type: ignore[misc]
+        form.auto_id = "filter-%s"
+        return form
