@@ -563,11 +563,12 @@ class FakeOpenAIServer:
             pieces = [("[[", False), (letter, True), ("]]", False)]
         elif code is not None:
             pieces = [(code.group(1), False)]
+        elif "capital letter" in text:
+            # Asked for one letter, even a model that ignores longer formats gives one.
+            pieces = [(letter, True)]
         elif config.reply == "offformat" or not sees_format:
             # A model that was never told the answer format does not produce it.
             pieces = [(word + " ", False) for word in OFFFORMAT_TEXT.split()]
-        elif "capital letter" in text:
-            pieces = [(letter, True)]
         elif config.reply == "verbose":
             pieces = [(word + " ", False) for word in VERBOSE_PREAMBLE.split()]
             pieces += [("[[", False), (letter, True), ("]]", False)]
