@@ -172,7 +172,8 @@ def _since(started: float) -> float:
 
 
 def _support(answer: _Answer, honoured: bool) -> str:
-    if answer.status == 400:
+    # 422: servers built on FastAPI refuse an unknown option as a validation error.
+    if answer.status in (400, 422):
         return "rejected"
     if answer.body is None:
         return "error"
@@ -545,11 +546,19 @@ def assess(
             )
         )
         cut = int(sanity.get("cut_off", 0))
-        # A dropped system message explains the invalid answers: fix that first, then re-check.
-        if not system_dropped and not timeouts and not one_token_broken:
+        # With the system message dropped, the model never saw the answer format, so more room
+        # would not help; a constraint the server enforces helps whatever the model saw, and a
+        # small model needs it, so it is offered with the merge (one click fixes both).
+        if not timeouts and not one_token_broken:
             recs.extend(
                 _format_recommendations(
-                    params, mode, options, supported_constraints, support, cut, invalid
+                    params,
+                    mode,
+                    options,
+                    supported_constraints,
+                    support,
+                    cut if not system_dropped else 0,
+                    invalid,
                 )
             )
     consistency = sanity.get("position_consistency")
@@ -615,7 +624,7 @@ def _format_recommendations(
                 {"params": {"one_token": True}},
             )
         ]
-    if cut * 2 >= invalid:
+    if cut and cut * 2 >= invalid:
         current = int(params.get("max_tokens", 16 if mode == "verdict" else 1024))
         raised = max(current * 4, RAISED_MAX_TOKENS[mode])
         return [

@@ -98,12 +98,13 @@ def test_dropped_system_messages_are_caught_and_merging_fixes_them(
     assert check.metrics["system_role"] == "dropped"
     assert "added no prompt tokens" in check.metrics["system_evidence"]
     assert {"system_dropped", "low_parse_rate"} <= codes(check.findings)
-    # The dropped system message explains the invalid answers: that is the one fix offered.
-    assert codes(check.recommendations) == {"merge_system"}
+    # The merge, and the constraint the server enforces: one click fixes both.
+    assert codes(check.recommendations) == {"merge_system", "use_constrained"}
     assert check.metrics["sanity"]["n_valid"] == 0
 
     judge, again = apply_and_recheck(check)
     assert judge.params["prompt_layout"] == "merged"
+    assert judge.params["constrain"] == "json_schema"
     assert_fixed(again)
     assert again.metrics["sanity"]["n_valid"] == 8
     # The sanity requests of the second check carried no system message at all.
@@ -113,6 +114,21 @@ def test_dropped_system_messages_are_caught_and_merging_fixes_them(
     event = AuditEvent.objects.get(action="judge.check.apply")
     assert event.before["params"].get("prompt_layout") is None
     assert event.after["params"]["prompt_layout"] == "merged"
+
+
+def test_without_constraints_merging_alone_fixes_dropped_system_messages(
+    project: Any, fake_server: FakeOpenAIServer
+) -> None:
+    fake_server.configure(system_role="dropped", json_schema="ignored", logprobs="ignored")
+    check = run_check(judge_for(project, fake_server))
+    # Off-format answers are cut off at max_tokens, but more room would not help a model that
+    # never saw the format: the merge is the one fix offered.
+    assert check.metrics["sanity"]["cut_off"] == 8
+    assert codes(check.recommendations) == {"merge_system"}
+    judge, again = apply_and_recheck(check)
+    assert "constrain" not in judge.params
+    assert_fixed(again)
+    assert again.metrics["sanity"]["verdict_sources"] == {"text": 8}
 
 
 def test_refused_logprobs_are_reported_and_switched_off(

@@ -423,7 +423,10 @@ class OpenAIBackend(JudgeBackend):
 
             failure = answer
             outcome.answered = outcome.answered or failure.answered
-            if failure.status == 400 and (use_logprobs or use_json or use_constraint):
+            # 422: servers built on FastAPI answer an option they do not know with a
+            # validation error rather than a 400.
+            refused = failure.status == 400 or (failure.status == 422 and use_constraint)
+            if refused and (use_logprobs or use_json or use_constraint):
                 # Servers that lack logprobs, JSON mode or constrained output answer 400: ask
                 # again without, once for each option, and without counting it as a failed
                 # attempt. An error that names the option is remembered at once; otherwise only
