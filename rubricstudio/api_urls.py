@@ -1,4 +1,4 @@
-"""The public REST API (see API.md): every app's routes under /api/."""
+"""The public REST API (see docs/api.md): every app's routes under /api/."""
 
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView

@@ -111,7 +111,7 @@ if DATABASE_URL:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    # The folder is made at start-up (apps/core/embedded.py), not when settings are read.
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -229,8 +229,6 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
 else:
     BROKER_DIR = DATA_DIR / "broker"
-    for folder in ("out", "processed", "control"):
-        (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS_FILESYSTEM = {
         "data_folder_in": str(BROKER_DIR / "out"),

@@ -108,10 +108,11 @@ def members(project: Project, make_user: Callable[..., Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def api_client_for() -> Callable[[Any], Any]:
-    from rest_framework.test import APIClient
+    """API clients by user; every response they get is checked against the OpenAPI schema."""
+    from tests.schema_check import SchemaCheckedAPIClient
 
-    def make(user: Any) -> APIClient:
-        client = APIClient()
+    def make(user: Any) -> SchemaCheckedAPIClient:
+        client = SchemaCheckedAPIClient()
         if user is not None:
             client.force_authenticate(user)
         return client

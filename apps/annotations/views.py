@@ -21,18 +21,12 @@ from apps.accounts.permissions import Capability, ProjectAccessMixin
 from apps.annotations import selectors, services
 from apps.annotations.forms import AdjudicationForm, QueueForm, QueueSettingsForm
 from apps.annotations.models import AnnotationQueue, Assignment
+from apps.core.forms import form_add_service_errors
 from apps.core.htmx import is_partial_request, no_store, template_for
 from apps.datasets.models import Dataset, GoldLabel
 from apps.datasets.selectors import pair_turns
 
 CHOICE_TEXT = {"A": "A is better", "B": "B is better", "tie": "a tie"}
-
-
-def _add_errors(form: Any, exc: ValidationError) -> None:
-    """A service's ``ValidationError({field: [...]})`` as form errors."""
-    errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
-    for field_name, field_messages in errors.items():
-        form.add_error(field_name if field_name in form.fields else None, field_messages)
 
 
 class QueueMixin(ProjectAccessMixin):
@@ -121,7 +115,7 @@ class QueueCreateView(ProjectAccessMixin, TemplateView):
                     instructions=data["instructions"],
                 )
             except ValidationError as exc:
-                _add_errors(form, exc)
+                form_add_service_errors(form, exc)
             else:
                 messages.success(request, f"Queue {queue.name} created.")
                 return redirect("annotations:queue", project=self.project.slug, queue=queue.pk)
@@ -181,7 +175,7 @@ class QueueSettingsView(QueueDetailView):
                     annotators=list(data["annotators"]),
                 )
             except ValidationError as exc:
-                _add_errors(form, exc)
+                form_add_service_errors(form, exc)
             else:
                 messages.success(request, "Queue settings saved.")
                 return redirect("annotations:queue", project=self.project.slug, queue=queue.pk)

@@ -25,6 +25,8 @@ class Dataset(TimeStampedModel):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     source = models.CharField(max_length=200, blank=True)
+    # Labels of the file's own annotators (PandaLM) that imports handed to the annotations app.
+    annotator_label_count = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -109,13 +111,11 @@ class ReferenceSet(models.Model):
     name = models.CharField(max_length=200)
     version = models.PositiveIntegerField(default=1)
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="reference_sets")
-    queue = models.ForeignKey(
-        "annotations.AnnotationQueue",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="reference_sets",
-    )
+    # Where the labels came from: ``dataset`` (its imported labels) or a registered source such
+    # as ``queue`` (apps/datasets/label_sources.py), named by kind and id, described in words.
+    source_kind = models.CharField(max_length=50, default="dataset")
+    source_id = models.PositiveIntegerField(null=True, blank=True)
+    source_description = models.CharField(max_length=300, blank=True)
     description = models.TextField(blank=True)
     item_count = models.PositiveIntegerField(default=0)
     domain_counts = models.JSONField(default=dict, blank=True)

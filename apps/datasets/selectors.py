@@ -55,13 +55,6 @@ def dataset_label_counts(*, dataset: Dataset) -> dict[str, int]:
     return counts
 
 
-def dataset_has_imported_annotations(*, dataset: Dataset) -> bool:
-    """Whether the import brought its annotators' own labels (PandaLM), for agreement."""
-    from apps.annotations.models import Annotation
-
-    return Annotation.objects.filter(pair__dataset=dataset, imported=True).exists()
-
-
 def pairs_of_project(*, project: Project) -> QuerySet[Pair]:
     """Every pair of the project's datasets."""
     return Pair.objects.filter(dataset__project=project).select_related("dataset")
@@ -71,7 +64,7 @@ def reference_sets_of_project(*, project: Project) -> QuerySet[ReferenceSet]:
     """The project's snapshots, newest first, with their source dataset and queue."""
     return (
         ReferenceSet.objects.filter(project=project)
-        .select_related("dataset", "queue", "created_by")
+        .select_related("dataset", "created_by")
         .order_by("name", "-version")
     )
 

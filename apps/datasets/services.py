@@ -7,12 +7,11 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, cast
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Field
+from django.db.models import F, Field
 
 from apps.accounts.models import Project
 from apps.core.services import audit_event_record
@@ -24,6 +23,7 @@ from apps.datasets.importers import (
     PairRecord,
     get_importer,
 )
+from apps.datasets.label_sources import LabelledPair, Labels, labels_from_source
 from apps.datasets.models import (
     Dataset,
     GoldLabel,
@@ -32,6 +32,7 @@ from apps.datasets.models import (
     ReferenceSet,
     ReferenceSource,
 )
+from apps.datasets.signals import annotator_labels_imported
 
 __all__ = [
     "ImportFailed",
@@ -287,52 +288,16 @@ class _BatchWriter(_PairWriter):
             )
 
 
-def _imported_annotators(names: Iterable[str]) -> dict[str, Any]:
-    """The users that stand for a source's annotators (``pandalm-annotator1``...).
-
-    They cannot sign in (unusable password) and belong to no project: they exist so imported
-    labels sit beside the studio's own annotations and agreement statistics can use both.
-    """
-    User = get_user_model()
-    users: dict[str, Any] = {}
-    for name in sorted(set(names)):
-        user = User.objects.filter(username=name).first()
-        if user is None:
-            user = User(username=name)
-            user.set_unusable_password()
-            user.save()
-        users[name] = user
-    return users
-
-
-def _annotations_create(writer: _PairWriter) -> int:
-    from apps.annotations.models import Annotation
-
+def _annotator_labels_store(dataset: Dataset, writer: _PairWriter) -> int:
+    """Hand the file's own annotators' labels to whoever keeps annotations; how many were kept."""
     if not writer.new_pair_ids:
         return 0
-    names = {name for labels in writer.annotations.values() for name, _ in labels}
-    users = _imported_annotators(names)
-    rows = (
-        Annotation(
-            queue=None,
-            pair_id=pair_id,
-            annotator=users[name],
-            choice=choice,
-            imported=True,
-        )
+    labels = {
+        pair_id: writer.annotations[content_hash]
         for content_hash, pair_id in writer.new_pair_ids.items()
-        for name, choice in writer.annotations[content_hash]
-    )
-    created = 0
-    batch: list[Any] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= BATCH_SIZE:
-            created += len(Annotation.objects.bulk_create(batch))
-            batch = []
-    if batch:
-        created += len(Annotation.objects.bulk_create(batch))
-    return created
+    }
+    responses = annotator_labels_imported.send(sender=Dataset, dataset=dataset, labels=labels)
+    return sum(cast(int, stored) for _, stored in responses)
 
 
 def _importer_for(
@@ -404,7 +369,11 @@ def pairs_import(
         # Raising here, inside the atomic block, rolls back every pair written so far.
         stream.raise_for_problems()
         writer.finish()
-        annotations = _annotations_create(writer)
+        annotations = _annotator_labels_store(dataset, writer)
+        if annotations:
+            Dataset.objects.filter(pk=dataset.pk).update(
+                annotator_label_count=F("annotator_label_count") + annotations
+            )
         summary = stream.summary
         result = ImportResult(
             created=writer.created,
@@ -443,17 +412,8 @@ def snapshot_content_hash(items: Iterable[tuple[str, str]]) -> str:
     return digest.hexdigest()
 
 
-@dataclass(frozen=True)
-class _Item:
-    pair_id: int
-    content_hash: str
-    domain: str
-    label: str
-    source: str
-
-
-def _items_from_dataset(dataset: Dataset) -> tuple[list[_Item], int]:
-    items: list[_Item] = []
+def _labels_of_dataset(dataset: Dataset) -> Labels:
+    items: list[LabelledPair] = []
     unlabelled = 0
     rows = (
         Pair.objects.filter(dataset=dataset)
@@ -464,30 +424,15 @@ def _items_from_dataset(dataset: Dataset) -> tuple[list[_Item], int]:
         if label is None:
             unlabelled += 1
             continue
-        items.append(_Item(pair_id, content_hash, domain, label, ReferenceSource.IMPORTED))
-    return items, unlabelled
-
-
-def _items_from_queue(queue: Any) -> tuple[list[_Item], int]:
-    # Imported lazily: the annotations app depends on this one, not the other way round.
-    from apps.annotations.services import queue_consensus_labels
-
-    labels: Mapping[int, tuple[str | None, str]] = queue_consensus_labels(queue=queue)
-    scope = Pair.objects.filter(dataset=queue.dataset)
-    if queue.domains:
-        scope = scope.filter(domain__in=queue.domains)
-    sources = set(ReferenceSource.values)
-    items: list[_Item] = []
-    unlabelled = 0
-    rows = scope.order_by("id").values_list("id", "content_hash", "domain")
-    for pair_id, content_hash, domain in rows.iterator(chunk_size=5000):
-        label, source = labels.get(pair_id, (None, ""))
-        if label not in GoldLabel.values:
-            unlabelled += 1
-            continue
-        source = source if source in sources else ReferenceSource.CONSENSUS
-        items.append(_Item(pair_id, content_hash, domain, str(label), source))
-    return items, unlabelled
+        items.append(LabelledPair(pair_id, content_hash, domain, label, ReferenceSource.IMPORTED))
+    return Labels(
+        kind="dataset",
+        source_id=dataset.pk,
+        description="imported labels",
+        dataset=dataset,
+        items=items,
+        unlabelled=unlabelled,
+    )
 
 
 @transaction.atomic
@@ -497,40 +442,37 @@ def reference_set_create(
     project: Project,
     name: str,
     dataset: Dataset | None = None,
-    queue: Any = None,
+    source: tuple[str, int] | None = None,
     description: str = "",
 ) -> ReferenceSet:
     """Freeze a snapshot of (pair, gold label) named ``name`` in ``project``.
 
-    Labels come from ``dataset`` (the gold labels its import carried) or from ``queue`` (the
-    annotators' consensus or an admin's adjudication). Gold ``tie`` items are kept; pairs with
-    no label are left out and counted in ``unlabelled_count``. Snapshots never change: each
-    change of the labels under the same name makes the next ``version``; when the labels are
-    exactly those of the latest version, that version is returned and nothing is written.
+    Labels come from ``dataset`` (the gold labels its import carried) or from a registered
+    ``source`` such as ``("queue", 12)``, an annotation queue's consensus and adjudications
+    (:mod:`apps.datasets.label_sources`). Gold ``tie`` items are kept; pairs with no label are
+    left out and counted in ``unlabelled_count``. Snapshots never change: each change of the
+    labels under the same name makes the next ``version``; when the labels are exactly those of
+    the latest version from the same source, that version is returned and nothing is written.
     """
     name = name.strip()
     if not name:
         raise ValidationError({"name": ["A reference set needs a name."]})
-    if (dataset is None) == (queue is None):
+    if (dataset is None) == (source is None):
         raise ValidationError({"dataset": ["Give either a dataset or an annotation queue."]})
     if dataset is not None and dataset.project_id != project.pk:
         raise ValidationError({"dataset": ["No such dataset in this project."]})
-    if queue is not None and queue.project_id != project.pk:
-        raise ValidationError({"queue": ["No such annotation queue in this project."]})
 
     # Serialise snapshot creation per project so two requests cannot take the same version.
     Project.objects.select_for_update().filter(pk=project.pk).first()
-    if queue is not None:
-        items, unlabelled = _items_from_queue(queue)
-        source_dataset = queue.dataset
+    if source is not None:
+        kind, pk = source
+        labels = labels_from_source(kind=kind, project=project, pk=pk)
     else:
         assert dataset is not None
-        items, unlabelled = _items_from_dataset(dataset)
-        source_dataset = dataset
+        labels = _labels_of_dataset(dataset)
+    items, source_dataset = labels.items, labels.dataset
     if not items:
-        raise ValidationError(
-            {"dataset" if queue is None else "queue": ["No pair has a label to freeze."]}
-        )
+        raise ValidationError({labels.kind: ["No pair has a label to freeze."]})
     content_hash = snapshot_content_hash((item.content_hash, item.label) for item in items)
 
     latest = ReferenceSet.objects.filter(project=project, name=name).order_by("-version").first()
@@ -538,7 +480,7 @@ def reference_set_create(
         latest is not None
         and latest.content_hash == content_hash
         and latest.dataset_id == source_dataset.pk
-        and latest.queue_id == (queue.pk if queue is not None else None)
+        and (latest.source_kind, latest.source_id) == (labels.kind, labels.source_id)
     ):
         return latest
 
@@ -548,12 +490,14 @@ def reference_set_create(
         name=name,
         version=(latest.version + 1) if latest is not None else 1,
         dataset=source_dataset,
-        queue=queue,
+        source_kind=labels.kind,
+        source_id=labels.source_id,
+        source_description=labels.description,
         description=description,
         item_count=len(items),
         domain_counts=domain_counts,
         content_hash=content_hash,
-        unlabelled_count=unlabelled,
+        unlabelled_count=labels.unlabelled,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     for chunk in _chunks(items, BATCH_SIZE):
@@ -576,9 +520,9 @@ def reference_set_create(
             "name": name,
             "version": reference_set.version,
             "dataset": source_dataset.pk,
-            "queue": queue.pk if queue is not None else None,
+            "source": {"kind": labels.kind, "id": labels.source_id},
             "items": len(items),
-            "unlabelled": unlabelled,
+            "unlabelled": labels.unlabelled,
             "ties": sum(1 for item in items if item.label == GoldLabel.TIE),
             "domain_counts": domain_counts,
             "content_hash": content_hash,
@@ -587,6 +531,6 @@ def reference_set_create(
     return reference_set
 
 
-def _chunks(items: list[_Item], size: int) -> Iterator[list[_Item]]:
+def _chunks(items: list[LabelledPair], size: int) -> Iterator[list[LabelledPair]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

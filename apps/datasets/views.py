@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.generic import TemplateView
 
 from apps.accounts.permissions import Capability, ProjectAccessMixin
+from apps.core.forms import form_add_service_errors
 from apps.core.htmx import is_partial_request, template_for
 from apps.datasets import selectors, services
 from apps.datasets.filters import PairFilter, ReferenceItemFilter
@@ -25,10 +26,6 @@ PAGE_SIZE = 50
 
 def _page(request: HttpRequest, queryset: QuerySet[Any]) -> Page[Any]:
     return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
-def _form_errors(exc: ValidationError) -> list[str]:
-    return [str(message) for message in exc.messages]
 
 
 class DatasetListView(ProjectAccessMixin, TemplateView):
@@ -62,7 +59,7 @@ class DatasetCreateView(DatasetListView):
                     description=form.cleaned_data["description"],
                 )
             except ValidationError as exc:
-                form.add_error("name", _form_errors(exc))
+                form_add_service_errors(form, exc)
             else:
                 messages.success(request, f"Dataset {dataset.name} created. Upload pairs next.")
                 return redirect("datasets:detail", project=self.project.slug, dataset=dataset.pk)
@@ -93,7 +90,6 @@ class DatasetDetailView(ProjectAccessMixin, TemplateView):
             query=self.request.GET.get("q", ""),
             page_obj=_page(self.request, pair_filter.qs),
             can_edit=Capability.DATASET_EDIT in self.capabilities,
-            has_imported_annotations=selectors.dataset_has_imported_annotations(dataset=dataset),
         )
         context.setdefault("import_form", ImportForm())
         return context
@@ -212,7 +208,7 @@ class ReferenceSetCreateView(ReferenceSetListView):
                     description=form.cleaned_data["description"],
                 )
             except ValidationError as exc:
-                form.add_error(None, _form_errors(exc))
+                form_add_service_errors(form, exc)
             else:
                 messages.success(
                     request,
@@ -237,7 +233,7 @@ class ReferenceSetDetailView(ProjectAccessMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         reference_set = get_object_or_404(
-            ReferenceSet.objects.select_related("dataset", "queue", "created_by"),
+            ReferenceSet.objects.select_related("dataset", "created_by"),
             pk=self.kwargs["reference_set"],
             project=self.project,
         )

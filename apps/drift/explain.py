@@ -73,7 +73,7 @@ def explain_flag(flag: Mapping[str, Any], overall: Mapping[str, Any]) -> str:
         return (
             f"On {domain}, accuracy against the trusted labels changed by {points(delta)} "
             f"from the baseline to the candidate. A change this large is unlikely to be chance "
-            f"({p_text} after Holm's correction for testing every domain)."
+            f"({p_text} after Holm's correction for every test that can open an alert)."
         )
     if kind == "masked_drift":
         return (
@@ -84,15 +84,15 @@ def explain_flag(flag: Mapping[str, Any], overall: Mapping[str, Any]) -> str:
     if kind == "aggregate_drop":
         return (
             f"Accuracy over all pairs changed by {points(delta)} ({p_text}, McNemar's exact "
-            "test), beyond the guard's tolerance."
+            "test after Holm's correction), beyond the guard's tolerance."
         )
     if kind == "directional_shift":
         direction = str(flag.get("direction") or "")
         toward, _away = DIRECTION_WORDS.get(direction, ("one side", "the other"))
         return (
             f"The judge changed what it prefers on {domain}: the verdicts that changed moved "
-            f"toward {toward} far more often than chance allows ({p_text}), whether or not "
-            "accuracy fell."
+            f"toward {toward} far more often than chance allows ({p_text} after Holm's "
+            "correction), whether or not accuracy fell."
         )
     return str(flag.get("message", ""))
 

@@ -12,12 +12,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+from numpy.typing import NDArray
+
 FlagKind = Literal["domain_drift", "masked_drift", "aggregate_drop", "directional_shift"]
 Severity = Literal["high", "medium"]
 
 # Comparisons of a computed delta against a threshold such as -0.01 must not hinge on the last bit
 # of a float (-1/100 computed as a difference of means can land a hair on either side).
 _EPS = 1e-9
+
+ACCURACY_SHARE = 0.8
+"""The share of alpha the alert family gives its accuracy tests; the direction tests share the rest.
+
+The guard exists to catch accuracy drift (above all, drift masked by the other domains), so most
+of the family's error budget goes to those tests; a real change of preference makes lopsided
+flips, whose sign test is significant far beyond what the remaining share asks for.
+"""
+DIRECTION_SHARE = 1 - ACCURACY_SHARE
 
 HIGH_SEVERITY_DROP = 0.05
 """A flagged accuracy drop of this size (5 points) or more makes the alert high severity."""
@@ -81,29 +93,30 @@ def _flag(
     }
 
 
-def _direction_flags(
-    scope: Mapping[str, Any],
-    domain: str | None,
+def _direction_tests(
+    overall: Mapping[str, Any],
+    by_domain: Mapping[str, Mapping[str, Any]],
     thresholds: DriftThresholds,
-) -> list[dict[str, Any]]:
-    """Directional-shift flags of one scope; domains use the Holm-adjusted p of the test."""
+) -> list[tuple[str | None, str, str, Mapping[str, Any]]]:
+    """(domain, key, label, test) of every direction test with enough flips, overall first."""
+    scopes: list[tuple[str | None, Mapping[str, Any]]] = [(None, overall)]
+    scopes += [(domain, by_domain[domain]) for domain in sorted(by_domain)]
     found = []
-    name = domain if domain is not None else "overall"
-    for key, label in DIRECTION_LABELS.items():
-        test = (scope.get("direction") or {}).get(key) or {}
-        p = test.get("p") if domain is None else test.get("p_holm")
-        n = test.get("n") or 0
-        share = test.get("share")
-        if p is None or share is None or n < thresholds.min_flips_for_direction:
-            continue
-        if p < thresholds.alpha:
-            adjusted = "" if domain is None else ", Holm"
-            message = (
-                f"{name}: {share * 100:.0f}% of {n} flips moved toward {label} "
-                f"({format_p(p)}{adjusted})"
-            )
-            found.append(_flag("directional_shift", domain, message, p=p, direction=key))
+    for domain, scope in scopes:
+        for key, label in DIRECTION_LABELS.items():
+            test = (scope.get("direction") or {}).get(key) or {}
+            n = test.get("n") or 0
+            if test.get("p") is None or test.get("share") is None:
+                continue
+            if n < thresholds.min_flips_for_direction:
+                continue
+            found.append((domain, key, label, test))
     return found
+
+
+def _shift_words(domain: str | None, label: str, test: Mapping[str, Any]) -> str:
+    name = domain if domain is not None else "overall"
+    return f"{name}: {test['share'] * 100:.0f}% of {test['n']} flips moved toward {label}"
 
 
 def drift_flags(
@@ -111,20 +124,23 @@ def drift_flags(
     by_domain: Mapping[str, Mapping[str, Any]],
     thresholds: DriftThresholds,
 ) -> list[dict[str, Any]]:
-    """The flags of a drift report, per JUDGING-AND-DRIFT.md "Flags".
+    """The flags of a drift report, per docs/judging-and-drift.md "Flags": what opens an alert.
 
-    - ``domain_drift``: a domain with delta <= -min_effect and Holm-adjusted McNemar p < alpha;
+    Every test behind a flag belongs to the report's alert family (``stats.alert_family``), and
+    ``p_holm`` is its adjusted p in that family, so the chance that an edit which changed nothing
+    raises any flag is at most alpha:
+
+    - ``domain_drift``: a domain with delta <= -min_effect whose accuracy test survived
+      (adjusted p < alpha);
     - ``masked_drift``: one per drifting domain when the overall delta is within tolerance
       (>= -tolerance), i.e. the edit would pass aggregate validation;
-    - ``aggregate_drop``: overall delta <= -tolerance with overall McNemar p < alpha;
-    - ``directional_shift``: a direction test (toward longer / refusal / position A) with p < alpha
-      among at least ``min_flips_for_direction`` informative flips. Domain-level direction tests
-      use their Holm-adjusted p (adjusted across domains, per direction), for the same reason the
-      accuracy tests do: twenty domains times three directions would otherwise raise false alarms
-      on most reports. The overall tests are single tests and use the raw p.
+    - ``aggregate_drop``: overall delta <= -tolerance and the overall accuracy test survived;
+    - ``directional_shift``: a direction test (toward longer / refusal / position A), overall or
+      in a domain, among at least ``min_flips_for_direction`` informative flips, that survived.
 
     Each flag is ``{kind, domain, message, delta, p, direction}``; ``domain`` is None for the
-    overall scope, ``delta`` is a proportion, ``direction`` names the direction test.
+    overall scope, ``delta`` is a proportion, ``p`` the adjusted p, ``direction`` names the
+    direction test.
     """
     found: list[dict[str, Any]] = []
     overall_delta = overall.get("delta")
@@ -147,20 +163,106 @@ def drift_flags(
             )
             found.append(_flag("masked_drift", domain, message, delta=delta, p=p_holm))
 
-    overall_p = overall.get("mcnemar_p")
+    overall_p = overall.get("p_holm")
     if (
         overall_delta is not None
         and overall_p is not None
         and overall_delta <= -thresholds.tolerance + _EPS
         and overall_p < thresholds.alpha
     ):
-        message = f"overall {format_points(overall_delta)} ({format_p(overall_p)}, McNemar)"
+        message = f"overall {format_points(overall_delta)} ({format_p(overall_p)}, Holm)"
         found.append(_flag("aggregate_drop", None, message, delta=overall_delta, p=overall_p))
 
-    found.extend(_direction_flags(overall, None, thresholds))
-    for domain in sorted(by_domain):
-        found.extend(_direction_flags(by_domain[domain], domain, thresholds))
+    for scope_name, key, label, test in _direction_tests(overall, by_domain, thresholds):
+        p = test.get("p_holm")
+        if p is not None and p < thresholds.alpha:
+            message = f"{_shift_words(scope_name, label, test)} ({format_p(p)}, Holm)"
+            found.append(_flag("directional_shift", scope_name, message, p=p, direction=key))
     return found
+
+
+@dataclass(frozen=True)
+class AlertDecisions:
+    """Which flags many reports raise at once (:func:`alert_decisions`); arrays over reports."""
+
+    domain_drift: NDArray[np.bool_]
+    """(reports, domains): the domain's accuracy drop is flagged."""
+    masked_drift: NDArray[np.bool_]
+    """(reports, domains): ... while the overall delta stays within tolerance."""
+    aggregate_drop: NDArray[np.bool_]
+    """(reports,): the overall accuracy drop is flagged."""
+    directional_shift: NDArray[np.bool_]
+    """(reports, direction tests): the direction test is flagged."""
+
+    @property
+    def opens_alert(self) -> NDArray[np.bool_]:
+        """(reports,): the report raises at least one flag, so it opens an alert."""
+        found: NDArray[np.bool_] = (
+            self.domain_drift.any(axis=-1)
+            | self.aggregate_drop
+            | self.directional_shift.any(axis=-1)
+        )
+        return found
+
+
+def alert_decisions(
+    *,
+    overall_delta: NDArray[np.float64],
+    overall_p: NDArray[np.float64],
+    domain_delta: NDArray[np.float64],
+    domain_p: NDArray[np.float64],
+    direction_p: NDArray[np.float64],
+    thresholds: DriftThresholds,
+) -> AlertDecisions:
+    """The rules of :func:`drift_flags` over arrays of many reports, for simulations.
+
+    ``*_p`` are adjusted p-values in the alert family (NaN: not performed); deltas are
+    proportions. Shapes: overall (reports,), domains (reports, domains), direction tests
+    (reports, tests). The simulation test checks that this and :func:`drift_flags` agree.
+    """
+    with np.errstate(invalid="ignore"):
+        domain = (domain_delta <= -thresholds.min_effect + _EPS) & (domain_p < thresholds.alpha)
+        within = overall_delta >= -thresholds.tolerance - _EPS
+        aggregate = (overall_delta <= -thresholds.tolerance + _EPS) & (overall_p < thresholds.alpha)
+        direction = direction_p < thresholds.alpha
+    return AlertDecisions(
+        domain_drift=domain,
+        masked_drift=domain & within[..., None],
+        aggregate_drop=aggregate,
+        directional_shift=direction,
+    )
+
+
+def direction_notes(
+    overall: Mapping[str, Any],
+    by_domain: Mapping[str, Mapping[str, Any]],
+    thresholds: DriftThresholds,
+) -> list[dict[str, Any]]:
+    """Direction tests significant on their own (raw p < alpha) that did not survive the family.
+
+    Information for the reader, never an alert: with a dozen direction tests per report, some
+    are below alpha by chance alone on an edit that changed nothing. Each note is ``{kind:
+    "directional_shift", domain, message, p, p_adjusted, direction}``.
+    """
+    notes = []
+    for domain, key, label, test in _direction_tests(overall, by_domain, thresholds):
+        p, p_adjusted = test.get("p"), test.get("p_holm")
+        if p is None or p >= thresholds.alpha:
+            continue
+        if p_adjusted is not None and p_adjusted < thresholds.alpha:
+            continue
+        adjusted = "" if p_adjusted is None else f"; {format_p(p_adjusted)} after correction"
+        notes.append(
+            {
+                "kind": "directional_shift",
+                "domain": domain,
+                "message": f"{_shift_words(domain, label, test)} ({format_p(p)}{adjusted})",
+                "p": p,
+                "p_adjusted": p_adjusted,
+                "direction": key,
+            }
+        )
+    return notes
 
 
 def drift_severity(flags: Sequence[Mapping[str, Any]]) -> Severity | None:

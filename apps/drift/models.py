@@ -28,7 +28,7 @@ class ReportTrigger(models.TextChoices):
 class DriftReport(models.Model):
     """Baseline vs candidate run of one judge on one reference snapshot, with all statistics.
 
-    ``stats`` holds ``overall`` and ``by_domain`` as in API.md, plus ``flipped`` (one entry per
+    ``stats`` holds ``overall`` and ``by_domain`` as in docs/api.md, plus ``flipped`` (one entry per
     pair whose verdict changed), ``severity`` and ``bootstrap``; ``thresholds`` the guard values
     used, so a report reads the same after the guard is edited. The runs are empty only on a
     report that failed before its runs could be started (``error`` says why).
@@ -96,7 +96,7 @@ class DriftReport(models.Model):
 
 
 class Severity(models.TextChoices):
-    """How urgent an alert is (JUDGING-AND-DRIFT.md "Flags")."""
+    """How urgent an alert is (docs/judging-and-drift.md "Flags")."""
 
     HIGH = "high", "High"
     MEDIUM = "medium", "Medium"

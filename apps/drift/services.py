@@ -1,7 +1,7 @@
 """Writes of the drift app: drift reports, the automatic check on publish, alert decisions and
 the rubric's drift guard.
 
-How a guarded publish flows (JUDGING-AND-DRIFT.md, "Drift between two rubric versions"):
+How a guarded publish flows (docs/judging-and-drift.md, "Drift between two rubric versions"):
 
 1. ``rubric_version_publish`` (rubrics app) calls :func:`drift_check_on_publish` after its commit.
 2. :func:`drift_check_start` finds the predecessor, reuses a finished run of it on the guard's

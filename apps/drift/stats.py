@@ -1,8 +1,8 @@
 """Drift statistics between a baseline and a candidate judging run on one reference snapshot.
 
 Pure and database-free: the caller hands over one row per pair (a :class:`PairedOutcomes`) and
-gets back a JSON-ready dict (:func:`compute_drift_report`). Definitions follow JUDGING-AND-DRIFT.md;
-where that document leaves a choice open, the choice is stated here.
+gets back a JSON-ready dict (:func:`compute_drift_report`). Definitions follow
+docs/judging-and-drift.md; where that document leaves a choice open, the choice is stated here.
 
 Conventions
 -----------
@@ -30,25 +30,36 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import brentq
-from scipy.stats import binomtest, false_discovery_control, norm
+from scipy.stats import binom, false_discovery_control, norm
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import proportion_confint
 
-from apps.drift.flags import DriftThresholds, drift_flags, drift_severity
+from apps.drift.flags import (
+    ACCURACY_SHARE,
+    DIRECTION_SHARE,
+    DriftThresholds,
+    direction_notes,
+    drift_flags,
+    drift_severity,
+)
 
 __all__ = [
     "GOLD_LABELS",
     "VERDICTS",
     "DriftThresholds",
     "PairedOutcomes",
+    "alert_family",
     "compute_drift_report",
     "connor_sample_size",
     "direction_test",
+    "family_weights",
     "flip_moves",
     "holm_adjust",
     "mcnemar_exact_p",
     "minimum_detectable_drop",
     "paired_cluster_bootstrap",
+    "sign_test_p",
+    "weighted_holm",
     "wilson_interval",
 ]
 
@@ -277,7 +288,7 @@ def mcnemar_exact_p(b: int, c: int) -> float:
 
 
 def direction_test(moved: NDArray[np.int8]) -> dict[str, float | int | None]:
-    """Exact two-sided sign test (scipy ``binomtest``, p=0.5) on flip directions.
+    """Exact two-sided sign test (:func:`sign_test_p`, p=0.5) on flip directions.
 
     ``moved`` holds +1 for a flip toward the property, -1 for one away from it and 0 for pairs that
     do not count (no flip, invalid verdict, or the property does not tell the responses apart).
@@ -287,7 +298,31 @@ def direction_test(moved: NDArray[np.int8]) -> dict[str, float | int | None]:
     if n == 0:
         return {"share": None, "n": 0, "p": None}
     toward = int(np.count_nonzero(moved > 0))
-    return {"share": toward / n, "n": n, "p": float(binomtest(toward, n, 0.5).pvalue)}
+    return {"share": toward / n, "n": n, "p": float(sign_test_p(toward, n))}
+
+
+def sign_test_p(
+    successes: ArrayLike, trials: ArrayLike, *, alternative: str = "two-sided"
+) -> NDArray[np.float64]:
+    """Exact sign-test p-values (binomial with p = 1/2), element by element over arrays of counts.
+
+    ``two-sided`` is scipy's ``binomtest(successes, trials, 0.5).pvalue``, which for p = 1/2 is
+    twice the smaller tail, capped at 1 (and statsmodels' exact McNemar p on the discordant
+    counts); ``greater`` is the chance of ``successes`` or more. Written over scipy's binomial
+    distribution instead of calling ``binomtest`` because that takes one test at a time at about a
+    millisecond each, and the alert family's simulation test runs tens of thousands of them; tests
+    check that both agree. No trials gives 1.0.
+    """
+    k = np.asarray(successes, dtype=np.float64)
+    n = np.asarray(trials, dtype=np.float64)
+    if alternative == "greater":
+        p = binom.sf(k - 1, n, 0.5)
+    elif alternative == "two-sided":
+        p = np.minimum(1.0, 2 * binom.cdf(np.minimum(k, n - k), n, 0.5))
+    else:
+        raise ValueError("alternative must be 'two-sided' or 'greater'")
+    result: NDArray[np.float64] = np.where(n > 0, np.clip(p, 0.0, 1.0), 1.0)
+    return result
 
 
 def paired_cluster_bootstrap(
@@ -581,7 +616,9 @@ def _scope_stats(
         "discordant": {"baseline_only_right": b, "candidate_only_right": c},
         "discordance_rate": discordance,
         "mcnemar_p": mcnemar_exact_p(b, c) if n else None,
+        "p_drop": float(sign_test_p(b, b + c, alternative="greater")) if n else None,
         "p_holm": None,
+        "survived": None,
         "q_bh": None,
         "flips": flips,
         "flip_rate": flips / n_pairs if n_pairs else None,
@@ -601,32 +638,145 @@ def _scope_stats(
 
 
 def holm_adjust(p_values: ArrayLike) -> NDArray[np.float64]:
-    """Holm step-down adjusted p-values, in the order given.
+    """Holm step-down adjusted p-values, in the order given (:func:`weighted_holm`, equal weights).
 
-    Written out rather than taken from statsmodels' ``multipletests(method="holm")`` (which the
-    tests compare it with) because that function runs a full ``gc.collect()`` on every Holm call,
-    costing a tenth of a second or more in a process with a large heap, four times per report.
+    The tests compare it with statsmodels' ``multipletests(method="holm")``, which is not called
+    here because it runs a full ``gc.collect()`` on every Holm call (a tenth of a second or more
+    in a process with a large heap).
     """
     p = np.asarray(p_values, dtype=np.float64)
-    order = np.argsort(p, kind="stable")
-    factors = p.size - np.arange(p.size)
+    return weighted_holm(p, np.ones_like(p))
+
+
+def weighted_holm(p_values: ArrayLike, weights: ArrayLike) -> NDArray[np.float64]:
+    """Holm's weighted step-down adjusted p-values (Holm 1979), along the last axis.
+
+    A NaN p-value is a test that was not performed: it takes no weight and its adjusted p is NaN.
+    The weights of the performed tests are normalised to sum to 1 in each row. Tests are taken in
+    order of ``p / w``; the one at sorted position j gets ``max_{k<=j} min(1, p_k / w_k * W_k)``
+    where ``W_k`` is the weight of the tests from position k on. Rejecting the tests whose
+    adjusted p is below alpha controls the family-wise error rate at alpha under any dependence
+    between the tests. With equal weights this is Holm's ordinary adjustment.
+
+    Hand-written because neither statsmodels nor scipy offers a weighted Holm; leading axes let
+    the simulation test adjust thousands of reports in one call.
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    performed = ~np.isnan(p)
+    w = np.where(performed, np.broadcast_to(np.asarray(weights, dtype=np.float64), p.shape), 0.0)
+    if (w[performed] <= 0).any():
+        raise ValueError("every performed test needs a positive weight")
+    total = w.sum(axis=-1, keepdims=True)
+    w = np.divide(w, total, out=np.zeros_like(w), where=total > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(performed, p / w, np.inf)
+    order = np.argsort(ratio, axis=-1, kind="stable")
+    ratio_sorted = np.take_along_axis(ratio, order, axis=-1)
+    remaining = np.flip(np.cumsum(np.flip(np.take_along_axis(w, order, axis=-1), -1), -1), -1)
+    # Tests not performed sort last (ratio inf), so the running maximum of the others ignores them.
+    with np.errstate(invalid="ignore"):
+        stepped = np.where(np.isfinite(ratio_sorted), np.minimum(1.0, ratio_sorted * remaining), 1)
     adjusted = np.empty_like(p)
-    adjusted[order] = np.minimum(1.0, np.maximum.accumulate(factors * p[order]))
+    np.put_along_axis(adjusted, order, np.maximum.accumulate(stepped, axis=-1), axis=-1)
+    adjusted[~performed] = np.nan
     return adjusted
 
 
-def _adjust(scopes: list[dict[str, Any]], get: str, put_holm: str, put_bh: str | None) -> None:
-    """Holm (and BH) adjustment across the scopes that have a p-value, written back in place."""
-    tested = [scope for scope in scopes if scope.get(get) is not None]
+def alert_family(
+    overall: dict[str, Any],
+    by_domain: dict[str, dict[str, Any]],
+    thresholds: DriftThresholds,
+) -> dict[str, Any]:
+    """Adjust every test that can open an alert as one family, and record the result on each.
+
+    The family: the accuracy test of the overall scope and of each domain (one-sided exact
+    McNemar, ``p_drop``: only a drop can open an alert), and each direction sign test, overall and
+    per domain, that has at least ``min_flips_for_direction`` informative flips (a test with
+    fewer is never performed; whether it is depends only on how many flips there are, not on which
+    way they went). Weighted Holm (:func:`weighted_holm`) at the guard's alpha: the accuracy
+    tests share ``ACCURACY_SHARE`` of the weight equally, the direction tests the rest (all of
+    it goes to one kind when the other has no test). The family-wise error rate, the chance that
+    a report of an edit that changed nothing opens an alert, is then at most alpha.
+
+    Writes ``p_holm`` (adjusted) and ``survived`` (adjusted p < alpha) on each scope (its
+    accuracy test) and on each direction test (None on a test not performed), and returns
+    ``{alpha, method, tests: [{test, domain, p, p_adjusted, weight, survived}]}``.
+    """
+    scopes: list[tuple[str | None, dict[str, Any]]] = [(None, overall)]
+    scopes += [(domain, by_domain[domain]) for domain in sorted(by_domain)]
+    members: list[tuple[str, str | None, dict[str, Any], float]] = []
+    for domain, scope in scopes:
+        scope["p_holm"], scope["survived"] = None, None
+        if scope.get("p_drop") is not None:
+            members.append(("accuracy", domain, scope, scope["p_drop"]))
+    for domain, scope in scopes:
+        for key in DIRECTIONS:
+            test = scope["direction"][key]
+            test["p_holm"], test["survived"] = None, None
+            if test["p"] is not None and test["n"] >= thresholds.min_flips_for_direction:
+                members.append((key, domain, test, test["p"]))
+
+    weights = family_weights(np.array([kind == "accuracy" for kind, *_ in members], dtype=bool))
+    raw = np.array([p for *_, p in members], dtype=np.float64)
+    adjusted = weighted_holm(raw, weights) if members else raw
+    tests = []
+    for (kind, domain, target, p), p_adjusted, weight in zip(
+        members, adjusted, weights, strict=True
+    ):
+        survived = bool(p_adjusted < thresholds.alpha)
+        target["p_holm"], target["survived"] = float(p_adjusted), survived
+        tests.append(
+            {
+                "test": kind,
+                "domain": domain,
+                "p": float(p),
+                "p_adjusted": float(p_adjusted),
+                "weight": float(weight),
+                "survived": survived,
+            }
+        )
+    return {
+        "alpha": thresholds.alpha,
+        "method": (
+            f"weighted Holm: accuracy tests {ACCURACY_SHARE:g} of alpha, "
+            f"direction tests {DIRECTION_SHARE:g}"
+        ),
+        "tests": tests,
+    }
+
+
+def family_weights(
+    is_accuracy: NDArray[np.bool_], performed: NDArray[np.bool_] | None = None
+) -> NDArray[np.float64]:
+    """Weights of the alert family's tests along the last axis (see :func:`alert_family`).
+
+    ``is_accuracy`` marks the accuracy tests among the family's columns; ``performed`` (same
+    shape, or broadcastable; all by default) which tests a report performed. The performed
+    accuracy tests share ``ACCURACY_SHARE`` equally and the performed direction tests the rest;
+    a kind with no performed test leaves its share to the other. Tests not performed get 0.
+    """
+    accuracy = np.asarray(is_accuracy, dtype=bool)
+    done = np.ones(accuracy.shape, dtype=bool) if performed is None else performed
+    done = np.broadcast_to(done, np.broadcast_shapes(np.shape(done), accuracy.shape))
+    accuracy = np.broadcast_to(accuracy, done.shape)
+    n_accuracy = (done & accuracy).sum(axis=-1, keepdims=True)
+    n_direction = (done & ~accuracy).sum(axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(accuracy, ACCURACY_SHARE / n_accuracy, DIRECTION_SHARE / n_direction)
+    raw = np.where(done, share, 0.0)
+    total = raw.sum(axis=-1, keepdims=True)
+    weights: NDArray[np.float64] = np.divide(raw, total, out=np.zeros(raw.shape), where=total > 0)
+    return weights
+
+
+def _adjust_bh(scopes: list[dict[str, Any]]) -> None:
+    """Benjamini-Hochberg q-values of the domains' two-sided McNemar p, written back in place."""
+    tested = [scope for scope in scopes if scope.get("mcnemar_p") is not None]
     if not tested:
         return
-    p_values = [scope[get] for scope in tested]
-    holm = holm_adjust(p_values)
-    bh = false_discovery_control(p_values, method="bh")
-    for scope, p_holm, q_bh in zip(tested, holm, bh, strict=True):
-        scope[put_holm] = float(p_holm)
-        if put_bh is not None:
-            scope[put_bh] = float(q_bh)
+    q_values = false_discovery_control([scope["mcnemar_p"] for scope in tested], method="bh")
+    for scope, q_bh in zip(tested, q_values, strict=True):
+        scope["q_bh"] = float(q_bh)
 
 
 def _scope_rng(seed: int, domain: str | None) -> np.random.Generator:
@@ -661,15 +811,23 @@ def compute_drift_report(
     Returns a JSON-ready dict (no NaN, only Python scalars)::
 
         {"overall": {...}, "by_domain": {domain: {...}}, "flags": [...], "severity": ...,
+         "family": {alpha, method, tests: [...]}, "direction_notes": [...],
          "flipped": [{index, pair_id, domain, gold, baseline, candidate}, ...],
          "thresholds": {...}, "bootstrap": {n_resamples, seed, level, method}}
 
     Each scope holds n, n_pairs, n_gold_tie, both accuracies with Wilson intervals, delta
     (candidate - baseline, proportion) with its paired cluster-bootstrap percentile interval,
-    the McNemar exact p (``p_holm``/``q_bh`` adjusted across domains; None on ``overall``), flip
-    count and rate, the direction sign tests ``{share, n, p, p_holm}``, the minimum detectable
-    drop (``mde``, Connor 1987 at the thresholds' alpha and ``power``), tie and invalid rates,
-    position consistency of each run and the noise floor when the inputs allow.
+    the two-sided McNemar exact p (``q_bh``: Benjamini-Hochberg across domains, None on
+    ``overall``), the one-sided exact McNemar p of a drop (``p_drop``) with its adjusted p in the
+    alert family (``p_holm``) and whether it survived, flip count and rate, the direction sign
+    tests ``{share, n, p, p_holm, survived}``, the minimum detectable drop (``mde``, Connor 1987
+    at the level the alert family gives the scope's accuracy test, with ``power``), tie and
+    invalid rates, position consistency of each run and the noise floor when the inputs allow.
+
+    Every test that can open an alert belongs to one family, adjusted together
+    (:func:`alert_family`); ``flags`` are the findings that survive it and open an alert.
+    ``direction_notes`` are direction tests significant on their own that did not survive:
+    shown on the report as information, they open nothing.
 
     Direction of a flip: a verdict sits at +1 (A), 0 (tie) or -1 (B); a flip moves *toward X* when
     it moves along that scale toward the response that has more of X (the longer one, the one that
@@ -689,9 +847,12 @@ def compute_drift_report(
         raise ValueError("seed must be a non-negative integer")
 
     prep = _prepare(outcomes)
+    # The minimum detectable drop is Connor's two-sided formula at twice the level a lone drop's
+    # one-sided test has in the alert family, i.e. that one-sided test's own power.
+    accuracy_tests = len(prep.domains) + 1
     options: dict[str, Any] = {
         "n_bootstrap": n_bootstrap,
-        "alpha": thresholds.alpha,
+        "alpha": 2 * thresholds.alpha * ACCURACY_SHARE / accuracy_tests,
         "power": power,
     }
     overall = _scope_stats(prep, slice(None), rng=_scope_rng(seed, None), **options)
@@ -700,18 +861,17 @@ def compute_drift_report(
         for domain, part in zip(prep.domains, prep.slices, strict=True)
     }
 
-    domain_scopes = list(by_domain.values())
-    _adjust(domain_scopes, "mcnemar_p", "p_holm", "q_bh")
-    for scope in (overall, *domain_scopes):
-        for test in scope["direction"].values():
-            test["p_holm"] = None
-    for key in DIRECTIONS:
-        _adjust([scope["direction"][key] for scope in domain_scopes], "p", "p_holm", None)
+    _adjust_bh(list(by_domain.values()))
+    family = alert_family(overall, by_domain, thresholds)
 
     report: dict[str, Any] = _json_ready({"overall": overall, "by_domain": by_domain})
     flags = drift_flags(report["overall"], report["by_domain"], thresholds)
     report["flags"] = _json_ready(flags)
     report["severity"] = drift_severity(flags)
+    report["family"] = _json_ready(family)
+    report["direction_notes"] = _json_ready(
+        direction_notes(report["overall"], report["by_domain"], thresholds)
+    )
     report["flipped"] = _flip_list(outcomes)
     report["thresholds"] = asdict(thresholds)
     report["bootstrap"] = {

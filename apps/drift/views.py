@@ -166,6 +166,31 @@ def _scope_row(
     return row
 
 
+FAMILY_TITLES = {"accuracy": "Accuracy drop", **explain.DIRECTION_TITLES}
+
+
+def _family_context(report: DriftReport) -> dict[str, Any]:
+    """The report's alert family (each test's raw and adjusted p) and its direction notes."""
+    family = report.stats.get("family") or {}
+    tests = [
+        {
+            "test": test.get("test"),
+            "title": FAMILY_TITLES.get(str(test.get("test")), str(test.get("test"))),
+            "scope": test.get("domain") or "all pairs",
+            "p_text": _p(test.get("p")),
+            "adjusted_text": _p(test.get("p_adjusted")),
+            "weight_text": f"{test['weight'] * 100:.1f}%" if test.get("weight") else "",
+            "survived": bool(test.get("survived")),
+        }
+        for test in family.get("tests") or []
+    ]
+    return {
+        "family_tests": tests,
+        "family_method": str(family.get("method") or "").capitalize(),
+        "direction_notes": list(report.stats.get("direction_notes") or []),
+    }
+
+
 def _rubric_diff(report: DriftReport) -> dict[str, Any]:
     return diff_rubrics(
         report.baseline_version.to_spec(), report.candidate_version.to_spec()
@@ -229,6 +254,7 @@ def report_context(
             for flag in flags
         ],
         "power_notes": [row for row in rows if row["power_note"]],
+        **_family_context(report),
         "overall_directions": rows[0]["directions"] if rows else [],
         # A partial (the flip list) never shows the diff: skip computing it.
         "diff": None if is_partial_request(request) else _rubric_diff(report),
@@ -418,6 +444,7 @@ class GuardView(ProjectAccessMixin, TemplateView):
             project=self.project, initial=GuardForm.initial_for(rubric)
         )
         context.update(rubric=rubric, form=form)
+        context["guard_power"] = selectors.guard_power_summary(rubric)
         return context
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:

@@ -99,7 +99,7 @@ class JudgingRun(models.Model):
     chunk_size = models.PositiveIntegerField(default=250)
     # Times the orphan sweep re-dispatched the run without any progress in between.
     resumes = models.PositiveSmallIntegerField(default=0)
-    # Accuracy summary (API.md "run" accuracy), stored once the run has ended.
+    # Accuracy summary (docs/api.md "run" accuracy), stored once the run has ended.
     summary = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     # The reason given to start the run although the judge's last check failed (also audited).

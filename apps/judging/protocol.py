@@ -1,6 +1,6 @@
 """The judging protocol: both orders of a pair, their aggregation, and accuracy against gold.
 
-Definitions follow JUDGING-AND-DRIFT.md: a pair is judged as (A, B) and (B, A); a response wins
+Definitions follow docs/judging-and-drift.md: a pair is judged as (A, B) and (B, A); a response wins
 the pair if it wins in both orders, or wins in one and ties in the other (MT-Bench / JudgeBench);
 opposite wins or two ties give a tie; an invalid order makes the pair invalid. Accuracy over gold
 ``A``/``B`` pairs credits 1 for the gold side, 0.5 for a tie (RIPD) and 0 otherwise, invalid
@@ -152,7 +152,7 @@ def summarize(rows: Iterable[tuple[str, str | None, str, bool]]) -> dict[str, An
 def accuracy_summary(
     rows: Iterable[tuple[str, str | None, str, bool]],
 ) -> dict[str, Any]:
-    """``{"overall": {...}, "by_domain": {domain: {...}}}``, the run's accuracy in API.md's shape.
+    """``{"overall": {...}, "by_domain": {domain: {...}}}``, the run's accuracy (docs/api.md).
 
     ``rows`` are ``(domain, gold, verdict, consistent)`` per pair (``AccuracyRow`` or tuples),
     with the aggregated pair verdict. Domains are listed in sorted order.

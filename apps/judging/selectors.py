@@ -218,7 +218,7 @@ def run_pair_outcomes(
 
 
 def run_accuracy_compute(run: JudgingRun) -> dict[str, Any]:
-    """Accuracy against the gold labels, overall and per domain (API.md "run" accuracy)."""
+    """Accuracy against the gold labels, overall and per domain (docs/api.md "run" accuracy)."""
     outcomes = run_pair_outcomes(run, texts=False, rationales=False)
     return accuracy_summary(
         (r["domain"], r["gold"], r["verdict"], r["consistent"]) for r in outcomes

@@ -1,6 +1,6 @@
 """Writes of the judging app: judge configs, and starting, judging, cancelling and resuming runs.
 
-How a run moves (see JUDGING-AND-DRIFT.md and ARCHITECTURE.md "Dispatch after commit"):
+How a run moves (see docs/judging-and-drift.md and docs/architecture.md "Dispatch after commit"):
 
 1. ``run_start`` creates the run, its work items (one pending ``Judgment`` per pair and order,
    written by one ``INSERT ... SELECT``) and its chunks (judgment id ranges) in one transaction,

@@ -35,7 +35,7 @@ class Rubric(TimeStampedModel):
     guard_judge = models.ForeignKey(
         "judging.JudgeConfig", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    # Thresholds as proportions (0.02 = 2 points); see JUDGING-AND-DRIFT.md "Flags".
+    # Thresholds as proportions (0.02 = 2 points); see docs/judging-and-drift.md "Flags".
     guard_min_effect = models.FloatField(default=0.02)
     guard_tolerance = models.FloatField(default=0.01)
     guard_alpha = models.FloatField(default=0.05)

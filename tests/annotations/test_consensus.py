@@ -144,7 +144,7 @@ def test_a_reference_set_freezes_consensus_and_adjudication(voted: Any, admin: A
     services.adjudication_set(actor=admin, queue=voted, pair=disputed, label="B")
 
     snapshot = datasets_services.reference_set_create(
-        actor=admin, project=voted.project, name="From the queue", queue=voted
+        actor=admin, project=voted.project, name="From the queue", source=("queue", voted.pk)
     )
 
     items = {item.pair_id: (item.gold_label, item.source) for item in snapshot.items.all()}

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from rest_framework.test import APIClient
 
 from apps.accounts.models import Role
 from apps.accounts.permissions import ROLE_CAPABILITIES, Capability
 from tests.routes import LOGIN, PUBLIC, SUPERUSER, Route, route_table
+from tests.schema_check import SchemaCheckedAPIClient as APIClient
 from tests.world import build_world
 
 CALLERS = ("admin", "author", "annotator", "viewer", "outsider", "anonymous", "superuser")

@@ -126,3 +126,32 @@ def test_celery_configuration_follows_the_design() -> None:
     )
     routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
     assert routed <= {q.value for q in Queue}
+
+
+def test_reading_settings_makes_no_folder_and_start_up_makes_the_embedded_ones(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "var"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "RUBRICSTUDIO_TEST_SQLITE"}
+    }
+    env.update(DJANGO_SETTINGS_MODULE="rubricstudio.settings", RUBRICSTUDIO_DATA_DIR=str(data_dir))
+    read_only = "from django.conf import settings; print(settings.CELERY_BROKER_URL)"
+    result = subprocess.run(
+        [sys.executable, "-c", read_only], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert not data_dir.exists()
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    broker_folders = sorted(p.name for p in (data_dir / "broker").iterdir())
+    assert broker_folders == ["control", "out", "processed"]

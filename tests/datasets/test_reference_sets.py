@@ -159,7 +159,7 @@ def test_a_snapshot_from_a_queue_takes_consensus_and_adjudication(
     # pairs[3] has no label in the queue at all.
 
     reference_set = services.reference_set_create(
-        actor=None, project=project, name="Consensus", queue=queue
+        actor=None, project=project, name="Consensus", source=("queue", queue.pk)
     )
 
     items = {item.pair_id: (item.gold_label, item.source) for item in reference_set.items.all()}
@@ -168,6 +168,7 @@ def test_a_snapshot_from_a_queue_takes_consensus_and_adjudication(
         pairs[1].pk: ("A", "adjudicated"),
         pairs[2].pk: ("tie", "consensus"),
     }
-    assert reference_set.queue == queue
+    assert (reference_set.source_kind, reference_set.source_id) == ("queue", queue.pk)
+    assert reference_set.source_description == f"consensus of queue {queue.name}"
     assert reference_set.dataset == labelled
     assert reference_set.unlabelled_count == 1

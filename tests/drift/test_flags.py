@@ -1,13 +1,22 @@
-"""Flag rules and alert severity of drift reports."""
+"""Flag rules and alert severity of drift reports, and how the report page shows them."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from django.urls import reverse
 
-from apps.drift.flags import DriftThresholds, drift_flags, drift_severity, format_points
+from apps.drift import services
+from apps.drift.flags import (
+    DriftThresholds,
+    direction_notes,
+    drift_flags,
+    drift_severity,
+    format_points,
+)
 from apps.drift.stats import PairedOutcomes, compute_drift_report
+from tests.drift.factories import LONG, Block, make_scenario
 
 
 def block(
@@ -149,7 +158,36 @@ def test_aggregate_drop_needs_significance() -> None:
     assert drift_flags(scope(-0.03, 0.2), {}, thresholds) == []
     flags = drift_flags(scope(-0.03, 0.01), {}, thresholds)
     assert [f["kind"] for f in flags] == ["aggregate_drop"]
-    assert flags[0]["message"] == "overall -3.0 pts (p=0.010, McNemar)"
+    assert flags[0]["message"] == "overall -3.0 pts (p=0.010, Holm)"
+
+
+def test_aggregate_drop_reads_the_adjusted_p_not_the_raw_one() -> None:
+    thresholds = DriftThresholds(tolerance=0.01, alpha=0.05)
+    overall = {"delta": -0.03, "mcnemar_p": 0.001, "p_drop": 0.001, "p_holm": 0.08}
+    assert drift_flags(overall, {}, thresholds) == []
+
+
+def test_overall_direction_flags_use_the_adjusted_p_and_leave_a_note_otherwise() -> None:
+    test = {"share": 0.7, "n": 60, "p": 0.003, "p_holm": 0.07}
+    overall = scope(0.0, 1.0, direction={"toward_longer": test})
+    assert drift_flags(overall, {}, DriftThresholds()) == []
+    notes = direction_notes(overall, {}, DriftThresholds())
+    assert [(n["domain"], n["direction"]) for n in notes] == [(None, "toward_longer")]
+    assert notes[0]["message"] == (
+        "overall: 70% of 60 flips moved toward the longer response (p=0.003; p=0.070 after "
+        "correction)"
+    )
+    test["p_holm"] = 0.04
+    flags = drift_flags(overall, {}, DriftThresholds())
+    assert [(f["kind"], f["domain"]) for f in flags] == [("directional_shift", None)]
+    assert direction_notes(overall, {}, DriftThresholds()) == []
+
+
+def test_direction_notes_skip_tests_with_too_few_flips_or_no_raw_significance() -> None:
+    few = {"share": 1.0, "n": 12, "p": 0.0005, "p_holm": None}
+    chance = {"share": 0.55, "n": 40, "p": 0.6, "p_holm": 1.0}
+    domains = {"d": scope(0.0, 1.0, direction={"toward_refusal": few, "toward_longer": chance})}
+    assert direction_notes(scope(0.0, 1.0), domains, DriftThresholds()) == []
 
 
 def test_domain_direction_flags_use_the_holm_adjusted_p() -> None:
@@ -183,3 +221,49 @@ def test_thresholds_are_validated() -> None:
         DriftThresholds(min_effect=2)
     with pytest.raises(ValueError):
         DriftThresholds(min_flips_for_direction=0)
+
+
+# --- on the report page -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_report_page_and_api_list_every_test_of_the_family_and_the_unflagged_shifts(
+    project: Any, members: dict[str, Any], client: Any, api_client_for: Any
+) -> None:
+    # 22 flips, 17 toward the longer response, on accuracy-neutral pairs (gold ties) in a domain
+    # whose name is hostile, and 200 quiet pairs: significant alone (p=0.017), not after the
+    # correction for every test the report makes.
+    hostile = "<b>tone</b>"
+    blocks = [
+        Block(hostile, 17, gold="tie", baseline="B", candidate="A", response_a=LONG),
+        Block(hostile, 5, gold="tie", baseline="A", candidate="B", response_a=LONG),
+        Block(hostile, 200, gold="A", baseline="A", candidate="A"),
+    ]
+    scenario = make_scenario(project, blocks)
+    report = services.drift_report_create(
+        actor=None,
+        baseline_run=scenario.baseline_run,
+        candidate_run=scenario.candidate_run,
+        dispatch=False,
+    )
+    report = services.drift_report_build(report_id=report.pk)
+    assert report.flags == []
+    notes = report.stats["direction_notes"]
+    assert {(note["domain"], note["direction"]) for note in notes} >= {(hostile, "toward_longer")}
+    api = api_client_for(members["viewer"])
+    detail = api.get(reverse("drift-report-detail", kwargs={"pk": report.pk})).json()
+    assert detail["family"]["alpha"] == 0.05
+    assert {"test", "domain", "p", "p_adjusted", "weight", "survived"} <= set(
+        detail["family"]["tests"][0]
+    )
+    assert not any(test["survived"] for test in detail["family"]["tests"])
+    assert detail["direction_notes"] == notes
+    client.force_login(members["viewer"])
+    url = reverse("drift:report", kwargs={"project": project.slug, "report": report.pk})
+    html = client.get(url).content.decode()
+    assert "Every test that can open an alert" in html
+    assert html.count('data-test="accuracy"') == 2  # overall and the one domain
+    assert 'data-test="toward_longer" data-scope="&lt;b&gt;tone&lt;/b&gt;"' in html
+    assert "Direction shifts that are not an alert" in html
+    assert "&lt;b&gt;tone&lt;/b&gt;: 77% of 22 flips moved toward the longer response" in html
+    assert hostile not in html

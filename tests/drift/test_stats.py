@@ -14,14 +14,18 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
+from apps.drift.flags import ACCURACY_SHARE, DriftThresholds
 from apps.drift.stats import (
     PairedOutcomes,
     compute_drift_report,
     connor_sample_size,
     direction_test,
+    family_weights,
     holm_adjust,
     mcnemar_exact_p,
     minimum_detectable_drop,
+    sign_test_p,
+    weighted_holm,
     wilson_interval,
 )
 
@@ -124,7 +128,7 @@ def test_no_discordant_pairs_gives_p_one() -> None:
     assert mcnemar_exact_p(0, 0) == 1.0
 
 
-def test_holm_and_bh_across_domains_match_multipletests() -> None:
+def test_bh_across_domains_matches_multipletests_and_accuracy_tests_are_one_sided() -> None:
     rows: list[dict[str, Any]] = []
     # three domains with different amounts of one-way discordance
     for domain, drops in (("alpha", 9), ("beta", 5), ("gamma", 2)):
@@ -133,14 +137,15 @@ def test_holm_and_bh_across_domains_match_multipletests() -> None:
     rows += [row("gamma", baseline="B", candidate="A")] * 1
     by_domain = report_of(rows)["by_domain"]
     names = sorted(by_domain)
+    counts = ((9, 0), (5, 0), (2, 1))
     raw = [by_domain[name]["mcnemar_p"] for name in names]
-    assert raw == pytest.approx(
-        [mcnemar([[10, b], [c, 0]], exact=True).pvalue for b, c in ((9, 0), (5, 0), (2, 1))]
-    )
-    holm = multipletests(raw, method="holm")[1]
+    assert raw == pytest.approx([mcnemar([[10, b], [c, 0]], exact=True).pvalue for b, c in counts])
     bh = multipletests(raw, method="fdr_bh")[1]
-    assert [by_domain[name]["p_holm"] for name in names] == pytest.approx(list(holm))
     assert [by_domain[name]["q_bh"] for name in names] == pytest.approx(list(bh))
+    # The test behind an alert asks only whether accuracy dropped: b or more of b + c.
+    one_sided = [binomtest(b, b + c, 0.5, alternative="greater").pvalue for b, c in counts]
+    assert [by_domain[name]["p_drop"] for name in names] == pytest.approx(one_sided)
+    assert all(by_domain[name]["p_drop"] < p for name, p in zip(names, raw, strict=True))
 
 
 @pytest.mark.parametrize("size", [1, 2, 7, 40])
@@ -152,10 +157,120 @@ def test_holm_adjust_matches_multipletests(size: int) -> None:
     assert holm_adjust(p) == pytest.approx(expected)
 
 
-def test_overall_is_not_adjusted() -> None:
+def test_overall_accuracy_test_is_in_the_family() -> None:
     overall = report_of([row(baseline="A", candidate="B")] * 8)["overall"]
-    assert overall["p_holm"] is None and overall["q_bh"] is None
+    assert overall["q_bh"] is None
     assert overall["mcnemar_p"] == pytest.approx(binomtest(0, 8, 0.5).pvalue)
+    assert overall["p_drop"] == pytest.approx(0.5**8)
+    # One domain: the overall and the domain accuracy tests share 0.8 of alpha; with no direction
+    # test (all flips are toward B, but there are only 8) they share all of it.
+    assert overall["p_holm"] == pytest.approx(2 * 0.5**8)
+    assert overall["survived"] is True
+
+
+def test_sign_test_p_is_scipy_binomtest_and_statsmodels_mcnemar() -> None:
+    for n in (0, 1, 2, 7, 20, 61):
+        for k in range(n + 1):
+            two = binomtest(k, n, 0.5).pvalue if n else 1.0
+            greater = binomtest(k, n, 0.5, alternative="greater").pvalue if n else 1.0
+            assert sign_test_p(k, n) == pytest.approx(two, rel=1e-9, abs=1e-15)
+            assert sign_test_p(k, n, alternative="greater") == pytest.approx(
+                greater, rel=1e-9, abs=1e-15
+            )
+            assert sign_test_p(k, n) == pytest.approx(mcnemar_exact_p(k, n - k), rel=1e-9)
+    grid = sign_test_p(np.array([[3, 9], [0, 4]]), np.array([[10, 12], [0, 4]]))
+    assert grid.shape == (2, 2) and grid[1, 0] == 1.0
+    with pytest.raises(ValueError, match="alternative"):
+        sign_test_p(1, 2, alternative="less")
+
+
+def _weighted_holm_by_definition(p: list[float], w: list[float], alpha: float) -> set[int]:
+    """Holm's weighted step-down procedure, one step at a time: the tests it rejects."""
+    left = set(range(len(p)))
+    rejected: set[int] = set()
+    while left:
+        best = min(left, key=lambda i: p[i] / w[i])
+        if p[best] > alpha * w[best] / sum(w[i] for i in left):
+            break
+        rejected.add(best)
+        left.remove(best)
+    return rejected
+
+
+def test_weighted_holm_with_equal_weights_is_holm_row_by_row() -> None:
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0, 0.2, size=(6, 9)) ** 2
+    adjusted = weighted_holm(p, np.ones(9))
+    for row_p, row_adjusted in zip(p, adjusted, strict=True):
+        assert row_adjusted == pytest.approx(multipletests(row_p, method="holm")[1])
+
+
+def test_weighted_holm_rejects_what_the_step_down_procedure_rejects() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        size = int(rng.integers(1, 9))
+        p = (rng.uniform(0, 0.3, size=size) ** 2).tolist()
+        w = rng.uniform(0.05, 1, size=size).tolist()
+        adjusted = weighted_holm(p, w)
+        for alpha in (0.01, 0.05, 0.1):
+            rejected = {i for i, value in enumerate(adjusted) if value <= alpha}
+            assert rejected == _weighted_holm_by_definition(p, w, alpha)
+
+
+def test_weighted_holm_leaves_tests_not_performed_out() -> None:
+    adjusted = weighted_holm([0.01, np.nan, 0.02], [1, 5, 1])
+    assert np.isnan(adjusted[1])
+    assert adjusted[[0, 2]] == pytest.approx(multipletests([0.01, 0.02], method="holm")[1])
+    assert np.isnan(weighted_holm([np.nan, np.nan], [1, 1])).all()
+    with pytest.raises(ValueError, match="positive weight"):
+        weighted_holm([0.01, 0.02], [1, 0])
+
+
+def test_family_weights_share_alpha_between_accuracy_and_direction_tests() -> None:
+    is_accuracy = np.array([True, True, False, False, False, False])
+    weights = family_weights(is_accuracy)
+    assert weights == pytest.approx([0.4, 0.4, 0.05, 0.05, 0.05, 0.05])
+    # A direction test not performed gives its weight to the other direction tests...
+    performed = np.array([True, True, True, False, False, False])
+    assert family_weights(is_accuracy, performed) == pytest.approx([0.4, 0.4, 0.2, 0, 0, 0])
+    # ...and with none performed, the accuracy tests have all of alpha.
+    performed = np.array([True, True, False, False, False, False])
+    assert family_weights(is_accuracy, performed) == pytest.approx([0.5, 0.5, 0, 0, 0, 0])
+
+
+def test_report_records_every_test_of_the_family() -> None:
+    rows = [row("a", baseline="A", candidate="B", length_a=50)] * 30
+    rows += [row("a", baseline="A", candidate="A")] * 170
+    rows += [row("b", baseline="B", candidate="A", gold="B")] * 3
+    rows += [row("b", baseline="A", candidate="A")] * 197
+    report = report_of(rows, thresholds=DriftThresholds())
+    family = report["family"]
+    tests = family["tests"]
+    assert family["alpha"] == 0.05
+    accuracy = [t for t in tests if t["test"] == "accuracy"]
+    assert [t["domain"] for t in accuracy] == [None, "a", "b"]
+    assert sum(t["weight"] for t in accuracy) == pytest.approx(ACCURACY_SHARE)
+    assert sum(t["weight"] for t in tests) == pytest.approx(1.0)
+    # Only "a" has 20 flips or more; its 30 flips all moved away from the longer response A and
+    # toward B, and overall has 33 flips.
+    directions = {(t["test"], t["domain"]) for t in tests if t["test"] != "accuracy"}
+    assert directions == {
+        ("toward_longer", None),
+        ("toward_position_a", None),
+        ("toward_longer", "a"),
+        ("toward_position_a", "a"),
+    }
+    raw = np.array([t["p"] for t in tests])
+    weights = np.array([t["weight"] for t in tests])
+    assert [t["p_adjusted"] for t in tests] == pytest.approx(list(weighted_holm(raw, weights)))
+    by_key = {(t["test"], t["domain"]): t for t in tests}
+    harm = report["by_domain"]["a"]
+    assert by_key[("accuracy", "a")]["p"] == harm["p_drop"]
+    assert by_key[("accuracy", "a")]["p_adjusted"] == harm["p_holm"]
+    assert harm["survived"] is True and report["by_domain"]["b"]["survived"] is False
+    longer = harm["direction"]["toward_longer"]
+    assert by_key[("toward_longer", "a")]["p_adjusted"] == longer["p_holm"]
+    assert all(t["survived"] == (t["p_adjusted"] < 0.05) for t in tests)
 
 
 # --- flips and directions ----------------------------------------------------------------------
@@ -234,15 +349,21 @@ def test_direction_test_without_counted_flips_reports_none() -> None:
     assert direction_test(np.zeros(5, dtype=np.int8)) == {"share": None, "n": 0, "p": None}
 
 
-def test_direction_p_values_are_holm_adjusted_across_domains() -> None:
-    rows = [row("a", baseline="B", candidate="A")] * 12
+def test_direction_tests_with_too_few_flips_stay_out_of_the_family() -> None:
+    rows = [row("a", baseline="B", candidate="A")] * 25
     rows += [row("b", baseline="B", candidate="A")] * 5 + [row("b", baseline="A", candidate="B")]
     report = report_of(rows)
-    names = sorted(report["by_domain"])
-    raw = [report["by_domain"][n]["direction"]["toward_position_a"]["p"] for n in names]
-    adjusted = [report["by_domain"][n]["direction"]["toward_position_a"]["p_holm"] for n in names]
-    assert adjusted == pytest.approx(list(multipletests(raw, method="holm")[1]))
-    assert report["overall"]["direction"]["toward_position_a"]["p_holm"] is None
+    position = {
+        name: report["by_domain"][name]["direction"]["toward_position_a"] for name in ("a", "b")
+    }
+    assert position["a"]["p"] == pytest.approx(binomtest(25, 25, 0.5).pvalue)
+    assert position["a"]["p_holm"] is not None and position["a"]["survived"] is True
+    # 6 flips < 20: computed and shown, never tested, so it costs the family nothing.
+    assert position["b"]["p"] == pytest.approx(binomtest(5, 6, 0.5).pvalue)
+    assert position["b"]["p_holm"] is None and position["b"]["survived"] is None
+    tested = {(t["test"], t["domain"]) for t in report["family"]["tests"]}
+    assert ("toward_position_a", "a") in tested and ("toward_position_a", "b") not in tested
+    assert ("toward_position_a", None) in tested  # 31 flips overall
 
 
 # --- power -------------------------------------------------------------------------------------
@@ -285,10 +406,13 @@ def test_connor_sample_size_rejects_impossible_inputs() -> None:
         connor_sample_size(0.0, 0.1)
 
 
-def test_report_mde_uses_the_scope_n_and_discordance() -> None:
+def test_report_mde_uses_the_scope_n_discordance_and_family_level() -> None:
     rows = [row(baseline="A", candidate="B")] * 3 + [row(baseline="A", candidate="A")] * 97
     overall = report_of(rows)["overall"]
-    assert overall["mde"] == pytest.approx(minimum_detectable_drop(100, 0.03))
+    # One domain: two accuracy tests share 0.8 of alpha, so a lone drop's one-sided test runs
+    # at 0.02, Connor's two-sided formula at 0.04.
+    assert overall["mde"] == pytest.approx(minimum_detectable_drop(100, 0.03, alpha=0.04))
+    assert overall["mde"] > minimum_detectable_drop(100, 0.03, alpha=0.05)
 
 
 # --- consistency and noise floor ---------------------------------------------------------------

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from django.db.models import Model
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from apps.accounts.models import Membership, Project, Role
 from tests.core.test_route_permissions import _all_routes, _table_key
 from tests.routes import LOGIN, PUBLIC, SUPERUSER, route_table
+from tests.schema_check import SchemaCheckedAPIClient as APIClient
 from tests.world import build_world
 
 FILTER_KEYS = (

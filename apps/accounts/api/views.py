@@ -23,7 +23,7 @@ from apps.accounts.api.serializers import (
 )
 from apps.accounts.models import Membership, Project
 from apps.accounts.permissions import Capability, SiteAdminPermission, check_capability
-from apps.core.viewsets import ProjectScopedMixin
+from apps.accounts.viewsets import ProjectScopedMixin
 
 
 class TokenView(APIView):

@@ -1,4 +1,4 @@
-"""Shapes of annotation queues, the annotator's next pair and annotations (see API.md)."""
+"""Shapes of annotation queues, the annotator's next pair and annotations (see docs/api.md)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class AnnotationQueueSerializer(serializers.ModelSerializer):
         slug_field="username", many=True, read_only=True
     )
     created_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
     progress = serializers.SerializerMethodField()
 

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from apps.accounts.models import Project
 from apps.accounts.permissions import Capability, has_capability
+from apps.accounts.viewsets import ProjectScopedMixin
 from apps.annotations import selectors, services
 from apps.annotations.api.serializers import (
     AdjudicateSerializer,
@@ -31,7 +32,6 @@ from apps.annotations.api.serializers import (
 )
 from apps.annotations.models import Annotation, AnnotationQueue, Assignment, AssignmentStatus
 from apps.core.api import Conflict
-from apps.core.viewsets import ProjectScopedMixin
 from apps.datasets.models import Dataset
 from apps.rubrics.models import RubricVersion
 

@@ -1,4 +1,4 @@
-"""Serializers of the datasets API (field names are a public contract: see API.md)."""
+"""Serializers of the datasets API (field names are a public contract: see docs/api.md)."""
 
 from __future__ import annotations
 
@@ -72,7 +72,15 @@ class PairSerializer(serializers.ModelSerializer):
 
 
 class ReferenceSetSerializer(serializers.ModelSerializer):
-    created_by = serializers.CharField(source="created_by.username", read_only=True)
+    created_by = serializers.CharField(
+        source="created_by.username", read_only=True, allow_null=True
+    )
+    queue = serializers.SerializerMethodField(
+        help_text="The annotation queue whose consensus was frozen; null for imported labels."
+    )
+
+    def get_queue(self, reference_set: ReferenceSet) -> int | None:
+        return reference_set.source_id if reference_set.source_kind == "queue" else None
 
     class Meta:
         model = ReferenceSet
@@ -83,6 +91,7 @@ class ReferenceSetSerializer(serializers.ModelSerializer):
             "version",
             "dataset",
             "queue",
+            "source_description",
             "description",
             "item_count",
             "domain_counts",

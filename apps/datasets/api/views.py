@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts.permissions import Capability
-from apps.core.viewsets import ProjectScopedMixin
+from apps.accounts.viewsets import ProjectScopedMixin
 from apps.datasets import services
 from apps.datasets.api.serializers import (
     DatasetSerializer,
@@ -153,27 +153,21 @@ class ReferenceSetViewSet(
     @extend_schema(request=ReferenceSetCreateSerializer, responses={201: ReferenceSetSerializer})
     def create(self, request: Request) -> Response:
         """Freeze a snapshot from a dataset's imported labels or a queue's consensus."""
-        from apps.annotations.models import AnnotationQueue
-
         project = self.get_create_project()
         body = ReferenceSetCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        dataset = queue = None
+        dataset = None
         if data.get("dataset") is not None:
             dataset = Dataset.objects.filter(pk=data["dataset"], project=project).first()
             if dataset is None:
                 raise serializers.ValidationError({"dataset": ["No such dataset in this project."]})
-        else:
-            queue = AnnotationQueue.objects.filter(pk=data["queue"], project=project).first()
-            if queue is None:
-                raise serializers.ValidationError({"queue": ["No such queue in this project."]})
         reference_set = services.reference_set_create(
             actor=request.user,
             project=project,
             name=data["name"],
             dataset=dataset,
-            queue=queue,
+            source=("queue", data["queue"]) if dataset is None else None,
             description=data.get("description", ""),
         )
         return Response(ReferenceSetSerializer(reference_set).data, status=status.HTTP_201_CREATED)

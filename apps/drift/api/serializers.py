@@ -1,4 +1,4 @@
-"""Serializers of the drift API (field names as in API.md "drift report" and "alert")."""
+"""Serializers of the drift API (field names as in docs/api.md "drift report" and "alert")."""
 
 from __future__ import annotations
 
@@ -36,10 +36,10 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
 
 class AlertSerializer(serializers.ModelSerializer):
     """An alert: ``id, report, rubric, version, severity, status, reason, resolved_by,
-    resolved_at`` (API.md), plus the headline and the webhook deliveries."""
+    resolved_at`` (docs/api.md), plus the headline and the webhook deliveries."""
 
     resolved_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
     rubric_name = serializers.CharField(source="rubric.name", read_only=True)
     version_number = serializers.IntegerField(source="version.number", read_only=True)
@@ -132,6 +132,8 @@ class DriftReportDetailSerializer(DriftReportSerializer):
     bootstrap = serializers.SerializerMethodField()
     pairs_compared = serializers.SerializerMethodField()
     pairs_unmatched = serializers.SerializerMethodField()
+    family = serializers.SerializerMethodField()
+    direction_notes = serializers.SerializerMethodField()
 
     class Meta(DriftReportSerializer.Meta):
         fields = [
@@ -141,6 +143,8 @@ class DriftReportDetailSerializer(DriftReportSerializer):
             "bootstrap",
             "pairs_compared",
             "pairs_unmatched",
+            "family",
+            "direction_notes",
         ]
         read_only_fields = fields
 
@@ -158,6 +162,15 @@ class DriftReportDetailSerializer(DriftReportSerializer):
 
     def get_pairs_unmatched(self, obj: DriftReport) -> int | None:
         return obj.stats.get("pairs_unmatched")
+
+    def get_family(self, obj: DriftReport) -> dict[str, Any] | None:
+        """Every test that can open an alert: ``{alpha, method, tests: [{test, domain, p,
+        p_adjusted, weight, survived}]}``; None on reports made before it was recorded."""
+        return obj.stats.get("family")
+
+    def get_direction_notes(self, obj: DriftReport) -> list[dict[str, Any]]:
+        """Direction tests significant on their own that did not survive the family: not alerts."""
+        return list(obj.stats.get("direction_notes") or [])
 
 
 class DriftReportCreateSerializer(serializers.Serializer):

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from apps.accounts.models import Project
 from apps.accounts.permissions import Capability, check_capability, has_capability
-from apps.core.viewsets import ProjectScopedMixin
+from apps.accounts.viewsets import ProjectScopedMixin
 from apps.drift import selectors, services
 from apps.drift.api.serializers import (
     AlertResolveSerializer,

@@ -1,4 +1,4 @@
-"""Serializers of the judging API (field names as in API.md)."""
+"""Serializers of the judging API (field names as in docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Shapes of rubrics and rubric versions in the API (field names as in API.md)."""
+"""Shapes of rubrics and rubric versions in the API (field names as in docs/api.md)."""
 
 from __future__ import annotations
 
@@ -158,3 +158,11 @@ class ImportSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True)
     rubric = serializers.IntegerField(required=False, allow_null=True)
     publish = serializers.BooleanField(required=False, default=False)
+
+
+class RubricImportResultSerializer(serializers.Serializer):
+    """201 of POST /api/rubrics/import/: the rubric, whether the import made it, the versions."""
+
+    rubric = RubricSerializer()
+    created_rubric = serializers.BooleanField()
+    versions = RubricVersionSerializer(many=True)

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -17,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts.permissions import Capability, check_capability
-from apps.core.viewsets import ProjectScopedMixin
+from apps.accounts.viewsets import ProjectScopedMixin
 from apps.rubrics import selectors, services
 from apps.rubrics.api.serializers import (
     DraftCreateSerializer,
@@ -26,6 +27,7 @@ from apps.rubrics.api.serializers import (
     LabelSerializer,
     PromoteSerializer,
     PublishSerializer,
+    RubricImportResultSerializer,
     RubricSerializer,
     RubricVersionSerializer,
 )
@@ -136,7 +138,7 @@ class RubricViewSet(
 
     @extend_schema(
         request={"multipart/form-data": ImportSerializer},
-        responses={201: RubricVersionSerializer(many=True)},
+        responses={201: RubricImportResultSerializer},
     )
     @action(
         detail=False,
@@ -271,7 +273,11 @@ class RubricVersionViewSet(ProjectScopedMixin, mixins.RetrieveModelMixin, viewse
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["json", "yaml", "md"])],
-        responses={200: str},
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "application/yaml"): OpenApiTypes.STR,
+            (200, "text/markdown"): OpenApiTypes.STR,
+        },
     )
     @action(detail=True, methods=["get"], content_negotiation_class=FormatIsAParameter)
     def export(self, request: Request, pk: str) -> HttpResponse:
