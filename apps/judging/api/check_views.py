@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from apps.accounts.models import Project
 from apps.accounts.permissions import Capability, check_capability
-from apps.core.viewsets import ProjectScopedMixin
+from apps.accounts.viewsets import ProjectScopedMixin
 from apps.judging import check as checks
 from apps.judging.models import JudgeCheck, JudgeConfig
 
