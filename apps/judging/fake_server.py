@@ -824,7 +824,17 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-jitter", type=float, default=0.0)
     parser.add_argument("--verdict", choices=["A", "B", "C", "derived"], default="derived")
     parser.add_argument("--confidence", type=float, default=0.8)
-    parser.add_argument("--reply", choices=["auto", "verdict", "json"], default="auto")
+    parser.add_argument(
+        "--reply", choices=["auto", "verdict", "json", "offformat", "verbose"], default="auto"
+    )
+    parser.add_argument("--system-role", choices=["honoured", "dropped"], default="honoured")
+    parser.add_argument("--max-parallel", type=int, default=0, help="decoding slots (0: any)")
+    for option, default in (
+        ("--json-schema", "supported"),
+        ("--guided-choice", "ignored"),
+        ("--grammar", "ignored"),
+    ):
+        parser.add_argument(option, choices=["supported", "ignored", "rejected"], default=default)
     parser.add_argument(
         "--fault",
         action="append",
@@ -874,6 +884,11 @@ def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
         logprobs=args.logprobs,
         response_format=args.response_format,
         seed=args.seed,
+        system_role=args.system_role,
+        max_parallel=args.max_parallel,
+        json_schema=args.json_schema,
+        guided_choice=args.guided_choice,
+        grammar=args.grammar,
     )
 
 

@@ -247,3 +247,23 @@ def test_a_run_records_verdict_sources_and_queue_wait(
     assert set(Judgment.objects.filter(run=demo).values_list("verdict_source", flat=True)) == {
         "rules"
     }
+
+
+def test_the_standalone_server_plays_the_quirks_from_its_command_line() -> None:
+    import httpx
+
+    from apps.judging.fake_server import standalone_server
+
+    with standalone_server("--system-role", "dropped", "--grammar", "supported") as (url, _):
+        user = {"role": "user", "content": "Write a short poem about the sea."}
+        system = {"role": "system", "content": "Answer [[A]] or [[B]]."}
+
+        def ask(*messages: dict[str, str], **extra: Any) -> Any:
+            body = {"model": "m", "messages": list(messages), **extra}
+            return httpx.post(f"{url}/chat/completions", json=body, timeout=30).json()
+
+        with_system, without = ask(system, user), ask(user)
+        assert with_system["usage"]["prompt_tokens"] == without["usage"]["prompt_tokens"]
+        assert "[[" not in with_system["choices"][0]["message"]["content"]
+        constrained = ask(user, grammar='root ::= "[[A]]" | "[[B]]" | "[[C]]"')
+        assert constrained["choices"][0]["message"]["content"] in ("[[A]]", "[[B]]", "[[C]]")
