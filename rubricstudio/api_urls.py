@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("apps.annotations.api.urls")),
     path("", include("apps.judging.api.urls")),
     path("", include("apps.drift.api.urls")),
+    path("", include("apps.forensics.api.urls")),
 ]

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "apps.annotations",
     "apps.judging",
     "apps.drift",
+    "apps.forensics",
 ]
 
 MIDDLEWARE = [
@@ -217,6 +218,10 @@ SPECTACULAR_SETTINGS = {
         "VerdictEnum": "apps.judging.models.Verdict",
         "RoleEnum": "apps.accounts.models.Role",
         "DriftReportStatusEnum": "apps.drift.models.ReportStatus",
+        "ForensicsJobStatusEnum": "apps.forensics.models.JobStatus",
+        "JudgeDriftTriggerEnum": "apps.forensics.models.JudgeDriftTrigger",
+        # The drift report's trigger keeps the name it had before judge drift reports came.
+        "TriggerEnum": "apps.drift.models.ReportTrigger",
     },
 }
 
@@ -255,15 +260,39 @@ CELERY_TASK_ROUTES = {
     "judging.judge_check": {"queue": Queue.API.value},
     "judging.*": {"queue": Queue.DEFAULT.value},
     "drift.*": {"queue": Queue.DEFAULT.value},
+    "forensics.attribute_api": {"queue": Queue.API.value},
+    "forensics.attribute_gpu": {"queue": Queue.GPU.value},
+    "forensics.*": {"queue": Queue.DEFAULT.value},
     "core.*": {"queue": Queue.DEFAULT.value},
 }
 # One message at a time per process: chunks are long, and a GPU worker must not hoard work.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
+# Liveness of long jobs (apps/core/liveness.py): a chunk at work beats its claim and its run's
+# heartbeat every LIVENESS_HEARTBEAT_S; a claim or heartbeat silent for LIVENESS_STALE_AFTER_S
+# means its worker is gone (the claim may be taken again, the sweep resumes the run); the sweeps
+# run every LIVENESS_SWEEP_S. The window must hold several beats, so a slow beat is not a death.
+LIVENESS_HEARTBEAT_S = env.float("LIVENESS_HEARTBEAT_S", default=5.0)
+LIVENESS_STALE_AFTER_S = env.float("LIVENESS_STALE_AFTER_S", default=20.0)
+LIVENESS_SWEEP_S = env.float("LIVENESS_SWEEP_S", default=15.0)
+# How long the answer of Celery's worker inspection (a broadcast) is reused by pages and sweeps.
+LIVENESS_INSPECT_CACHE_S = env.float("LIVENESS_INSPECT_CACHE_S", default=10.0)
+if LIVENESS_HEARTBEAT_S > 0 and LIVENESS_STALE_AFTER_S < 2 * LIVENESS_HEARTBEAT_S:
+    raise ImproperlyConfigured(
+        "LIVENESS_STALE_AFTER_S must be at least twice LIVENESS_HEARTBEAT_S, or live work "
+        "would be taken for dead."
+    )
+# Consecutive automatic resumes of a run (a worker consumes its queue, nothing waits in it) that
+# bring no progress before the sweep fails it; a chunk claimed this many times more than its
+# retries allow (its worker died each time) is given up.
+JUDGING_MAX_RESUMES = env.int("JUDGING_MAX_RESUMES", default=3)
 CELERY_BEAT_SCHEDULE = {
-    "sweep-orphaned-runs": {"task": "judging.sweep_orphaned_runs", "schedule": 120.0},
-    "sweep-pending-drift-reports": {"task": "drift.sweep_pending_reports", "schedule": 60.0},
+    "sweep-orphaned-runs": {"task": "judging.sweep_orphaned_runs", "schedule": LIVENESS_SWEEP_S},
+    "sweep-pending-drift-reports": {
+        "task": "drift.sweep_pending_reports",
+        "schedule": LIVENESS_SWEEP_S,
+    },
 }
 
 LOGGING = {
@@ -318,6 +347,13 @@ EMAIL_BACKEND = env.str(
     if EMAIL_HOST
     else "django.core.mail.backends.console.EmailBackend",
 )
+# Drift forensics: judge calls (not answered by the judging cache) a clause attribution may
+# spend, and unflipped pairs in its control sample, when the request names none.
+FORENSICS_ATTRIBUTION_BUDGET = env.int("FORENSICS_ATTRIBUTION_BUDGET", default=5000)
+FORENSICS_CONTROL_PAIRS = env.int("FORENSICS_CONTROL_PAIRS", default=50)
+# A drift alert that opens starts the attribution of its report, so a reviewer finds it done.
+FORENSICS_AUTO_ATTRIBUTE = env.bool("FORENSICS_AUTO_ATTRIBUTE", default=True)
+
 # Absolute links in webhook messages and emails.
 RUBRICSTUDIO_BASE_URL = env.str("RUBRICSTUDIO_BASE_URL", default="")
 

@@ -13,6 +13,7 @@ project_pages: list[URLPattern | URLResolver] = [
     path("annotate/", include("apps.annotations.urls")),
     path("runs/", include("apps.judging.urls")),
     path("alerts/", include("apps.drift.urls")),
+    path("forensics/", include("apps.forensics.urls")),
 ]
 
 urlpatterns = [

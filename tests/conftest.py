@@ -6,7 +6,7 @@ import contextlib
 import os
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +137,13 @@ def database_url_for_subprocess() -> str:
 class WorkerProcess:
     """A real ``celery worker`` child process on the test database and the configured broker."""
 
-    def __init__(self, queues: str, concurrency: int, extra_env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        queues: str,
+        concurrency: int,
+        extra_env: dict[str, str],
+        extra: Sequence[str] = (),
+    ) -> None:
         env = dict(os.environ)
         url = database_url_for_subprocess()
         if url:
@@ -149,7 +155,13 @@ class WorkerProcess:
         ARTIFACTS.mkdir(exist_ok=True)
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
-            worker_command(queues, concurrency, alone=True, name=f"test-{time.monotonic_ns()}@%h"),
+            worker_command(
+                queues,
+                concurrency,
+                alone=True,
+                name=f"test-{time.monotonic_ns()}@%h",
+                extra=extra,
+            ),
             cwd=REPO,
             env=env,
             stdout=self._log,
@@ -192,9 +204,13 @@ def celery_worker_process(transactional_db: None) -> Iterator[Callable[..., Work
     started: list[WorkerProcess] = []
 
     def start(
-        queues: str = "default,api,gpu", concurrency: int = 1, **extra_env: str
+        queues: str = "default,api,gpu",
+        concurrency: int = 1,
+        extra: Sequence[str] = (),
+        **extra_env: str,
     ) -> WorkerProcess:
-        worker = WorkerProcess(queues, concurrency, extra_env)
+        """``extra``: more worker arguments (``-B`` for an embedded beat, say)."""
+        worker = WorkerProcess(queues, concurrency, extra_env, extra)
         started.append(worker)
         return worker
 

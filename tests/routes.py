@@ -26,7 +26,7 @@ class Route:
     skip_reason: str = ""  # only for routes whose access is tested elsewhere (say where)
 
 
-APPS = ("core", "accounts", "rubrics", "datasets", "annotations", "judging", "drift")
+APPS = ("core", "accounts", "rubrics", "datasets", "annotations", "judging", "drift", "forensics")
 
 
 def route_table() -> dict[str, Route]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from apps.accounts.models import Project
 
-APPS = ("accounts", "rubrics", "datasets", "annotations", "judging", "drift")
+APPS = ("accounts", "rubrics", "datasets", "annotations", "judging", "drift", "forensics")
 
 
 def build_world(project: Project, users: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from apps.drift import power
 from apps.drift.flags import DriftThresholds
 from apps.drift.models import AlertStatus, DriftAlert, DriftReport, ReportStatus, Severity
 from apps.judging.models import JudgingRun, Judgment, JudgmentStatus, RunStatus
-from apps.judging.selectors import run_pair_outcomes
+from apps.judging.selectors import run_pair_outcomes, run_waiting
 from apps.rubrics.models import Rubric, RubricVersion, VersionStatus
 
 # The words of ``version_drift_status``: the rubric list, the history page and the API show them.
@@ -395,6 +395,20 @@ def paired_records(
         )
     unmatched = len(baseline.keys() ^ candidate.keys())
     return records, unmatched
+
+
+def report_waiting_runs(report: DriftReport) -> list[tuple[int, str]]:
+    """(run id, why it waits) for each run a pending report waits on that is not moving."""
+    if report.status != ReportStatus.PENDING:
+        return []
+    waiting = []
+    for run in (report.baseline_run, report.candidate_run, report.repeat_run):
+        if run is None:
+            continue
+        reason = run_waiting(run)
+        if reason:
+            waiting.append((run.pk, reason))
+    return waiting
 
 
 # --- what the guard can catch -------------------------------------------------------------------

@@ -240,6 +240,7 @@ def report_context(
         "report": report,
         "alert": alert,
         "status": status,
+        "waiting_runs": selectors.report_waiting_runs(report),
         "status_badge": selectors.STATUS_BADGES.get(status, ""),
         "diff_old_label": f"v{report.baseline_version.number}",
         "diff_new_label": f"v{report.candidate_version.number}",

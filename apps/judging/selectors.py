@@ -21,6 +21,7 @@ from django.db.models.functions import Length, Substr
 from django.utils import timezone
 
 from apps.accounts.models import Project
+from apps.core import liveness
 from apps.datasets.models import Dataset, Pair, ReferenceItem, ReferenceSet
 from apps.judging.accounting import token_cost
 from apps.judging.backends.offline import REFUSAL_WINDOW, is_refusal
@@ -99,6 +100,25 @@ def run_progress(run: JudgingRun) -> RunProgress:
         throughput=throughput,
         eta_s=eta,
         is_finished=run.is_finished,
+    )
+
+
+def run_waiting(run: JudgingRun) -> str | None:
+    """Why an active run is not moving, or None while a worker beats its heartbeat.
+
+    "no worker has reported for 45 s; no worker is consuming the `api` queue": the heartbeat's
+    age, then what Celery's inspection says of the run's queue (cached briefly, it is a
+    broadcast). Only asked once the heartbeat has gone silent for the stale window.
+    """
+    if run.is_finished:
+        return None
+    silent = liveness.silent_for(run.heartbeat_at or run.created_at, timezone.now())
+    if silent is None:
+        return None
+    from apps.judging.tasks import queue_for
+
+    return liveness.waiting_reason(
+        silent_s=silent, state=liveness.queue_state(queue_for(run.judge.backend))
     )
 
 

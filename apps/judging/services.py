@@ -15,7 +15,8 @@ How a run moves (see docs/judging-and-drift.md and docs/architecture.md "Dispatc
 A chunk that keeps failing is given up by ``chunk_fail``: its items become ``failed`` with the
 reason, so the run ends ``partial`` instead of staying ``running``. ``run_resume`` re-dispatches
 what is still pending (after a worker died or the broker lost messages), and
-``runs_sweep_orphaned`` does that on a schedule for runs whose heartbeat went stale.
+``runs_sweep_orphaned`` does that on a schedule for chunks whose claim and runs whose heartbeat
+went silent (a chunk at work beats both every few seconds; see ``apps.core.liveness``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -41,6 +41,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.accounts.models import Project
+from apps.core import liveness
 from apps.core.api import Conflict
 from apps.core.services import audit_event_record
 from apps.datasets.models import Dataset, Pair, ReferenceItem, ReferenceSet
@@ -412,64 +413,130 @@ def run_cancel(*, actor: Any, run: JudgingRun) -> JudgingRun:
 
 
 def run_resume(*, run: JudgingRun, actor: Any = None) -> int:
-    """Re-dispatch the chunks of a stuck run that still have pending work; returns their number.
+    """Re-dispatch the chunks of a waiting run that still have work; returns their number.
 
-    For a run whose worker died or whose messages the broker lost. Claims of chunks that were in
-    flight are released first: a chunk task outlives neither its hard time limit nor its
-    process, so a stale claim means nobody is working on it (and should a late duplicate still
-    run, its writes are refused for every row already written).
+    For a run whose worker died or whose messages the broker lost; anyone who may start runs can
+    ask for it (the run page, ``POST /api/runs/{id}/resume/``), and the sweep does it on its own.
+    Only claims that have gone silent for the stale window are released: a chunk whose worker
+    still beats its claim keeps it, so resuming a healthy run judges nothing twice. Pending
+    chunks are sent again even if their message may still be queued somewhere: the second
+    message finds the chunk claimed or done and does nothing.
     """
     run.refresh_from_db()
     if run.status not in ACTIVE_RUN_STATUSES:
         raise RunNotActive(f"Run {run.pk} has already ended ({run.status}).")
     with transaction.atomic():
+        released = _release_silent_claims(run.pk)
         chunks = list(
-            RunChunk.objects.filter(
-                run=run, status__in=(ChunkStatus.PENDING, ChunkStatus.RUNNING)
-            ).values_list("index", flat=True)
-        )
-        RunChunk.objects.filter(run=run, status=ChunkStatus.RUNNING).update(
-            status=ChunkStatus.PENDING, claimed_at=None
+            RunChunk.objects.filter(run=run, status=ChunkStatus.PENDING).values_list(
+                "index", flat=True
+            )
         )
         JudgingRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
-        audit_event_record(actor=actor, action="run.resume", obj=run, after={"chunks": len(chunks)})
+        audit_event_record(
+            actor=actor,
+            action="run.resume",
+            obj=run,
+            after={"chunks": len(chunks), "released": released, "by": "user" if actor else "sweep"},
+        )
         if chunks:
             transaction.on_commit(
                 partial(chunks_dispatch, run_id=run.pk, backend=run.judge.backend, indexes=chunks)
             )
-    if not chunks:
+    if not chunks and not RunChunk.objects.filter(run=run, status=ChunkStatus.RUNNING).exists():
         # Every chunk was written but the run was never closed (a crash right after a commit).
         _finalize_if_complete(run.pk)
     return len(chunks)
 
 
-def runs_sweep_orphaned(
-    *, stale_after: timedelta | None = None, max_resumes: int | None = None
-) -> dict[str, list[int]]:
-    """Resume active runs whose heartbeat is stale; fail those resumed too often without progress.
-
-    A chunk beats the heartbeat when it starts and when it writes, and cannot run longer than
-    the hard time limit, so a heartbeat older than that means no chunk of the run is alive.
-    ``resumes`` is reset by every chunk that writes, so only consecutive fruitless resumes count.
-    """
-    if stale_after is None:
-        stale_after = timedelta(
-            seconds=getattr(settings, "JUDGING_STALE_AFTER_S", settings.CELERY_TASK_TIME_LIMIT + 60)
-        )
-    if max_resumes is None:
-        max_resumes = int(getattr(settings, "JUDGING_MAX_RESUMES", 3))
-    cutoff = timezone.now() - stale_after
-    stale = JudgingRun.objects.filter(status__in=ACTIVE_RUN_STATUSES).filter(
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
+def _release_silent_claims(run_id: int, indexes: Iterable[int] | None = None) -> list[int]:
+    """Give back the run's chunks whose claim has not been beaten within the stale window."""
+    silent = RunChunk.objects.filter(
+        run_id=run_id, status=ChunkStatus.RUNNING, claimed_at__lt=liveness.stale_cutoff()
     )
-    outcome: dict[str, list[int]] = {"resumed": [], "failed": []}
+    if indexes is not None:
+        silent = silent.filter(index__in=list(indexes))
+    released = sorted(silent.values_list("index", flat=True))
+    # Conditional on the same filter: a claim beaten between the read and the update stays.
+    RunChunk.objects.filter(
+        run_id=run_id,
+        index__in=released,
+        status=ChunkStatus.RUNNING,
+        claimed_at__lt=liveness.stale_cutoff(),
+    ).update(status=ChunkStatus.PENDING, claimed_at=None)
+    return released
+
+
+def runs_sweep_orphaned(*, max_resumes: int | None = None) -> dict[str, list[int]]:
+    """Resume runs nobody works on; fail what cannot progress (the beat task, every sweep period).
+
+    1. A chunk whose claim went silent for the stale window lost its worker: it is released and
+       sent again at once (even while other chunks of its run still work). A chunk claimed more
+       often than its retries and ``JUDGING_MAX_RESUMES`` allow (its worker died every time) is
+       given up: its items fail with the reason, and the run ends ``partial``.
+    2. A run whose heartbeat went silent has no chunk at work. When its queue has a consumer
+       and no message waits in it, its pending chunks' messages are gone (held by a dead worker
+       until the broker's visibility timeout, or lost with the broker): it is resumed. With no
+       consumer, or messages waiting for busy workers, it waits (the run page says why), and
+       continues by itself once a worker takes its queue. ``resumes`` counts consecutive
+       resumes without progress; after ``JUDGING_MAX_RESUMES`` the run is failed.
+    """
+    from apps.judging import tasks
+
+    if max_resumes is None:
+        max_resumes = int(settings.JUDGING_MAX_RESUMES)
+    outcome: dict[str, list[int]] = {"released": [], "resumed": [], "waiting": [], "failed": []}
+    cutoff = liveness.stale_cutoff()
+    max_claims = tasks.MAX_RETRIES + 1 + max_resumes
+    silent_chunks = RunChunk.objects.filter(
+        status=ChunkStatus.RUNNING, claimed_at__lt=cutoff, run__status__in=ACTIVE_RUN_STATUSES
+    ).values_list("run_id", "index", "attempts", "run__judge__backend")
+    by_run: dict[int, tuple[str, list[int]]] = {}
+    for run_id, index, attempts, backend in silent_chunks:
+        if attempts >= max_claims:
+            chunk_fail(
+                run_id=run_id,
+                index=index,
+                reason=(
+                    f"The worker judging this chunk was lost {attempts} times (killed, out of "
+                    f"memory?); the chunk was given up."
+                ),
+            )
+            continue
+        by_run.setdefault(run_id, (backend, []))[1].append(index)
+    for run_id, (backend, indexes) in by_run.items():
+        with transaction.atomic():
+            released = _release_silent_claims(run_id, indexes)
+            if released:
+                audit_event_record(
+                    actor=None,
+                    action="run.chunks_release",
+                    obj=JudgingRun.objects.get(pk=run_id),
+                    after={"chunks": released, "reason": "their worker stopped beating"},
+                )
+                transaction.on_commit(
+                    partial(chunks_dispatch, run_id=run_id, backend=backend, indexes=released)
+                )
+        if released:
+            log.warning("run %s: chunks %s lost their worker; sent again", run_id, released)
+            outcome["released"].append(run_id)
+
+    stale = (
+        JudgingRun.objects.filter(status__in=ACTIVE_RUN_STATUSES)
+        .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff))
+        .exclude(pk__in=outcome["released"])
+    )
     for run in stale.select_related("judge"):
+        state = liveness.queue_state(tasks.queue_for(run.judge.backend))
+        if not state.consumed or state.waiting:
+            outcome["waiting"].append(run.pk)
+            continue
         if run.resumes >= max_resumes:
             run_fail(
                 run=run,
                 reason=(
-                    f"No progress after {run.resumes} automatic resumes: no worker is taking "
-                    f"this run's chunks (is a worker for its queue running?)."
+                    f"No progress after {run.resumes} automatic resumes although a worker "
+                    f"consumes the `{state.queue}` queue: its chunks do not get judged."
                 ),
             )
             outcome["failed"].append(run.pk)
@@ -577,11 +644,14 @@ def _mode(judge: JudgeConfig) -> Mode | None:
 
 
 def _claim_chunk(run_id: int, index: int) -> RunChunk | None:
-    """Take the chunk if it is pending, or running under a claim older than the hard limit."""
+    """Take the chunk if it is pending, or running under a claim silent for the stale window.
+
+    A chunk at work beats its claim every ``LIVENESS_HEARTBEAT_S``, so a silent claim belongs to
+    a worker that is gone.
+    """
     now = timezone.now()
-    lease = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
     claimable = Q(status=ChunkStatus.PENDING) | Q(
-        status=ChunkStatus.RUNNING, claimed_at__lt=now - lease
+        status=ChunkStatus.RUNNING, claimed_at__lt=liveness.stale_cutoff(now)
     )
     claimed = (
         RunChunk.objects.filter(run_id=run_id, index=index)
@@ -664,25 +734,37 @@ def chunk_judge(*, run_id: int, index: int, pause_s: float = 0.0) -> ChunkOutcom
         started_at=Coalesce(F("started_at"), Value(now)),
         heartbeat_at=now,
     )
-    if pause_s > 0:
-        time.sleep(pause_s)
-
-    items = list(
-        Judgment.objects.filter(
-            run_id=run_id,
-            pk__gte=chunk.first_id,
-            pk__lte=chunk.last_id,
-            status=JudgmentStatus.PENDING,
+    # While the chunk works, its claim and the run's heartbeat are beaten every few seconds, so
+    # a claim only goes silent when this process is gone (see apps.core.liveness).
+    with liveness.Beater(partial(_chunk_beat, run_id, index)):
+        if pause_s > 0:
+            time.sleep(pause_s)
+        items = list(
+            Judgment.objects.filter(
+                run_id=run_id,
+                pk__gte=chunk.first_id,
+                pk__lte=chunk.last_id,
+                status=JudgmentStatus.PENDING,
+            )
+            .order_by("pk")
+            .values_list("pk", "pair_id", "order")
         )
-        .order_by("pk")
-        .values_list("pk", "pair_id", "order")
-    )
-    rows, judged = _judge_items(run, items) if items else ([], 0)
-    written = _write_chunk(run, chunk, rows)
+        rows, judged = _judge_items(run, items) if items else ([], 0)
+        written = _write_chunk(run, chunk, rows)
     _finalize_if_complete(run_id)
     return ChunkOutcome(
         "written", written=written, cached=sum(r.cached for r in rows), judged=judged
     )
+
+
+def _chunk_beat(run_id: int, index: int) -> None:
+    """One beat of a chunk at work: its claim, then its run's heartbeat (two short statements,
+    each holding one row lock, so a beat never deadlocks with a chunk's write transaction)."""
+    now = timezone.now()
+    RunChunk.objects.filter(run_id=run_id, index=index, status=ChunkStatus.RUNNING).update(
+        claimed_at=now
+    )
+    JudgingRun.objects.filter(pk=run_id, status__in=ACTIVE_RUN_STATUSES).update(heartbeat_at=now)
 
 
 def _judge_items(run: JudgingRun, items: Sequence[tuple[int, int, str]]) -> tuple[list[_Row], int]:

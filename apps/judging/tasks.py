@@ -5,8 +5,11 @@ Three chunk tasks do the same work and differ only by name, because the name pic
 ``judging.judge_chunk_api`` (hosted endpoints, ``api``) and ``judging.judge_chunk_gpu`` (local
 models, ``gpu``).
 
-Delivery: ``acks_late`` with ``reject_on_worker_lost``, so a chunk whose worker dies is delivered
-again instead of being lost; the chunk's conditional writes make the second delivery harmless. A
+Delivery: ``acks_late`` with ``reject_on_worker_lost``, so a chunk whose pool process dies is
+delivered again instead of being lost; the chunk's conditional writes make the second delivery
+harmless. When the whole worker dies, the broker gives its messages back only after the
+visibility timeout (twice the hard time limit); well before that, ``sweep_orphaned_runs`` sees
+the chunk's claim silent (``apps.core.liveness``) and sends it again. A
 chunk that raises is retried with exponential backoff and full jitter, ``JUDGING_CHUNK_RETRIES``
 times (3), then given up: its items are marked failed with the error and the run ends
 ``partial``.
@@ -111,6 +114,14 @@ def chunk_task_for(backend: str) -> Task:
     return _BY_BACKEND.get(backend, judge_chunk)
 
 
+def queue_for(backend: str) -> str:
+    """The queue the chunks of this backend go to, as Celery's router sends them."""
+    from rubricstudio.celery import app
+
+    route = app.amqp.router.route({}, chunk_task_for(backend).name, args=(), kwargs={})
+    return str(route["queue"].name)
+
+
 @shared_task(name="judging.judge_check", ignore_result=True, acks_late=True)
 def judge_check(check_id: int) -> str:
     """Run a judge check (queue ``api``: it waits on the judge's endpoint)."""
@@ -125,5 +136,5 @@ def judge_check(check_id: int) -> str:
 
 @shared_task(name="judging.sweep_orphaned_runs", ignore_result=True)
 def sweep_orphaned_runs() -> dict[str, list[int]]:
-    """Resume runs whose heartbeat went stale; fail those that never progress (beat schedule)."""
+    """Resume chunks and runs nobody works on; fail what cannot progress (beat schedule)."""
     return services.runs_sweep_orphaned()

@@ -26,4 +26,5 @@ urlpatterns = [
     path("<int:run>/", views.RunDetailView.as_view(), name="detail"),
     path("<int:run>/progress/", views.RunProgressView.as_view(), name="progress"),
     path("<int:run>/cancel/", views.RunCancelView.as_view(), name="cancel"),
+    path("<int:run>/resume/", views.RunResumeView.as_view(), name="resume"),
 ]

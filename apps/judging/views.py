@@ -141,6 +141,7 @@ class RunDetailView(ProjectAccessMixin, TemplateView):
         context.update(
             run=run,
             progress=progress,
+            waiting=selectors.run_waiting(run),
             judge_label=services.judge_label(run.judge),
             can_start=Capability.RUN_START.value in self.capabilities,
         )
@@ -187,6 +188,7 @@ class RunProgressView(ProjectAccessMixin, View):
             "project": self.project,
             "run": run,
             "progress": progress,
+            "waiting": selectors.run_waiting(run),
             "can_start": Capability.RUN_START.value in self.capabilities,
         }
         response = render(request, "judging/run_detail.html#progress", context)
@@ -211,6 +213,25 @@ class RunCancelView(ProjectAccessMixin, View):
             messages.warning(request, str(exc.detail))
         else:
             messages.success(request, f"Run {run.pk} cancelled.")
+        url = reverse("judging:detail", kwargs={"project": self.project.slug, "run": run.pk})
+        if getattr(request, "htmx", False):
+            return HttpResponseClientRedirect(url)
+        return HttpResponseRedirect(url)
+
+
+class RunResumeView(ProjectAccessMixin, View):
+    """Resume a waiting run (POST): silent chunks are released and every pending one sent again."""
+
+    required_capability = Capability.RUN_START
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        run = _get_run(self, kwargs["run"])
+        try:
+            count = services.run_resume(actor=request.user, run=run)
+        except services.RunNotActive as exc:
+            messages.warning(request, str(exc.detail))
+        else:
+            messages.success(request, f"Run {run.pk} resumed: {count} chunks sent again.")
         url = reverse("judging:detail", kwargs={"project": self.project.slug, "run": run.pk})
         if getattr(request, "htmx", False):
             return HttpResponseClientRedirect(url)

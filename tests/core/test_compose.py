@@ -60,3 +60,21 @@ def test_web_migrates_on_start_and_serves_with_gunicorn() -> None:
     assert command.index("migrate") < command.index("gunicorn")
     assert "rubricstudio.wsgi:application" in command
     assert "beat" in _compose()["services"]["beat"]["command"]
+
+
+def test_beat_and_workers_share_the_liveness_settings_and_beat_sweeps_with_them() -> None:
+    from django.conf import settings
+
+    services = _compose()["services"]
+    settings_source = (REPO / "rubricstudio" / "settings.py").read_text()
+    for variable in ("LIVENESS_HEARTBEAT_S", "LIVENESS_STALE_AFTER_S", "LIVENESS_SWEEP_S"):
+        assert f'"{variable}"' in settings_source, variable
+        for name in ("worker", "worker-gpu", "beat"):
+            # The compose default is the settings' default.
+            default = services[name]["environment"][variable].split(":-")[1].rstrip("}")
+            assert float(default) == getattr(settings, variable), (name, variable)
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    assert schedule["sweep-orphaned-runs"]["schedule"] == settings.LIVENESS_SWEEP_S
+    assert schedule["sweep-pending-drift-reports"]["schedule"] == settings.LIVENESS_SWEEP_S
+    assert 15 <= settings.LIVENESS_SWEEP_S <= 30
+    assert settings.LIVENESS_STALE_AFTER_S < 60

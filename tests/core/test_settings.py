@@ -128,6 +128,14 @@ def test_celery_configuration_follows_the_design() -> None:
     assert routed <= {q.value for q in Queue}
 
 
+def test_a_stale_window_shorter_than_two_beats_is_refused(tmp_path: Path) -> None:
+    result = _settings_with(
+        {"LIVENESS_HEARTBEAT_S": "10", "LIVENESS_STALE_AFTER_S": "15"}, tmp_path
+    )
+    assert result.returncode != 0
+    assert "LIVENESS_STALE_AFTER_S must be at least twice LIVENESS_HEARTBEAT_S" in result.stderr
+
+
 def test_reading_settings_makes_no_folder_and_start_up_makes_the_embedded_ones(
     tmp_path: Path,
 ) -> None:

@@ -3,8 +3,9 @@
 A private ``redis-server`` without persistence stands in for the broker, so the machine's shared
 Redis is never touched. Killing it loses every queued chunk message: the worker reconnects once
 it is back, but nothing is left to deliver, and the run would stay ``running`` for ever. The
-orphan sweep (beat's task, called here directly) re-dispatches what is still pending; for a run
-that no worker takes, repeated sweeps end it ``failed`` with a reason.
+orphan sweep (beat's task, called here directly) re-dispatches what is still pending once a
+worker consumes the queue again. A run that no worker takes waits, says why, and continues when a
+worker comes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import pytest
 from django.db.models import Count
 from django.utils import timezone
 
+from apps.core.liveness import forget_queue_states
 from apps.judging.models import ChunkStatus, JudgingRun, Judgment, RunChunk, RunStatus
+from apps.judging.selectors import run_waiting
 from apps.judging.services import run_start
 from apps.judging.tasks import TEST_DELAY_ENV, sweep_orphaned_runs
 from tests.faults.conftest import Evidence, PrivateRedis, wait_for
@@ -85,11 +88,11 @@ def test_broker_restart_mid_run_then_sweep_finishes_it(
     )
     assert pending > 0
 
-    settings.JUDGING_STALE_AFTER_S = 2
+    settings.LIVENESS_STALE_AFTER_S = 2
     wait_for(lambda: _stale(run.pk, 2.2), timeout=10, what="the run's heartbeat goes stale")
     outcome = sweep_orphaned_runs()
     evidence(f"sweep: {outcome} (re-dispatched {pending} pending chunks)")
-    assert outcome == {"resumed": [run.pk], "failed": []}
+    assert outcome == {"released": [], "resumed": [run.pk], "waiting": [], "failed": []}
     finished = wait_for(
         lambda: _run(run.pk).is_finished and _run(run.pk), timeout=120, what="the run ends"
     )
@@ -106,18 +109,23 @@ def test_broker_restart_mid_run_then_sweep_finishes_it(
         f"{duplicates} duplicates, all {total_chunks} chunks done"
     )
 
-    # A run whose messages nobody takes (no worker for its queue) does not stay running either:
-    # each sweep re-dispatches it, and once the resumes bring no progress it is failed.
+    # A run whose queue no worker consumes waits, and says why; it is neither failed nor sent
+    # again, and it continues as soon as a worker takes its queue.
     worker.stop()
+    forget_queue_states()
     small = make_reference_set(project, n_pairs=10, name="Orphaned")
     orphan = run_start(actor=None, rubric_version=version, judge=judge, reference_set=small)
-    settings.JUDGING_STALE_AFTER_S = 0
-    settings.JUDGING_MAX_RESUMES = 2
+    settings.LIVENESS_STALE_AFTER_S = 0
     outcomes = [sweep_orphaned_runs() for _ in range(3)]
     orphan.refresh_from_db()
-    evidence(
-        f"no worker: sweeps gave {outcomes}; run {orphan.pk} is {orphan.status}: {orphan.error}"
+    reason = run_waiting(orphan)
+    evidence(f"no worker: sweeps gave {outcomes}; run {orphan.pk} is {orphan.status}: {reason}")
+    assert all(outcome["waiting"] == [orphan.pk] for outcome in outcomes)
+    assert orphan.status == RunStatus.QUEUED and orphan.resumes == 0
+    assert reason is not None and "no worker is consuming the `default` queue" in reason
+    celery_worker_process(queues="default", concurrency=1, REDIS_URL=private_redis.url)
+    done = wait_for(
+        lambda: _run(orphan.pk).is_finished and _run(orphan.pk), timeout=120, what="it ends"
     )
-    assert outcomes[-1]["failed"] == [orphan.pk]
-    assert orphan.status == RunStatus.FAILED and "No progress" in orphan.error
-    assert orphan.failed == orphan.total
+    evidence(f"a worker on its queue again: run {orphan.pk} {done.status}, {done.done} judgments")
+    assert (done.status, done.done, done.failed) == (RunStatus.SUCCEEDED, 20, 0)

@@ -1,23 +1,24 @@
-"""A worker killed with SIGKILL in the middle of a 5,000-pair run, then restarted.
+"""The whole worker (master and pool) SIGKILLed in the middle of a 5,000-pair run, as when its
+machine or container dies, and a new worker with beat started at once.
 
-What is lost with the worker: the chunk it was judging (claimed in the database, its message
-unacknowledged at the broker until the visibility timeout). The restarted worker judges every
-other chunk; the orphan sweep (called here directly, as beat would call it) releases the dead
-worker's claim and re-dispatches it. The run must end with exactly one judgment per pair and
-order: no duplicates, no gaps, counters added once.
+What is lost with the worker: the chunks its pool processes were judging (claimed in the
+database, their messages unacknowledged at the broker until the visibility timeout, far longer
+than this test waits). Nobody calls anything by hand: the new worker judges every message still
+queued, and its embedded beat runs the sweep, which sees the dead worker's claims silent for the
+stale window (a short one, set for this test) and sends those chunks again. The run must end
+with exactly one judgment per pair and order: no duplicates, no gaps, counters added once.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
-from django.utils import timezone
 
+from apps.core.models import AuditEvent
 from apps.judging.models import (
     ChunkStatus,
     JudgingRun,
@@ -27,7 +28,7 @@ from apps.judging.models import (
     RunStatus,
 )
 from apps.judging.services import run_start
-from apps.judging.tasks import TEST_DELAY_ENV, sweep_orphaned_runs
+from apps.judging.tasks import TEST_DELAY_ENV
 from tests.faults.conftest import Evidence, wait_for
 from tests.judging.factories import make_judge, make_reference_set, make_version
 
@@ -36,6 +37,13 @@ CHUNK = 250
 # Each chunk waits this long after claiming its items (the test-only knob of the chunk task),
 # so the run lasts long enough to kill the worker while a chunk is claimed but not written.
 CHUNK_DELAY_S = "0.2"
+# Liveness settings of both workers: beats every 0.3 s, silent after 1.5 s, a sweep every second.
+LIVENESS = {
+    "LIVENESS_HEARTBEAT_S": "0.3",
+    "LIVENESS_STALE_AFTER_S": "1.5",
+    "LIVENESS_SWEEP_S": "1",
+    "LIVENESS_INSPECT_CACHE_S": "1",
+}
 
 
 def _run(pk: int) -> JudgingRun:
@@ -44,75 +52,48 @@ def _run(pk: int) -> JudgingRun:
 
 @pytest.mark.worker
 @pytest.mark.slow
-def test_sigkill_mid_run_then_restart_finishes_without_duplicates_or_gaps(
-    evidence: Evidence, celery_worker_process: Any, project: Any, settings: Any
+def test_whole_worker_sigkilled_mid_run_then_a_new_worker_with_beat_finishes_it_alone(
+    evidence: Evidence, celery_worker_process: Any, project: Any, tmp_path: Path
 ) -> None:
     version = make_version(project)
     reference = make_reference_set(project, n_pairs=PAIRS)
     judge = make_judge(project, params={"chunk_size": CHUNK}, price_in="1", price_out="2")
     first = celery_worker_process(
-        queues="default", concurrency=1, **{TEST_DELAY_ENV: CHUNK_DELAY_S}
+        queues="default", concurrency=2, **{TEST_DELAY_ENV: CHUNK_DELAY_S}, **LIVENESS
     )
     run = run_start(actor=None, rubric_version=version, judge=judge, reference_set=reference)
     chunks = RunChunk.objects.filter(run=run)
     assert run.total == 2 * PAIRS and chunks.count() == 2 * PAIRS // CHUNK
 
-    # Kill once about a third is written, while the next chunk is claimed.
+    # Kill once about a third is written, while chunks are claimed.
     wait_for(lambda: _run(run.pk).done >= 3000, timeout=180, what="a third of the run written")
-    in_flight = wait_for(
-        lambda: chunks.filter(status=ChunkStatus.RUNNING).first(),
+    wait_for(
+        lambda: chunks.filter(status=ChunkStatus.RUNNING).exists(),
         timeout=60,
         what="a chunk claimed",
     )
     pool = Path(f"/proc/{first.process.pid}/task/{first.process.pid}/children").read_text()
     first.kill()
     at_kill = _run(run.pk)
+    orphans = {c.index: (c.first_id, c.last_id) for c in chunks.filter(status=ChunkStatus.RUNNING)}
     evidence(
         f"injected: SIGKILL to worker pid {first.process.pid} and its pool process(es) "
-        f"{', '.join(pool.split())} while chunk "
-        f"{in_flight.index} (judgments {in_flight.first_id}..{in_flight.last_id}) was claimed; "
-        f"run {run.pk} at {at_kill.done}/{at_kill.total}, status {at_kill.status}"
+        f"{', '.join(pool.split())} with chunks {sorted(orphans)} claimed; run {run.pk} at "
+        f"{at_kill.done}/{at_kill.total}, status {at_kill.status}"
     )
     assert at_kill.status == RunStatus.RUNNING
-    assert 3000 <= at_kill.done < at_kill.total
+    assert 3000 <= at_kill.done < at_kill.total and orphans
 
-    # A fresh worker takes the messages still queued; the dead worker's chunk stays claimed.
-    celery_worker_process(queues="default", concurrency=1)
-    evidence("restarted: a new worker process on the same queue")
-    wait_for(
-        lambda: not chunks.filter(status=ChunkStatus.PENDING).exists(),
-        timeout=180,
-        what="every queued chunk taken by the new worker",
+    # A new worker with beat; from here on the test only watches.
+    celery_worker_process(
+        queues="default",
+        concurrency=1,
+        extra=["-B", "--schedule", str(tmp_path / "beat-schedule")],
+        **LIVENESS,
     )
-    stuck = wait_for(
-        lambda: (
-            chunks.filter(status=ChunkStatus.RUNNING).count() == 1
-            and chunks.filter(status=ChunkStatus.DONE).count() == chunks.count() - 1
-            and _run(run.pk)
-        ),
-        timeout=180,
-        what="the new worker done with everything but the orphaned chunk",
-    )
-    orphan = chunks.get(status=ChunkStatus.RUNNING)
-    assert orphan.index == in_flight.index
-    assert stuck.status == RunStatus.RUNNING and stuck.done == stuck.total - orphan.size
-    evidence(
-        f"after restart: {stuck.done}/{stuck.total} written; chunk {orphan.index} still claimed "
-        f"by the dead worker, run still {stuck.status}"
-    )
-
-    # The sweep beat runs every two minutes; here it is called directly with a short staleness.
-    settings.JUDGING_STALE_AFTER_S = 1
-    wait_for(
-        lambda: _run(run.pk).heartbeat_at < timezone.now() - timedelta(seconds=1.2),
-        timeout=10,
-        what="the run's heartbeat goes stale",
-    )
-    outcome = sweep_orphaned_runs()
-    evidence(f"sweep: {outcome}")
-    assert outcome["resumed"] == [run.pk]
+    evidence("restarted: a new worker with an embedded beat on the same queue")
     finished = wait_for(
-        lambda: _run(run.pk).is_finished and _run(run.pk), timeout=120, what="the run ends"
+        lambda: _run(run.pk).is_finished and _run(run.pk), timeout=300, what="the run ends"
     )
 
     assert finished.status == RunStatus.SUCCEEDED, finished.error
@@ -142,12 +123,19 @@ def test_sigkill_mid_run_then_restart_finishes_without_duplicates_or_gaps(
     totals = judgments.aggregate(tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out"))
     assert (finished.tokens_in, finished.tokens_out) == (totals["tokens_in"], totals["tokens_out"])
     assert set(chunks.values_list("status", flat=True)) == {ChunkStatus.DONE}
-    orphan.refresh_from_db()
-    assert orphan.attempts == 2
+    # The chunks killed in flight finished through stale detection: each was claimed by the dead
+    # worker, then again once the sweep sent it back (nobody else could release its claim).
+    attempts = dict(chunks.filter(index__in=orphans).values_list("index", "attempts"))
+    assert attempts == dict.fromkeys(orphans, 2)
+    assert not chunks.exclude(index__in=orphans).filter(attempts__gt=1).exists()
+    audited = AuditEvent.objects.filter(object_id=str(run.pk))
+    released = audited.filter(action="run.chunks_release").count()
+    resumes = audited.filter(action="run.resume").count()
+    assert released >= 1
     evidence(
         f"verified: run {finished.status}, {judgments.count()} judgments = 2 x {PAIRS} pairs, "
         f"{duplicates} duplicate (pair, order), {complete} pairs with AB and BA done, a second "
         f"insert refused by the unique constraint, tokens {finished.tokens_in}/"
-        f"{finished.tokens_out} = sum over judgments, chunk {orphan.index} claimed "
-        f"{orphan.attempts} times"
+        f"{finished.tokens_out} = sum over judgments, chunks {attempts} (index: claims) sent "
+        f"again by the sweep ({released} audited release(s), {resumes} resume(s))"
     )

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -401,16 +402,32 @@ def test_resume_redispatches_only_what_is_pending(
     judge = make_judge(project, params={"chunk_size": 50})
     run = _start(make_version(project), judge, make_reference_set(project, n_pairs=75))
     services.chunk_judge(run_id=run.pk, index=0)
-    # A worker died holding chunk 1: its claim is fresh, nobody will release it.
-    RunChunk.objects.filter(run=run, index=1).update(
-        status=ChunkStatus.RUNNING, claimed_at=timezone.now()
-    )
+    # A worker died holding chunk 1: its claim has not been beaten for longer than the window.
+    silent = timezone.now() - timedelta(seconds=settings.LIVENESS_STALE_AFTER_S + 1)
+    RunChunk.objects.filter(run=run, index=1).update(status=ChunkStatus.RUNNING, claimed_at=silent)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         assert services.run_resume(run=run) == 2
     assert len(callbacks) == 1
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED and run.done == 150
     assert Judgment.objects.filter(run=run).count() == 150
+
+
+def test_resume_leaves_a_chunk_whose_worker_still_beats_its_claim(
+    project: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    judge = make_judge(project, params={"chunk_size": 50})
+    run = _start(make_version(project), judge, make_reference_set(project, n_pairs=75))
+    # Chunk 1 is at work: its claim was beaten just now.
+    RunChunk.objects.filter(run=run, index=1).update(
+        status=ChunkStatus.RUNNING, claimed_at=timezone.now()
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.run_resume(run=run, actor=None) == 2
+    run.refresh_from_db()
+    assert run.status == RunStatus.RUNNING and run.done == 100
+    assert RunChunk.objects.get(run=run, index=1).status == ChunkStatus.RUNNING
+    assert Judgment.objects.filter(run=run, status=JudgmentStatus.PENDING).count() == 50
 
 
 def test_sweep_resumes_stale_runs_and_fails_hopeless_ones(
@@ -426,9 +443,15 @@ def test_sweep_resumes_stale_runs_and_fails_hopeless_ones(
     JudgingRun.objects.filter(pk=hopeless.pk).update(resumes=3)
 
     with django_capture_on_commit_callbacks(execute=True):
-        # The beat task, with the default thresholds (stale after the hard time limit, 3 tries).
+        # The beat task, with the default thresholds (the stale window, 3 tries). Tasks run
+        # eagerly here, so the runs' queue has a consumer: this process.
         outcome = tasks.sweep_orphaned_runs.delay().get()
-    assert outcome == {"resumed": [stale.pk], "failed": [hopeless.pk]}
+    assert outcome == {
+        "released": [],
+        "resumed": [stale.pk],
+        "waiting": [],
+        "failed": [hopeless.pk],
+    }
     stale.refresh_from_db()
     hopeless.refresh_from_db()
     fresh.refresh_from_db()
@@ -552,3 +575,46 @@ def test_start_is_one_transaction_with_its_dispatch(project: Any) -> None:
     )
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED and run.done == 10
+
+
+def test_sweep_sends_again_a_chunk_whose_claim_went_silent_while_its_run_still_beats(
+    project: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    judge = make_judge(project, params={"chunk_size": 50})
+    run = _start(make_version(project), judge, make_reference_set(project, n_pairs=75))
+    silent = timezone.now() - timedelta(seconds=settings.LIVENESS_STALE_AFTER_S + 1)
+    # Chunk 0's worker died; chunk 1 is still at work and beats the run's heartbeat.
+    RunChunk.objects.filter(run=run, index=0).update(
+        status=ChunkStatus.RUNNING, claimed_at=silent, attempts=1
+    )
+    RunChunk.objects.filter(run=run, index=1).update(
+        status=ChunkStatus.RUNNING, claimed_at=timezone.now(), attempts=1
+    )
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        outcome = services.runs_sweep_orphaned()
+    assert outcome == {"released": [run.pk], "resumed": [], "waiting": [], "failed": []}
+    assert len(callbacks) == 1
+    chunks = dict(RunChunk.objects.filter(run=run).values_list("index", "status"))
+    assert chunks == {0: ChunkStatus.DONE, 1: ChunkStatus.RUNNING, 2: ChunkStatus.PENDING}
+    assert RunChunk.objects.get(run=run, index=0).attempts == 2
+    run.refresh_from_db()
+    assert (run.status, run.done) == (RunStatus.RUNNING, 50)
+
+
+def test_sweep_gives_up_a_chunk_whose_worker_keeps_dying(
+    project: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    judge = make_judge(project, params={"chunk_size": 50})
+    run = _start(make_version(project), judge, make_reference_set(project, n_pairs=25))
+    silent = timezone.now() - timedelta(seconds=settings.LIVENESS_STALE_AFTER_S + 1)
+    claims = tasks.MAX_RETRIES + 1 + settings.JUDGING_MAX_RESUMES
+    RunChunk.objects.filter(run=run, index=0).update(
+        status=ChunkStatus.RUNNING, claimed_at=silent, attempts=claims
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = services.runs_sweep_orphaned()
+    assert outcome["released"] == [] and outcome["failed"] == []
+    run.refresh_from_db()
+    chunk = RunChunk.objects.get(run=run, index=0)
+    assert chunk.status == ChunkStatus.FAILED and f"lost {claims} times" in chunk.error
+    assert (run.status, run.failed, run.done) == (RunStatus.FAILED, 50, 0)

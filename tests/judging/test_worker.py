@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.db.models import Count, Sum
 
+from apps.core.liveness import stale_cutoff
 from apps.judging import services
 from apps.judging.models import (
     ChunkStatus,
@@ -28,13 +29,18 @@ def _run(pk: int) -> JudgingRun:
 @pytest.mark.worker
 @pytest.mark.slow
 def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(
-    celery_worker_process: Any, project: Any
+    celery_worker_process: Any, project: Any, settings: Any
 ) -> None:
     version = make_version(project)
     reference = make_reference_set(project, n_pairs=300)
     judge = make_judge(project, params={"chunk_size": 50}, price_in="1", price_out="1")
     # Each chunk waits after claiming its items, so the kill lands inside a claimed chunk.
-    first = celery_worker_process(queues="default", concurrency=1, **{TEST_DELAY_ENV: "0.8"})
+    # A short stale window, here and in the workers, so the dead worker's claim goes silent soon.
+    settings.LIVENESS_STALE_AFTER_S = 1
+    liveness = {"LIVENESS_HEARTBEAT_S": "0.2", "LIVENESS_STALE_AFTER_S": "1"}
+    first = celery_worker_process(
+        queues="default", concurrency=1, **{TEST_DELAY_ENV: "0.8"}, **liveness
+    )
     run = services.run_start(
         actor=None, rubric_version=version, judge=judge, reference_set=reference
     )
@@ -54,7 +60,14 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(
 
     # A new worker and a resume: the orphaned chunk is released and everything still pending is
     # dispatched again (the messages left in the queue arrive too and find nothing to do).
-    celery_worker_process(queues="default", concurrency=1)
+    celery_worker_process(queues="default", concurrency=1, **liveness)
+    # Nobody beats the dead worker's claim any more: once it is silent, resume releases it.
+    wait_until(
+        lambda: RunChunk.objects.filter(
+            run=run, status=ChunkStatus.RUNNING, claimed_at__lt=stale_cutoff()
+        ).exists(),
+        timeout=30,
+    )
     redispatched = services.run_resume(run=stuck)
     assert 1 <= redispatched <= 12 - stuck.done // 50
     finished = wait_until(lambda: _run(run.pk).is_finished and _run(run.pk), timeout=180)

@@ -80,6 +80,12 @@ class RunSerializer(serializers.ModelSerializer):
     judge_label = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
     accuracy = serializers.SerializerMethodField()
+    waiting = serializers.SerializerMethodField(
+        help_text=(
+            "Why an active run is not moving (no worker has reported within the stale window; "
+            "who consumes its queue), or null while a worker is at work or the run has ended."
+        )
+    )
 
     class Meta:
         model = JudgingRun
@@ -106,6 +112,7 @@ class RunSerializer(serializers.ModelSerializer):
             "check_override",
             "progress",
             "error",
+            "waiting",
             "accuracy",
             "created_at",
             "started_at",
@@ -125,6 +132,9 @@ class RunSerializer(serializers.ModelSerializer):
             "eta_s": progress.eta_s,
             "elapsed_s": progress.elapsed_s,
         }
+
+    def get_waiting(self, obj: JudgingRun) -> str | None:
+        return selectors.run_waiting(obj)
 
     def get_accuracy(self, obj: JudgingRun) -> dict[str, Any] | None:
         # Lists show the stored summary only; computing it for every row would read every run.

@@ -88,7 +88,7 @@ class RunViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
-    """``/api/runs/``: start (202 at once), follow, cancel, and read a run's judgments."""
+    """``/api/runs/``: start (202 at once), follow, cancel, resume, and read a run's judgments."""
 
     queryset = JudgingRun.objects.select_related("judge", "project").order_by("-created_at")
     serializer_class = RunSerializer
@@ -101,6 +101,7 @@ class RunViewSet(
         "judgments": Capability.RUN_VIEW,
         "create": Capability.RUN_START,
         "cancel": Capability.RUN_START,
+        "resume": Capability.RUN_START,
     }
 
     def get_queryset(self) -> QuerySet[Any]:
@@ -117,7 +118,7 @@ class RunViewSet(
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = dict(super().get_serializer_context())
-        context["detail"] = self.action in ("retrieve", "cancel")
+        context["detail"] = self.action in ("retrieve", "cancel", "resume")
         return context
 
     @extend_schema(request=RunStartSerializer, responses={202: RunCreatedSerializer})
@@ -148,6 +149,22 @@ class RunViewSet(
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         run = services.run_cancel(actor=request.user, run=self.get_object())
+        return Response(self.get_serializer(run).data)
+
+    @extend_schema(
+        request=None,
+        responses={200: RunSerializer},
+        description=(
+            "Send again the chunks of an active run that nobody works on: chunks whose claim "
+            "has gone silent for the stale window are released, and every pending chunk is "
+            "dispatched again. Chunks still at work keep their claim. 409 once the run has ended."
+        ),
+    )
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str | None = None) -> Response:
+        run = self.get_object()
+        services.run_resume(actor=request.user, run=run)
+        run.refresh_from_db()
         return Response(self.get_serializer(run).data)
 
     @extend_schema(

@@ -1,4 +1,4 @@
-"""``manage.py runstudio``: the web server and a background worker together; Ctrl-C stops both."""
+"""``manage.py runstudio``: the web server and a worker with beat together; Ctrl-C stops both."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import subprocess
 import sys
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from apps.core.queues import Queue
@@ -22,8 +23,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         queues = ",".join(q.value for q in Queue)
+        # With an embedded beat, so the sweeps (runs whose worker died, pending drift reports)
+        # run here too.
+        schedule = str(settings.DATA_DIR / "celerybeat-schedule")
         worker = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            worker_command(queues, options["worker_concurrency"])
+            worker_command(
+                queues, options["worker_concurrency"], extra=["-B", "--schedule", schedule]
+            )
         )
         web = subprocess.Popen(  # noqa: S603
             [sys.executable, "manage.py", "runserver", options["addrport"], "--noreload"]

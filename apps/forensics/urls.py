@@ -1,0 +1,13 @@
+"""Pages of drift forensics, mounted under /p/<project>/forensics/."""
+
+from django.urls import path
+
+from apps.forensics import views
+
+app_name = "forensics"
+
+urlpatterns = [
+    path("reports/<int:report>/", views.PanelView.as_view(), name="panel"),
+    path("reports/<int:report>/attribute/", views.AttributeView.as_view(), name="attribute"),
+    path("judge-drift/<int:pk>/", views.JudgeDriftDetailView.as_view(), name="judge_drift"),
+]

@@ -1,0 +1,136 @@
+"""Forensics pages: the panel of a drift report (polled while an attribution runs), starting an
+attribution, and a judge drift report.
+
+Views stay thin: they load objects within the project, call services and selectors, render.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views import View
+
+from apps.accounts.models import Project
+from apps.accounts.permissions import Capability, ProjectAccessMixin
+from apps.core.htmx import is_partial_request, no_store
+from apps.drift.models import DriftReport, ReportStatus
+from apps.forensics import selectors, services
+from apps.forensics.services import FACTORIAL_COMPARISONS
+
+PANEL_TEMPLATE = "forensics/_report_panel.html"
+
+
+def panel_context(
+    *, request: HttpRequest, report: DriftReport, project: Project, capabilities: set[str]
+) -> dict[str, Any]:
+    """What the forensics panel of a drift report shows."""
+    data = selectors.report_forensics(report)
+    attribution = data["attribution"]
+    data.update(
+        request=request,
+        report=report,
+        project=project,
+        can_attribute=(
+            Capability.RUN_START.value in capabilities
+            and report.status == ReportStatus.READY
+            and bool(report.stats.get("flipped"))
+            and (attribution is None or not attribution.is_active)
+        ),
+        polling=attribution is not None and attribution.is_active,
+        errors=[],
+    )
+    return data
+
+
+def _report(project: Project, pk: int) -> DriftReport:
+    return get_object_or_404(
+        DriftReport.objects.select_related(
+            "baseline_version", "candidate_version", "baseline_run", "candidate_run", "judge"
+        ),
+        pk=pk,
+        project=project,
+    )
+
+
+class PanelView(ProjectAccessMixin, View):
+    """The panel alone (htmx polls it while an attribution runs)."""
+
+    required_capability = Capability.ALERT_VIEW
+
+    def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        report = _report(self.project, kwargs["report"])
+        context = panel_context(
+            request=request, report=report, project=self.project, capabilities=self.capabilities
+        )
+        return no_store(render(request, PANEL_TEMPLATE, context))
+
+
+class AttributeView(ProjectAccessMixin, View):
+    """Start the clause attribution of a drift report (authors and admins)."""
+
+    required_capability = Capability.RUN_START
+
+    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        report = _report(self.project, kwargs["report"])
+        errors: list[str] = []
+        try:
+            services.attribution_start(actor=request.user, report=report)
+        except ValidationError as exc:
+            errors = [message for problems in exc.message_dict.values() for message in problems]
+        if is_partial_request(request):
+            context = panel_context(
+                request=request,
+                report=report,
+                project=self.project,
+                capabilities=self.capabilities,
+            )
+            context["errors"] = errors
+            return no_store(render(request, PANEL_TEMPLATE, context))
+        for problem in errors:
+            messages.error(request, problem)
+        if not errors:
+            messages.success(request, f"Attribution of report {report.pk} started.")
+        return redirect("drift:report", project=self.project.slug, report=report.pk)
+
+
+class JudgeDriftDetailView(ProjectAccessMixin, View):
+    """A judge drift report: the comparisons, their flags, and for the 2 x 2 the effects."""
+
+    required_capability = Capability.ALERT_VIEW
+
+    def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        report = get_object_or_404(
+            selectors.judge_drift_reports_for_project(project=self.project), pk=kwargs["pk"]
+        )
+        comparisons = report.stats.get("comparisons") or {}
+        titles = {
+            "judge": "New judge against old judge (rubric fixed)",
+            "judge_under_old_rubric": "Judge change under the old rubric",
+            "judge_under_new_rubric": "Judge change under the new rubric",
+            "rubric_under_old_judge": "Rubric change under the old judge",
+            "rubric_under_new_judge": "Rubric change under the new judge",
+        }
+        order = ["judge"] + [name for name, *_ in FACTORIAL_COMPARISONS]
+        rows = []
+        for name in order:
+            comparison = comparisons.get(name)
+            if comparison is None:
+                continue
+            scopes = [("all pairs", comparison.get("overall") or {})]
+            scopes += sorted((comparison.get("by_domain") or {}).items())
+            rows.append({"name": name, "title": titles[name], "scopes": scopes})
+        effects = sorted(
+            (report.stats.get("effects") or {}).items(), key=lambda item: item[0] != "overall"
+        )
+        context = {
+            "project": self.project,
+            "capabilities": self.capabilities,
+            "report": report,
+            "comparisons": rows,
+            "effects": effects,
+        }
+        return render(request, "forensics/judge_drift.html", context)
