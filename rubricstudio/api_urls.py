@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("apps.judging.api.urls")),
     path("", include("apps.drift.api.urls")),
     path("", include("apps.forensics.api.urls")),
+    path("", include("apps.redteam.api.urls")),
 ]

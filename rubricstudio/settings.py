@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "apps.judging",
     "apps.drift",
     "apps.forensics",
+    "apps.redteam",
 ]
 
 MIDDLEWARE = [
@@ -263,6 +264,8 @@ CELERY_TASK_ROUTES = {
     "forensics.attribute_api": {"queue": Queue.API.value},
     "forensics.attribute_gpu": {"queue": Queue.GPU.value},
     "forensics.*": {"queue": Queue.DEFAULT.value},
+    "redteam.step_api": {"queue": Queue.API.value},
+    "redteam.*": {"queue": Queue.DEFAULT.value},
     "core.*": {"queue": Queue.DEFAULT.value},
 }
 # One message at a time per process: chunks are long, and a GPU worker must not hoard work.
@@ -293,7 +296,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "drift.sweep_pending_reports",
         "schedule": LIVENESS_SWEEP_S,
     },
+    "sweep-stale-redteam-jobs": {"task": "redteam.sweep_stale", "schedule": LIVENESS_SWEEP_S},
 }
+# Seconds without a heartbeat after which a red-team job counts as orphaned (its worker died)
+# and the sweep sends its next step again; a step never outlives the hard time limit.
+REDTEAM_STALE_AFTER_S = env.int("REDTEAM_STALE_AFTER_S", default=CELERY_TASK_TIME_LIMIT + 60)
 
 LOGGING = {
     "version": 1,

@@ -14,6 +14,7 @@ project_pages: list[URLPattern | URLResolver] = [
     path("runs/", include("apps.judging.urls")),
     path("alerts/", include("apps.drift.urls")),
     path("forensics/", include("apps.forensics.urls")),
+    path("redteam/", include("apps.redteam.urls")),
 ]
 
 urlpatterns = [

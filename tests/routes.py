@@ -26,7 +26,17 @@ class Route:
     skip_reason: str = ""  # only for routes whose access is tested elsewhere (say where)
 
 
-APPS = ("core", "accounts", "rubrics", "datasets", "annotations", "judging", "drift", "forensics")
+APPS = (
+    "core",
+    "accounts",
+    "rubrics",
+    "datasets",
+    "annotations",
+    "judging",
+    "drift",
+    "forensics",
+    "redteam",
+)
 
 
 def route_table() -> dict[str, Route]:

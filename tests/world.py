@@ -11,7 +11,16 @@ from typing import Any
 
 from apps.accounts.models import Project
 
-APPS = ("accounts", "rubrics", "datasets", "annotations", "judging", "drift", "forensics")
+APPS = (
+    "accounts",
+    "rubrics",
+    "datasets",
+    "annotations",
+    "judging",
+    "drift",
+    "forensics",
+    "redteam",
+)
 
 
 def build_world(project: Project, users: dict[str, Any]) -> dict[str, Any]:

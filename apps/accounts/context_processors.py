@@ -17,6 +17,7 @@ NAVIGATION = (
     ("Annotate", "annotations:list", Capability.ANNOTATE),
     ("Runs", "judging:list", Capability.RUN_VIEW),
     ("Alerts", "drift:inbox", Capability.ALERT_VIEW),
+    ("Red teams", "redteam:list", Capability.RUN_VIEW),
 )
 
 

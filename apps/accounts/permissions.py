@@ -40,6 +40,7 @@ class Capability(StrEnum):
     ALERT_VIEW = "alert.view"
     ALERT_RESOLVE = "alert.resolve"
     GUARD_EDIT = "guard.edit"
+    REDTEAM_START = "redteam.start"
 
 
 _ALL = frozenset(Role)
@@ -63,6 +64,8 @@ ROLE_CAPABILITIES: dict[Capability, frozenset[Role]] = {
     Capability.ALERT_VIEW: _STAFF,
     Capability.ALERT_RESOLVE: _ADMINS,
     Capability.GUARD_EDIT: _ADMINS,
+    # A red team spends judge budget searching for attacks and writes attack drafts: admins only.
+    Capability.REDTEAM_START: _ADMINS,
 }
 
 

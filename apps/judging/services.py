@@ -1130,3 +1130,91 @@ def run_execute(*, run: JudgingRun) -> JudgingRun:
     _finalize_if_complete(run.pk)
     run.refresh_from_db()
     return run
+
+
+# --- judging outside a run (red-team search) --------------------------------------------------
+
+
+@dataclass
+class CachedAnswer:
+    """One order of one pair judged for a caller that keeps its own records (no ``Judgment``).
+
+    ``verdict`` is in the pair's own A/B terms; ``cached`` says the answer came from the judging
+    cache, so it cost nothing; ``tokens_*`` are what a fresh answer consumed (or, for a cached
+    one, what it saved).
+    """
+
+    key: str
+    verdict: str
+    cached: bool
+    tokens_in: int
+    tokens_out: int
+    error: str = ""
+
+
+def judge_texts_cached(
+    *, judge: JudgeConfig, spec: RubricSpec, items: Sequence[tuple[str, PairText, Order]]
+) -> list[CachedAnswer]:
+    """Judge ``(key, pair texts, order)`` items with ``spec`` through the judging cache.
+
+    The same requests, cache keys and cache writes as a run's chunk (``_judge_items`` and
+    ``_cache_store``), so an answer found here is reused by runs and the other way round, and a
+    rubric that was judged once costs nothing the second time. Nothing else is written.
+    """
+    mode = _mode(judge)
+    fingerprint = judge_fingerprint(backend=judge.backend, model=judge.model, params=judge.params)
+    requests = [
+        make_request(key=key, rubric=spec, pair=pair, order=order, mode=mode)
+        for key, pair, order in items
+    ]
+    keys = [
+        cache_key(messages=r.messages, fingerprint=fingerprint, order=r.order) for r in requests
+    ]
+    hits = {
+        row["key"]: row
+        for row in CachedJudgment.objects.filter(key__in=set(keys)).values(
+            "key", "verdict", "tokens_in", "tokens_out"
+        )
+    }
+    misses = [i for i, key in enumerate(keys) if key not in hits]
+    fresh: dict[int, JudgeResult] = {}
+    if misses:
+        answers = judge_backend(judge).judge_batch([requests[i] for i in misses])
+        if len(answers) != len(misses):
+            raise RuntimeError(
+                f"the {judge.backend} backend returned {len(answers)} results for "
+                f"{len(misses)} requests"
+            )
+        fresh = dict(zip(misses, answers, strict=True))
+    out: list[CachedAnswer] = []
+    to_store: list[_Row] = []
+    for i, (key, _pair, order) in enumerate(items):
+        hit = hits.get(keys[i])
+        if hit is not None:
+            out.append(CachedAnswer(key, hit["verdict"], True, hit["tokens_in"], hit["tokens_out"]))
+            continue
+        result = fresh[i]
+        verdict = to_pair_verdict(result.verdict, order)
+        tokens_in, tokens_out = max(0, int(result.tokens_in)), max(0, int(result.tokens_out))
+        out.append(CachedAnswer(key, verdict, False, tokens_in, tokens_out, result.error))
+        if not result.error and verdict != "invalid":
+            to_store.append(
+                _Row(
+                    id=0,
+                    status=JudgmentStatus.DONE,
+                    verdict=verdict,
+                    p_first=result.p_first,
+                    rationale=result.rationale,
+                    criteria=criteria_to_pair(result.criteria, order),
+                    raw_output=result.raw_output,
+                    tokens_in=tokens_in,
+                    tokens_out=tokens_out,
+                    latency_ms=max(0, int(result.latency_ms)),
+                    attempts=max(0, int(result.attempts)),
+                    error="",
+                    cached=False,
+                    cache_key=keys[i],
+                )
+            )
+    _cache_store(to_store)
+    return out

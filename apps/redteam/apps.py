@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RedTeamConfig(AppConfig):
+    name = "apps.redteam"
+    label = "redteam"

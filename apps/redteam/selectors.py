@@ -1,0 +1,206 @@
+"""Reads of the red-team app: job lists, progress, the frontier, and a version's robustness line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+from apps.accounts.models import Project
+from apps.drift.explain import DASH
+from apps.redteam.charts import FrontierChart, frontier_chart
+from apps.redteam.models import Candidate, CandidateKind, JobStatus, RedTeamJob
+from apps.rubrics.models import RubricVersion
+
+
+def jobs_for_project(*, project: Project) -> QuerySet[RedTeamJob]:
+    """The project's red-team jobs, newest first, with what their rows show."""
+    return RedTeamJob.objects.filter(project=project).select_related(
+        "rubric_version__rubric", "judge", "editor"
+    )
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """What the progress panel shows; ``steps_done``/``steps`` count generations plus the seed,
+    the selection and the report."""
+
+    phase: str
+    generation: int
+    generations: int
+    steps_done: int
+    steps: int
+    candidates: int
+    best_fitness: float | None
+    judge_calls: int
+    cached_calls: int
+    editor_calls: int
+    cost: Any
+    is_finished: bool
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.steps_done / self.steps if self.steps else 0.0
+
+    @property
+    def cache_hit_rate(self) -> float | None:
+        total = self.judge_calls + self.cached_calls
+        return self.cached_calls / total if total else None
+
+
+def job_progress(job: RedTeamJob) -> JobProgress:
+    """The job's position: generations searched, then selection and report."""
+    steps = job.generations + 3
+    done = max(0, job.generation + 1)
+    if job.phase in ("select",):
+        done = job.generations + 1
+    elif job.phase == "report":
+        done = job.generations + 2
+    if job.status == JobStatus.SUCCEEDED:
+        done = steps
+    return JobProgress(
+        phase=job.get_phase_display(),
+        generation=max(0, job.generation),
+        generations=job.generations,
+        steps_done=min(done, steps),
+        steps=steps,
+        candidates=job.candidates,
+        best_fitness=job.best_fitness,
+        judge_calls=job.judge_calls,
+        cached_calls=job.cached_calls,
+        editor_calls=job.editor_calls,
+        cost=job.cost,
+        is_finished=job.is_finished,
+    )
+
+
+def frontier_points(job: RedTeamJob) -> list[dict[str, Any]]:
+    """Every judged search candidate's train deltas against the seed, generation by generation."""
+    points = []
+    rows = Candidate.objects.filter(job=job, kind=CandidateKind.SEARCH).order_by(
+        "generation", "index"
+    )
+    for c in rows:
+        if None in (c.train_target, c.seed_train_target, c.train_bench, c.seed_train_bench):
+            continue
+        points.append(
+            {
+                "id": c.pk,
+                "generation": c.generation,
+                "compliant": c.compliant,
+                "target_delta": c.train_target - c.seed_train_target,  # type: ignore[operator]
+                "bench_delta": c.train_bench - c.seed_train_bench,  # type: ignore[operator]
+            }
+        )
+    return points
+
+
+def job_chart(job: RedTeamJob) -> FrontierChart | None:
+    """The frontier chart of a job (its stored frontier once selected, else computed live)."""
+    from apps.redteam.search import frontier
+
+    points = frontier_points(job)
+    rows = job.result.get("frontier") or frontier(points)
+    return frontier_chart(points, rows, tolerance=job.tolerance)
+
+
+def _points(delta: float | None) -> str:
+    return DASH if delta is None else f"{delta * 100:+.0f} pts"
+
+
+def _p_text(p: float | None) -> str:
+    if p is None:
+        return "p n/a"
+    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+
+
+def robustness_line(job: RedTeamJob) -> str:
+    """One sentence on how far the job could push the judge, as the version page shows it."""
+    targets = ", ".join(job.targets)
+    test = job.result.get("test")
+    if job.result.get("verdict") == "drifts" and test:
+        target, bench = test["target"], test["benchmark"]
+        return (
+            f"worst drift found: {targets} {_points(target.get('delta'))} on held-out pairs "
+            f"({_p_text(target.get('mcnemar_p'))}) by an edit that passes the benchmark "
+            f"({_points(bench.get('delta'))}); {job.candidates} candidates searched"
+        )
+    moved = None
+    if test:
+        moved = test["target"].get("delta")
+    else:
+        frontier = job.result.get("frontier") or []
+        deltas = [row["target_delta"] for row in frontier if row.get("target_delta") is not None]
+        moved = min(deltas) if deltas else 0.0
+    size = abs(moved or 0.0) * 100
+    return (
+        f"no compliant edit moved {targets} by a significant drift (at most {size:.0f} pts) "
+        f"in {job.candidates} candidates"
+    )
+
+
+def version_robustness(version: RubricVersion) -> dict[str, Any] | None:
+    """The latest finished red team of ``version``: its job and its line; None when never run."""
+    job = (
+        RedTeamJob.objects.filter(rubric_version=version, status=JobStatus.SUCCEEDED)
+        .select_related("judge")
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+    active = RedTeamJob.objects.filter(
+        rubric_version=version, status__in=(JobStatus.QUEUED, JobStatus.RUNNING)
+    ).first()
+    if job is None and active is None:
+        return None
+    return {
+        "job": job,
+        "line": robustness_line(job) if job is not None else "",
+        "active": active,
+    }
+
+
+def report_against_red_team(report: Any) -> dict[str, Any] | None:
+    """Where a drift report's edit sits against the red team of its baseline version.
+
+    The latest finished red team of the report's baseline version with the same judge gives,
+    per target domain: the worst compliant drift it found (test split) and the benign band
+    (paraphrases on val). The report's own delta of that domain is compared with both. None
+    when the baseline was never red-teamed with this judge or the report has no figures.
+    """
+    job = (
+        RedTeamJob.objects.filter(
+            rubric_version_id=report.baseline_version_id,
+            judge_id=report.judge_id,
+            status=JobStatus.SUCCEEDED,
+        )
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+    if job is None:
+        return None
+    by_domain = report.by_domain
+    band = (job.result.get("benign_band") or {}).get("by_domain") or {}
+    test = job.result.get("test") or {}
+    worst = ((test.get("report") or {}).get("by_domain")) or {}
+    rows = []
+    for domain in job.targets:
+        delta = (by_domain.get(domain) or {}).get("delta")
+        if delta is None:
+            continue
+        noise = band.get(domain)
+        outside = (
+            None if noise is None else not noise["low"] - 1e-9 <= delta <= noise["high"] + 1e-9
+        )
+        frontier = (worst.get(domain) or {}).get("delta")
+        rows.append(
+            {
+                "domain": domain,
+                "delta": delta,
+                "band": noise,
+                "outside_band": outside,
+                "frontier": frontier,
+                "share_of_worst": (delta / frontier) if frontier and frontier < 0 else None,
+            }
+        )
+    return {"job": job, "rows": rows} if rows else None
