@@ -14,6 +14,7 @@ import environ
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
+from apps.core import egress
 from apps.core.queues import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -74,6 +75,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "apps.core.middleware.ApiJsonErrorMiddleware",
     "apps.core.middleware.UploadSizeLimitMiddleware",
+    "apps.core.middleware.HostileTextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -194,8 +196,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["apps.accounts.permissions.ProjectRolePermission"],
     "DEFAULT_PARSER_CLASSES": [
         "apps.core.parsers.ObjectJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "apps.core.parsers.CheckedFormParser",
+        "apps.core.parsers.CheckedMultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -354,6 +356,39 @@ EMAIL_BACKEND = env.str(
     if EMAIL_HOST
     else "django.core.mail.backends.console.EmailBackend",
 )
+# --- Egress: what judge configs and webhooks may make workers do (apps/core/egress.py) -------
+# Judge keys the operator declares: NAME=URL pairs (a name once per endpoint it may go to). A
+# judge config may name only these, each only with its endpoints; the studio's own secrets
+# (SECRET_KEY, DATABASE_URL, REDIS_URL, RUBRICSTUDIO_*, POSTGRES_*...) are refused here.
+try:
+    RUBRICSTUDIO_JUDGE_KEYS = egress.parse_judge_keys(
+        env.str("RUBRICSTUDIO_JUDGE_KEYS", default=f"OPENAI_API_KEY={egress.DEFAULT_OPENAI_URL}")
+    )
+    # URL prefixes keyless judge endpoints and webhooks may use; "*" allows any URL (the
+    # embedded default, so a loopback llama.cpp/vLLM/Ollama works without set-up).
+    RUBRICSTUDIO_EGRESS_ALLOWLIST = egress.parse_allowlist(
+        env.list("RUBRICSTUDIO_EGRESS_ALLOWLIST", default=[] if PRODUCTION else [egress.ANY_URL])
+    )
+    # Non-public networks workers may connect to (checked on the address connected to).
+    # Production: none unless listed; elsewhere loopback and private ranges, never link-local.
+    RUBRICSTUDIO_EGRESS_NETWORKS = egress.parse_networks(
+        env.list(
+            "RUBRICSTUDIO_EGRESS_NETWORKS",
+            default=[] if PRODUCTION else list(egress.DEVELOPMENT_NETWORKS),
+        )
+    )
+except ValueError as exc:
+    raise ImproperlyConfigured(f"Egress settings: {exc}") from exc
+
+# Local models: authors pick a model by name among the subfolders of this directory or the hub
+# ids listed; trust_remote_code only for the names listed; the device is the operator's.
+RUBRICSTUDIO_MODELS_DIR = env.str("RUBRICSTUDIO_MODELS_DIR", default="")
+RUBRICSTUDIO_LOCAL_MODELS = env.list("RUBRICSTUDIO_LOCAL_MODELS", default=[])
+RUBRICSTUDIO_TRUST_REMOTE_CODE_MODELS = env.list(
+    "RUBRICSTUDIO_TRUST_REMOTE_CODE_MODELS", default=[]
+)
+RUBRICSTUDIO_LOCAL_DEVICE = env.str("RUBRICSTUDIO_LOCAL_DEVICE", default="auto")
+
 # Drift forensics: judge calls (not answered by the judging cache) a clause attribution may
 # spend, and unflipped pairs in its control sample, when the request names none.
 FORENSICS_ATTRIBUTION_BUDGET = env.int("FORENSICS_ATTRIBUTION_BUDGET", default=5000)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.utils.html import escape
+
+from apps.core.hostile_text import MAX_LOOKUP_CHARS, pairs_problem
 
 
 class UploadSizeLimitMiddleware:
@@ -64,3 +68,44 @@ class ApiJsonErrorMiddleware:
                 status=response.status_code,
             )
         return response
+
+
+class HostileTextMiddleware:
+    """Refuse, with a 400 naming the field, text no lookup or column can take (``hostile_text``).
+
+    Checked before any view runs: URL arguments and query values (NUL, lone surrogates, more
+    than ``MAX_LOOKUP_CHARS``) and url-encoded form bodies (NUL). JSON and multipart bodies of
+    the API are checked by its parsers (``apps.core.parsers``). API paths answer JSON, pages a
+    plain escaped message.
+    """
+
+    # Multipart bodies are left to the parsers (API) and forms (pages): reading them here would
+    # move upload errors out of the views that report them.
+    FORM_TYPES = ("application/x-www-form-urlencoded",)
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., Any],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> HttpResponse | None:
+        found = pairs_problem(
+            [(str(k), v) for k, v in view_kwargs.items()], max_chars=MAX_LOOKUP_CHARS
+        ) or pairs_problem(request.GET.items(), max_chars=MAX_LOOKUP_CHARS)
+        if found is None and request.content_type in self.FORM_TYPES:
+            found = pairs_problem((k, v) for k, values in request.POST.lists() for v in values)
+        if found is None:
+            return None
+        field, problem = found
+        if request.path.startswith(ApiJsonErrorMiddleware.prefix):
+            return JsonResponse({field: [problem]}, status=400)
+        return HttpResponseBadRequest(
+            f"{escape(field)}: {escape(problem)}", content_type="text/plain; charset=utf-8"
+        )

@@ -7,8 +7,10 @@ the raw body and compares in constant time (``verify_signature``).
 
 Each message is a ``WebhookDelivery`` row; the task ``drift.webhook_deliver`` makes the attempts
 (exponential backoff with full jitter between them) and every attempt updates the row, so the
-alert page shows failures. A 4xx answer other than 408/429 means the receiver refuses this
-message and retrying would not help: the delivery fails at once.
+alert page shows failures. The URL must be allowed by the operator's egress policy, checked
+again at each attempt and on the address connected to (``apps.core.egress``). A 4xx answer
+other than 408/429 means the receiver refuses this message and retrying would not help: the
+delivery fails at once.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.models import Membership, Role
+from apps.core import egress
 from apps.drift import explain
 from apps.drift.models import DeliveryStatus, DriftAlert, WebhookDelivery
 
@@ -168,6 +171,15 @@ def webhook_attempt(*, delivery_id: int) -> Attempt:
         )
         _record(delivery, outcome, final=True)
         return outcome
+    # The URL as the row holds it now (it may have changed since the message was queued), then
+    # every address connected to: refused deliveries fail at once, and nothing is sent.
+    refused = egress.webhook_url_problem(delivery.url)
+    if refused is not None:
+        outcome = Attempt(
+            delivered=False, retry=False, error=f"Refused: {refused} Nothing was sent."
+        )
+        _record(delivery, outcome, final=True)
+        return outcome
     body = webhook_body(delivery.payload)
     headers = {
         "Content-Type": "application/json",
@@ -177,8 +189,13 @@ def webhook_attempt(*, delivery_id: int) -> Attempt:
         DELIVERY_HEADER: str(delivery.pk),
     }
     try:
-        response = httpx.post(
-            delivery.url, content=body, headers=headers, timeout=TIMEOUT_S, follow_redirects=False
+        with egress.sync_http_client(timeout=TIMEOUT_S) as client:
+            response = client.post(
+                delivery.url, content=body, headers=headers, follow_redirects=False
+            )
+    except egress.EgressRefused as exc:
+        outcome = Attempt(
+            delivered=False, retry=False, error=f"Refused: {exc}. Nothing was sent."[:2000]
         )
     except httpx.HTTPError as exc:
         outcome = Attempt(delivered=False, retry=True, error=f"{type(exc).__name__}: {exc}"[:2000])

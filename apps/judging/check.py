@@ -38,6 +38,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core import egress
 from apps.core.services import audit_event_record
 from apps.judging.backends.base import BackendConfig, backend_class
 from apps.judging.models import Backend, CheckStatus, JudgeCheck, JudgeConfig
@@ -123,11 +124,13 @@ class _Prober:
         self._openai = openai
         self.config = config
         self.timeout_s = float(config.params.get("timeout_s", 60.0))
+        # Every connection passes the operator's egress policy, as the backend's do.
         self.client = openai.OpenAI(
             base_url=config.base_url or None,
             api_key=config.api_key or "unused",
             max_retries=0,
             timeout=self.timeout_s,
+            http_client=egress.sync_http_client(timeout=self.timeout_s),
         )
 
     def close(self) -> None:

@@ -9,7 +9,7 @@ from django import forms
 
 from apps.accounts.models import Project
 from apps.datasets.models import Dataset, ReferenceSet
-from apps.judging import services
+from apps.judging import judge_policy, services
 from apps.judging.models import Backend, JudgeConfig
 from apps.rubrics.models import RubricVersion, VersionStatus
 
@@ -123,6 +123,17 @@ class JudgeConfigForm(forms.Form):
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.project = project
+        fields: Any = self.fields
+        # The operator's choices, by name only (never a value).
+        declared = judge_policy.egress.policy().judge_keys
+        fields["api_key_env"].help_text = "Declared by the operator: " + (
+            "; ".join(f"{name} (for {', '.join(urls)})" for name, urls in sorted(declared.items()))
+            or "none"
+        )
+        models = judge_policy.local_model_choices()
+        fields["model"].help_text = "Model name; for a local model one of the operator's: " + (
+            ", ".join(models) or "none"
+        )
 
     def clean_params(self) -> dict[str, Any]:
         raw = self.cleaned_data.get("params") or "{}"
@@ -141,6 +152,7 @@ class JudgeConfigForm(forms.Form):
             model=cleaned.get("model", ""),
             api_key_env=cleaned.get("api_key_env", ""),
             params=cleaned.get("params", {}),
+            base_url=cleaned.get("base_url", "") or "",
         )
         for field, messages in errors.items():
             for message in messages:

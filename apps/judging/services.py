@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import time
 from collections import Counter
@@ -45,6 +44,7 @@ from apps.core import liveness
 from apps.core.api import Conflict
 from apps.core.services import audit_event_record
 from apps.datasets.models import Dataset, Pair, ReferenceItem, ReferenceSet
+from apps.judging import judge_policy
 from apps.judging.accounting import cache_key, judge_fingerprint, token_cost
 from apps.judging.backends.base import BackendConfig, JudgeBackend, backend_class
 from apps.judging.models import (
@@ -99,9 +99,13 @@ def judge_label(judge: JudgeConfig) -> str:
 
 
 def judge_config_errors(
-    *, backend: str, model: str, api_key_env: str, params: Any
+    *, backend: str, model: str, api_key_env: str, params: Any, base_url: str = ""
 ) -> dict[str, list[str]]:
-    """Field errors of a judge config (shared by the form, the API and the service)."""
+    """Field errors of a judge config (shared by the form, the API, the admin and the service).
+
+    Besides the shape of each field, the operator's policy (``judge_policy``): a declared key
+    with an endpoint allowed for it, an allowed endpoint, a local model the operator offers.
+    """
     errors: dict[str, list[str]] = {}
     if backend not in Backend.values:
         errors["backend"] = [f"Choose one of {', '.join(Backend.values)}."]
@@ -123,7 +127,25 @@ def judge_config_errors(
         options = option_errors(params)
         if options:
             errors.setdefault("params", []).extend(options)
+    if "backend" not in errors and "api_key_env" not in errors:
+        for field, messages in judge_policy.config_errors(
+            backend=backend, model=model, base_url=base_url, api_key_env=api_key_env, params=params
+        ).items():
+            errors.setdefault(field, []).extend(messages)
     return errors
+
+
+def _judge_audit_state(judge: JudgeConfig) -> dict[str, Any]:
+    """What the audit log keeps of a judge config: everything but the prices' precision."""
+    return {
+        "name": judge.name,
+        "backend": judge.backend,
+        "model": judge.model,
+        "base_url": judge.base_url,
+        "api_key_env": judge.api_key_env,
+        "params": judge.params,
+        "concurrency": judge.concurrency,
+    }
 
 
 @transaction.atomic
@@ -146,7 +168,7 @@ def judge_config_create(
     """Create a judge config. The API key itself is never stored: only its variable's name."""
     params = {} if params is None else params
     errors = judge_config_errors(
-        backend=backend, model=model, api_key_env=api_key_env, params=params
+        backend=backend, model=model, api_key_env=api_key_env, params=params, base_url=base_url
     )
     if JudgeConfig.objects.filter(project=project, name=name).exists():
         errors.setdefault("name", []).append("A judge with this name already exists.")
@@ -169,10 +191,35 @@ def judge_config_create(
     judge.full_clean()
     judge.save()
     audit_event_record(
+        actor=actor, action="judge.create", obj=judge, after=_judge_audit_state(judge)
+    )
+    return judge
+
+
+@transaction.atomic
+def judge_config_save(*, actor: Any, judge: JudgeConfig) -> JudgeConfig:
+    """Save a changed judge config (the site admin), checked like a new one and audited.
+
+    The state before the change is read from the database, so the audit event shows both.
+    """
+    errors = judge_config_errors(
+        backend=judge.backend,
+        model=judge.model,
+        api_key_env=judge.api_key_env,
+        params=judge.params,
+        base_url=judge.base_url,
+    )
+    if errors:
+        raise ValidationError(errors)
+    previous = JudgeConfig.objects.filter(pk=judge.pk).first() if judge.pk else None
+    judge.full_clean()
+    judge.save()
+    audit_event_record(
         actor=actor,
-        action="judge.create",
+        action="judge.change" if previous is not None else "judge.create",
         obj=judge,
-        after={"name": name, "backend": backend, "model": model, "base_url": base_url},
+        before=_judge_audit_state(previous) if previous is not None else None,
+        after=_judge_audit_state(judge),
     )
     return judge
 
@@ -223,6 +270,18 @@ def _check_target(
         backend_class(judge.backend)
     except ValueError as exc:
         errors["judge"] = [str(exc)]
+    else:
+        # A config changed in the admin or the database since its creation.
+        policy = judge_config_errors(
+            backend=judge.backend,
+            model=judge.model,
+            api_key_env=judge.api_key_env,
+            params=judge.params,
+            base_url=judge.base_url,
+        )
+        if policy:
+            details = "; ".join(f"{f}: {' '.join(m)}" for f, m in sorted(policy.items()))
+            errors["judge"] = [f"This judge config is refused by the operator's policy: {details}"]
     if not errors:
         try:
             render_messages(
@@ -581,7 +640,9 @@ def run_fail(*, run: JudgingRun, reason: str) -> None:
 class ChunkOutcome:
     """What one call of ``chunk_judge`` did (for logs and tests)."""
 
-    state: str  # "written", "skipped" (claimed elsewhere or done), "stopped" (run ended)
+    # "written", "skipped" (claimed elsewhere or done), "stopped" (run ended), "refused" (the
+    # judge config broke the operator's policy: the run failed, nothing was sent)
+    state: str
     written: int = 0
     cached: int = 0
     judged: int = 0
@@ -589,8 +650,8 @@ class ChunkOutcome:
 
 # The backend instance of each judge config, per process: a local model is loaded once per GPU
 # worker process, an HTTP backend keeps what it learned about its server. Keyed by the config's
-# id and updated_at, so an edited config gets a fresh backend.
-_BACKENDS: dict[int, tuple[str, JudgeBackend]] = {}
+# id and its fields (``judge_policy.backend_fingerprint``), so an edited config gets a fresh one.
+_BACKENDS: dict[int, tuple[Any, JudgeBackend]] = {}
 # Published rubric versions never change, so their specs are cached per process too. The key
 # includes the creation time: an id can come back after a rolled-back insert (SQLite).
 _SPECS: dict[tuple[int, str, int], RubricSpec] = {}
@@ -599,29 +660,23 @@ _SPECS_MAX = 64
 
 def judge_backend(judge: JudgeConfig) -> JudgeBackend:
     """The cached backend instance for ``judge`` in this process (created on first use)."""
-    stamp = judge.updated_at.isoformat() if judge.updated_at else ""
+    stamp = judge_policy.backend_fingerprint(judge)
     cached = _BACKENDS.get(judge.pk)
     if cached is not None and cached[0] == stamp:
         return cached[1]
     if cached is not None:
         cached[1].close()
-    backend = backend_class(judge.backend)(backend_config_for(judge))
+    # Built by the policy module: the key is read only for a declared name, and a local
+    # model's location, device and trust_remote_code are the operator's.
+    config = judge_policy.backend_config(judge)
+    backend = backend_class(judge.backend)(config)
     _BACKENDS[judge.pk] = (stamp, backend)
     return backend
 
 
 def backend_config_for(judge: JudgeConfig) -> BackendConfig:
-    """What a backend needs from ``judge``; the API key is read from the environment here."""
-    return BackendConfig(
-        backend=judge.backend,
-        model=judge.model,
-        base_url=judge.base_url,
-        api_key=os.environ.get(judge.api_key_env) if judge.api_key_env else None,
-        params=dict(judge.params),
-        concurrency=judge.concurrency,
-        requests_per_minute=judge.requests_per_minute,
-        tokens_per_minute=judge.tokens_per_minute,
-    )
+    """What a backend needs from ``judge``, as the operator's policy builds it for a run."""
+    return judge_policy.backend_config(judge)
 
 
 def _spec_for(version: RubricVersion) -> RubricSpec:
@@ -734,6 +789,14 @@ def chunk_judge(*, run_id: int, index: int, pause_s: float = 0.0) -> ChunkOutcom
         started_at=Coalesce(F("started_at"), Value(now)),
         heartbeat_at=now,
     )
+    # The config as the database holds it now, checked before any call: a row changed in the
+    # admin or the database after its creation fails the run here, and nothing is sent.
+    refusal = judge_policy.worker_refusal(run.judge)
+    if refusal is not None:
+        log.warning("run %s refused: %s", run_id, refusal)
+        run_fail(run=run, reason=refusal)
+        return ChunkOutcome("refused")
+
     # While the chunk works, its claim and the run's heartbeat are beaten every few seconds, so
     # a claim only goes silent when this process is gone (see apps.core.liveness).
     with liveness.Beater(partial(_chunk_beat, run_id, index)):

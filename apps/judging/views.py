@@ -17,7 +17,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from apps.accounts.permissions import Capability, ProjectAccessMixin
 from apps.core.htmx import is_partial_request, no_store, template_for
 from apps.judging import check as checks
-from apps.judging import selectors, services
+from apps.judging import judge_policy, selectors, services
 from apps.judging.forms import JudgeConfigForm, RunStartForm
 from apps.judging.models import JudgeCheck, JudgeConfig, JudgingRun, RunStatus, Verdict
 
@@ -247,7 +247,12 @@ class JudgeListView(ProjectAccessMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["judges"] = [
-            (judge, services.judge_label(judge), checks.judge_check_latest(judge))
+            (
+                judge,
+                services.judge_label(judge),
+                judge_policy.describe(judge),
+                checks.judge_check_latest(judge),
+            )
             for judge in selectors.judges_for_project(project=self.project)
         ]
         context["can_create"] = Capability.RUN_START.value in self.capabilities

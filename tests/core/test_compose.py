@@ -62,6 +62,35 @@ def test_web_migrates_on_start_and_serves_with_gunicorn() -> None:
     assert "beat" in _compose()["services"]["beat"]["command"]
 
 
+EGRESS_VARIABLES = (
+    "RUBRICSTUDIO_JUDGE_KEYS",
+    "RUBRICSTUDIO_EGRESS_ALLOWLIST",
+    "RUBRICSTUDIO_EGRESS_NETWORKS",
+    "RUBRICSTUDIO_MODELS_DIR",
+    "RUBRICSTUDIO_LOCAL_MODELS",
+    "RUBRICSTUDIO_TRUST_REMOTE_CODE_MODELS",
+    "RUBRICSTUDIO_LOCAL_DEVICE",
+)
+
+
+def test_the_operators_egress_settings_reach_every_django_service_and_are_documented() -> None:
+    services = _compose()["services"]
+    settings_source = (REPO / "rubricstudio" / "settings.py").read_text()
+    readme = (REPO / "README.md").read_text()
+    for variable in EGRESS_VARIABLES:
+        assert f'"{variable}"' in settings_source, variable
+        assert f"| `{variable}` |" in readme, variable
+        for name in ("web", "worker", "worker-gpu", "beat"):
+            assert variable in services[name]["environment"], (name, variable)
+    env = services["worker"]["environment"]
+    # The declared key is passed to the workers, and only for the endpoint declared with it.
+    assert env["RUBRICSTUDIO_JUDGE_KEYS"].endswith("OPENAI_API_KEY=https://api.openai.com/v1}")
+    assert "OPENAI_API_KEY" in env
+    # Production: nothing non-public unless the operator lists it.
+    assert env["RUBRICSTUDIO_EGRESS_NETWORKS"] == "${RUBRICSTUDIO_EGRESS_NETWORKS:-}"
+    assert any(v.endswith(":/models:ro") for v in services["worker-gpu"]["volumes"])
+
+
 def test_beat_and_workers_share_the_liveness_settings_and_beat_sweeps_with_them() -> None:
     from django.conf import settings
 

@@ -35,8 +35,9 @@ def test_judges_list_marks_the_demo_judge_and_hides_from_annotators(
 
 
 def test_judge_create_takes_a_variable_name_never_a_key(
-    api_client_for: Any, members: dict[str, Any], project: Any
+    api_client_for: Any, members: dict[str, Any], project: Any, settings: Any
 ) -> None:
+    settings.RUBRICSTUDIO_JUDGE_KEYS = {"JUDGE_API_KEY": ("http://127.0.0.1:9/v1",)}
     client = api_client_for(members["author"])
     body = {
         "project": project.pk,

@@ -535,7 +535,8 @@ def test_cost_estimate_counts_both_orders_and_prices_tokens(project: Any) -> Non
     assert estimate.priced and not estimate.is_demo
 
 
-def test_judge_config_refuses_keys(project: Any) -> None:
+def test_judge_config_refuses_keys(project: Any, settings: Any) -> None:
+    settings.RUBRICSTUDIO_JUDGE_KEYS = {"MY_KEY": ("https://api.openai.com/v1",)}
     with pytest.raises(ValidationError) as refused:
         services.judge_config_create(
             actor=None,

@@ -158,7 +158,10 @@ def test_run_list_and_other_projects(
     assert other.get(f"/p/{other_project.slug}/runs/{run.pk}/").status_code == 404
 
 
-def test_judge_pages(project: Any, members: dict[str, Any], objects: dict[str, Any]) -> None:
+def test_judge_pages(
+    project: Any, members: dict[str, Any], objects: dict[str, Any], settings: Any
+) -> None:
+    settings.RUBRICSTUDIO_JUDGE_KEYS = {"JUDGE_KEY": ("http://127.0.0.1:8000/v1",)}
     client = _client(members["author"])
     listing = client.get(f"/p/{project.slug}/runs/judges/").content.decode()
     assert "Offline demo" in listing and "demo/test judge" in listing

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from apps.accounts import services
 from apps.accounts.models import Membership, Project, Role
 
 
@@ -23,6 +24,13 @@ class ProjectSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "slug", "description", "webhook_url", "created_at"]
         read_only_fields = ["id", "created_at"]
         extra_kwargs = {"slug": {"required": False}}
+
+    def validate_webhook_url(self, value: str) -> str:
+        """Only URLs the operator's egress policy allows (RUBRICSTUDIO_EGRESS_ALLOWLIST)."""
+        errors = services.webhook_url_errors(value or "")
+        if errors:
+            raise serializers.ValidationError(errors["webhook_url"])
+        return value
 
 
 class MembershipSerializer(serializers.ModelSerializer):

@@ -124,6 +124,11 @@ class ProjectViewSet(
             webhook_url=data.get("webhook_url", ""),
         )
 
+    def perform_update(self, serializer: ProjectSerializer) -> None:  # type: ignore[override]
+        serializer.instance = services.project_update(
+            actor=self.request.user, project=self.get_object(), **serializer.validated_data
+        )
+
 
 class MemberViewSet(viewsets.GenericViewSet):
     """``/api/projects/{id}/members/``: list (any member), add/change or remove (project admins)."""

@@ -8,12 +8,12 @@ from django.db.models import Count
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts.permissions import Capability
 from apps.accounts.viewsets import ProjectScopedMixin
+from apps.core.parsers import CheckedFormParser, CheckedMultiPartParser
 from apps.datasets import services
 from apps.datasets.api.serializers import (
     DatasetSerializer,
@@ -88,7 +88,7 @@ class DatasetViewSet(
         methods=["post"],
         url_path="import",
         url_name="import",
-        parser_classes=[MultiPartParser, FormParser],
+        parser_classes=[CheckedMultiPartParser, CheckedFormParser],
     )
     def import_pairs(self, request: Request, pk: str | None = None) -> Response:
         """Import a file of pairs: all of it (201 with counts) or nothing (400 with errors)."""

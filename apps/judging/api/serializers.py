@@ -68,6 +68,7 @@ class JudgeConfigSerializer(serializers.ModelSerializer):
             model=attrs.get("model", ""),
             api_key_env=attrs.get("api_key_env", ""),
             params=attrs.get("params", {}),
+            base_url=attrs.get("base_url", "") or "",
         )
         if errors:
             raise serializers.ValidationError(errors)

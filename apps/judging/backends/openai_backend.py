@@ -36,6 +36,7 @@ import openai
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletion
 
+from apps.core import egress
 from apps.judging.backends.base import BackendConfig, JudgeBackend, register
 from apps.judging.options import constraint_arguments, judge_options
 from apps.judging.parsing import (
@@ -209,7 +210,8 @@ class OpenAIBackend(JudgeBackend):
     ``max_attempts`` (4), ``backoff_base_s`` (0.5), ``backoff_cap_s`` (30),
     ``retry_after_cap_s`` (120), ``extra_body`` (merged into the request body, for
     server-specific options), ``http_client`` (``auto``: the SDK's aiohttp transport when
-    installed; ``httpx``: the SDK's default), and the answer options of ``options``:
+    installed; ``httpx``: the SDK's httpx transport; both check every connection against the
+    operator's egress policy), and the answer options of ``options``:
     ``prompt_layout`` (applied when the request is rendered), ``constrain`` (``json_schema``,
     ``guided_choice``, ``grammar``; dropped for good when the server answers 400 naming it) and
     ``one_token`` (``max_tokens`` 1, the verdict read from the first token's log-probabilities).
@@ -285,7 +287,7 @@ class OpenAIBackend(JudgeBackend):
             )
         return results
 
-    def _http_client(self) -> openai.DefaultAioHttpClient | None:
+    def _http_client(self) -> Any:
         """The SDK's aiohttp transport when aiohttp is installed (``openai[aiohttp]``).
 
         The SDK recommends it for many concurrent requests: its default pool re-checks every
@@ -294,15 +296,9 @@ class OpenAIBackend(JudgeBackend):
         SDK's default; ``None`` means the SDK's default.
         """
         choice = str(self.config.params.get("http_client", "auto"))
-        if choice == "httpx":
-            return None
-        try:
-            import aiohttp  # noqa: F401
-        except ImportError:
-            if choice == "aiohttp":
-                raise
-            return None
-        return openai.DefaultAioHttpClient(timeout=self.timeout_s)
+        # Either transport, with every connection checked against the operator's egress
+        # policy on the address actually connected to (apps/core/egress.py).
+        return egress.openai_http_client(choice, timeout=self.timeout_s)
 
     # -- one request --------------------------------------------------------------------------
 
@@ -501,7 +497,14 @@ class OpenAIBackend(JudgeBackend):
                 )
         except TimeoutError:
             return _Failure(f"timed out after {self.timeout_s:g}s", retryable=True)
-        except openai.APIConnectionError as exc:
+        except (egress.EgressRefused, openai.APIConnectionError) as exc:
+            refused = egress.refusal_in(exc)
+            if refused is not None:
+                # Nothing was sent. Not retried, and not "unreached" (which would retry the
+                # chunk): the policy would refuse the same connection again.
+                return _Failure(f"refused by the egress policy: {refused}", retryable=False)
+            if not isinstance(exc, openai.APIConnectionError):
+                raise
             # APITimeoutError is a subclass. The transport's own exception is the cause; it is
             # read by name because the SDK's transport package has changed between releases.
             cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else ""

@@ -12,13 +12,13 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts.permissions import Capability, check_capability
 from apps.accounts.viewsets import ProjectScopedMixin
+from apps.core.parsers import CheckedFormParser, CheckedMultiPartParser, ObjectJSONParser
 from apps.rubrics import selectors, services
 from apps.rubrics.api.serializers import (
     DraftCreateSerializer,
@@ -145,7 +145,7 @@ class RubricViewSet(
         methods=["post"],
         url_path="import",
         url_name="import",
-        parser_classes=[MultiPartParser, FormParser, JSONParser],
+        parser_classes=[CheckedMultiPartParser, CheckedFormParser, ObjectJSONParser],
     )
     def import_file(self, request: Request) -> Response:
         """Import a rubric file: our JSON/YAML export or a RIPD JSONL lineage of prompts.
