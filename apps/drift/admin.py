@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from apps.drift.models import DriftAlert, DriftReport, WebhookDelivery
+from apps.drift.models import DriftAlert, DriftGuard, DriftReport, WebhookDelivery
 
 
 class _ReadOnly(admin.ModelAdmin):
@@ -44,3 +44,11 @@ class WebhookDeliveryAdmin(_ReadOnly):
 
     list_display = ["id", "alert", "event", "status", "attempts", "response_code", "created_at"]
     list_filter = ["status", "event"]
+
+
+@admin.register(DriftGuard)
+class DriftGuardAdmin(_ReadOnly):
+    """Guards, for reading; they are set on the guard page or the API, where changes are audited."""
+
+    list_display = ["rubric", "enabled", "judge", "reference_set", "anchor", "alpha", "updated_at"]
+    list_filter = ["enabled"]

@@ -7,7 +7,7 @@ safe and no chart library or script is needed.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,4 +167,171 @@ def accuracy_chart(
         plot_bottom=plot_bottom,
         groups=tuple(groups),
         ticks=ticks,
+    )
+
+
+# --- drift against the anchor over a rubric's history --------------------------------------------
+
+HISTORY_WIDTH = 680
+HISTORY_LEFT = 56
+HISTORY_RIGHT = 130
+HISTORY_TOP = 16
+HISTORY_PLOT_HEIGHT = 200
+HISTORY_STATE_ROWS = 40
+# At least this many points either side of zero, so a flat history is not drawn as noise.
+HISTORY_MIN_SPAN = 0.05
+SERIES_CLASSES = 6  # drift.css colours series-0 .. series-5
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One version's delta against the anchor in one domain (proportion), where it is drawn."""
+
+    x: float
+    y: float
+    text: str
+
+
+@dataclass(frozen=True)
+class HistorySeries:
+    """One domain's line: ``segments`` are polylines (a version without a comparison breaks it)."""
+
+    name: str
+    label: str
+    css: str
+    overall: bool
+    segments: tuple[str, ...]
+    points: tuple[HistoryPoint, ...]
+    label_y: float
+
+
+@dataclass(frozen=True)
+class HistoryColumn:
+    """One version on the x axis, with its gate state."""
+
+    x: float
+    label: str
+    state: str
+    badge: str
+    anchor: bool
+
+
+@dataclass(frozen=True)
+class YTick:
+    """A label on the vertical axis (points)."""
+
+    y: float
+    text: str
+
+
+@dataclass(frozen=True)
+class HistoryChart:
+    """Everything ``drift/partials/_history_chart.html`` needs to draw the anchor history."""
+
+    width: int
+    height: float
+    plot_left: float
+    plot_right: float
+    plot_top: float
+    plot_bottom: float
+    zero_y: float
+    threshold_y: float | None
+    series: tuple[HistorySeries, ...]
+    columns: tuple[HistoryColumn, ...]
+    ticks: tuple[YTick, ...]
+
+    @property
+    def tick_x(self) -> float:
+        """Right edge of the axis labels."""
+        return self.plot_left - 6
+
+    @property
+    def version_y(self) -> float:
+        return self.plot_bottom + 14
+
+    @property
+    def state_y(self) -> float:
+        return self.plot_bottom + 30
+
+    @property
+    def series_x(self) -> float:
+        return self.plot_right + 10
+
+
+def history_chart(
+    columns: Sequence[tuple[str, str, str, bool]],
+    deltas: Mapping[str, Sequence[float | None]],
+    *,
+    min_effect: float | None = None,
+) -> HistoryChart:
+    """Lines of each domain's accuracy change against the anchor, one point per version.
+
+    ``columns`` are ``(label, state, badge class, is_anchor)`` per version, oldest first;
+    ``deltas`` maps a domain (``"overall"`` first when present) to one delta per column (None:
+    no comparison with the anchor). ``min_effect`` draws the guard's drop threshold. Deltas are
+    proportions; the axis is in points and always spans at least 5 either side of zero.
+    """
+    left = float(HISTORY_LEFT)
+    right = float(HISTORY_WIDTH - HISTORY_RIGHT)
+    top = float(HISTORY_TOP)
+    bottom = top + HISTORY_PLOT_HEIGHT
+    values = [v for series in deltas.values() for v in series if v is not None]
+    if min_effect:
+        values.append(-min_effect)
+    low = min([-HISTORY_MIN_SPAN, *values])
+    high = max([HISTORY_MIN_SPAN, *values])
+
+    def y_of(value: float) -> float:
+        return round(bottom - (value - low) / (high - low) * (bottom - top), 2)
+
+    count = len(columns)
+    step = (right - left) / max(count - 1, 1)
+
+    def x_of(index: int) -> float:
+        return round(left + (index * step if count > 1 else (right - left) / 2), 2)
+
+    drawn: list[HistorySeries] = []
+    for position, (name, series) in enumerate(deltas.items()):
+        points: list[HistoryPoint] = []
+        segments: list[str] = []
+        current: list[str] = []
+        for index, value in enumerate(series):
+            if value is None:
+                if len(current) > 1:
+                    segments.append(" ".join(current))
+                current = []
+                continue
+            point = HistoryPoint(x=x_of(index), y=y_of(value), text=f"{value * 100:+.1f} pts")
+            points.append(point)
+            current.append(f"{point.x},{point.y}")
+        if len(current) > 1:
+            segments.append(" ".join(current))
+        last = points[-1].y if points else bottom
+        drawn.append(
+            HistorySeries(
+                name=name,
+                label=_label(name),
+                css=f"series-{position % SERIES_CLASSES}",
+                overall=name == "overall",
+                segments=tuple(segments),
+                points=tuple(points),
+                label_y=last + 4,
+            )
+        )
+    tick_values = sorted({round(low, 2), 0.0, round(high, 2)})
+    return HistoryChart(
+        width=HISTORY_WIDTH,
+        height=bottom + HISTORY_STATE_ROWS,
+        plot_left=left,
+        plot_right=right,
+        plot_top=top,
+        plot_bottom=bottom,
+        zero_y=y_of(0.0),
+        threshold_y=y_of(-min_effect) if min_effect else None,
+        series=tuple(drawn),
+        columns=tuple(
+            HistoryColumn(x=x_of(i), label=label, state=state, badge=badge, anchor=anchor)
+            for i, (label, state, badge, anchor) in enumerate(columns)
+        ),
+        ticks=tuple(YTick(y=y_of(v), text=f"{v * 100:+.0f}") for v in tick_values),
     )

@@ -29,24 +29,23 @@ def seed_demo(ctx: DemoContext) -> None:
     judge: JudgeConfig = ctx.objects["judge"]
     run_v1: JudgingRun = ctx.objects["run_v1"]
     run_v2: JudgingRun = ctx.objects["run_v2"]
-    rubric.refresh_from_db()
+    guard = selectors.guard_for(rubric)
     guarded = (
-        rubric.guard_enabled
-        and rubric.guard_reference_set_id == reference_set.pk
-        and rubric.guard_judge_id == judge.pk
+        guard.enabled and guard.reference_set_id == reference_set.pk and guard.judge_id == judge.pk
     )
     if not guarded:
-        services.rubric_guard_update(
+        guard = services.rubric_guard_update(
             actor=admin,
             rubric=rubric,
             enabled=True,
             reference_set=reference_set,
             judge=judge,
-            min_effect=rubric.guard_min_effect,
-            tolerance=rubric.guard_tolerance,
-            alpha=rubric.guard_alpha,
+            min_effect=guard.min_effect,
+            tolerance=guard.tolerance,
+            alpha=guard.alpha,
         )
-        ctx.write(f"  drift guard of {rubric.name}: on ({judge.name}, {reference_set})")
+        anchor = f", anchor v{guard.anchor.number}" if guard.anchor is not None else ""
+        ctx.write(f"  drift guard of {rubric.name}: on ({judge.name}, {reference_set}{anchor})")
     report = (
         DriftReport.objects.filter(baseline_run=run_v1, candidate_run=run_v2)
         .exclude(status=ReportStatus.FAILED)

@@ -1,4 +1,4 @@
-"""Forms of the drift pages: an alert decision and the rubric's drift guard."""
+"""Forms of the drift pages: an alert decision, the rubric's drift guard and its anchor."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from django import forms
 
 from apps.accounts.models import Project
 from apps.datasets.models import ReferenceSet
+from apps.drift.models import DriftGuard
 from apps.drift.services import DECISIONS
 from apps.judging.models import JudgeConfig
-from apps.rubrics.models import Rubric
+from apps.rubrics.models import Rubric, RubricVersion, VersionStatus
 
 
 class ResolveForm(forms.Form):
@@ -52,13 +53,39 @@ class GuardForm(forms.Form):
         judges.queryset = JudgeConfig.objects.filter(project=project).order_by("name")
 
     @staticmethod
-    def initial_for(rubric: Rubric) -> dict[str, Any]:
+    def initial_for(guard: DriftGuard) -> dict[str, Any]:
         """The form's values for the rubric's current guard."""
         return {
-            "enabled": rubric.guard_enabled,
-            "reference_set": rubric.guard_reference_set_id,
-            "judge": rubric.guard_judge_id,
-            "min_effect_points": round(rubric.guard_min_effect * 100, 4),
-            "tolerance_points": round(rubric.guard_tolerance * 100, 4),
-            "alpha": rubric.guard_alpha,
+            "enabled": guard.enabled,
+            "reference_set": guard.reference_set_id,
+            "judge": guard.judge_id,
+            "min_effect_points": round(guard.min_effect * 100, 4),
+            "tolerance_points": round(guard.tolerance * 100, 4),
+            "alpha": guard.alpha,
         }
+
+
+class VersionChoiceField(forms.ModelChoiceField):
+    """A published version, shown by number and message."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return f"v{obj.number}: {obj.message[:60]}"
+
+
+class AnchorForm(forms.Form):
+    """Pin the guard's trusted anchor on a published version of the rubric, with a reason."""
+
+    version = VersionChoiceField(
+        queryset=RubricVersion.objects.none(), label="Anchor version", empty_label=None
+    )
+    reason = forms.CharField(
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Why is this version trusted?"}),
+    )
+
+    def __init__(self, *args: Any, rubric: Rubric, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        versions = cast(forms.ModelChoiceField, self.fields["version"])
+        versions.queryset = RubricVersion.objects.filter(
+            rubric=rubric, status=VersionStatus.PUBLISHED
+        ).order_by("-number")

@@ -8,6 +8,63 @@ from django.conf import settings
 from django.db import models
 
 
+class DriftGuard(models.Model):
+    """A rubric's drift guard: which judge and reference snapshot check its versions, the flag
+    thresholds, and the trusted anchor.
+
+    While ``enabled``, every published version is compared with the version that holds the
+    ``production`` label, with the ``anchor`` and (for its author) with its parent, and may take
+    the ``production`` label only once its comparisons against production *as it is then* and
+    against the anchor passed or were approved (``apps.drift.gate``). The anchor is a version an
+    admin trusts; measuring every candidate against it catches drift that arrives through many
+    small edits, each of which passes against its parent. It defaults to the version that held
+    production when the guard was switched on, or the first version promoted under the guard,
+    and moves only by an admin's audited decision with a reason.
+    """
+
+    rubric = models.OneToOneField(
+        "rubrics.Rubric", on_delete=models.CASCADE, related_name="drift_guard"
+    )
+    enabled = models.BooleanField(default=False)
+    reference_set = models.ForeignKey(
+        "datasets.ReferenceSet", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    judge = models.ForeignKey(
+        "judging.JudgeConfig", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Thresholds as proportions (0.02 = 2 points); see docs/judging-and-drift.md "Flags".
+    min_effect = models.FloatField(default=0.02)
+    tolerance = models.FloatField(default=0.01)
+    alpha = models.FloatField(default=0.05)
+    # RESTRICT, not PROTECT: the anchor cannot be deleted on its own, but the whole rubric (its
+    # guard with it) can.
+    anchor = models.ForeignKey(
+        "rubrics.RubricVersion",
+        null=True,
+        blank=True,
+        on_delete=models.RESTRICT,
+        related_name="+",
+    )
+    anchor_reason = models.TextField(blank=True)
+    anchor_set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    anchor_set_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"drift guard of rubric {self.rubric_id}"
+
+    @property
+    def project(self) -> Any:
+        return self.rubric.project
+
+    @property
+    def is_complete(self) -> bool:
+        """On, with a judge and a reference set: the guard checks and gates versions."""
+        return bool(self.enabled and self.judge_id is not None and self.reference_set_id)
+
+
 class ReportStatus(models.TextChoices):
     """Where a drift report stands: waiting for its runs, computed, or failed."""
 
@@ -17,11 +74,13 @@ class ReportStatus(models.TextChoices):
 
 
 class ReportTrigger(models.TextChoices):
-    """What asked for a report: a publish of a guarded rubric, a person, the CLI or the demo."""
+    """What asked for a report: a publish of a guarded rubric, a person, the CLI, a promotion
+    that found a comparison missing, or the demo."""
 
     PUBLISH = "publish", "Publish of a guarded rubric"
     MANUAL = "manual", "Requested"
     CLI = "cli", "drift_check command"
+    PROMOTION = "promotion", "Promotion after production moved"
     DEMO = "demo", "Demo"
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
@@ -16,10 +16,17 @@ from apps.accounts.models import Project
 from apps.datasets.models import GoldLabel, Pair, ReferenceItem
 from apps.drift import power
 from apps.drift.flags import DriftThresholds
-from apps.drift.models import AlertStatus, DriftAlert, DriftReport, ReportStatus, Severity
-from apps.judging.models import JudgingRun, Judgment, JudgmentStatus, RunStatus
+from apps.drift.models import (
+    AlertStatus,
+    DriftAlert,
+    DriftGuard,
+    DriftReport,
+    ReportStatus,
+    Severity,
+)
+from apps.judging.models import JudgeConfig, JudgingRun, Judgment, JudgmentStatus, RunStatus
 from apps.judging.selectors import run_pair_outcomes, run_waiting
-from apps.rubrics.models import Rubric, RubricVersion, VersionStatus
+from apps.rubrics.models import Rubric, RubricLabel, RubricVersion, VersionStatus
 
 # The words of ``version_drift_status``: the rubric list, the history page and the API show them.
 NOT_GUARDED = "not guarded"
@@ -71,23 +78,56 @@ _ALERT_WORDS = {
 
 # --- the guard ----------------------------------------------------------------------------------
 
+# The roles a baseline plays for a candidate. Production and the anchor gate the promotion; the
+# parent is shown to the author and gates nothing by itself (its alerts still need a decision).
+PRODUCTION = "production"
+ANCHOR = "anchor"
+PARENT = "parent"
+PREDECESSOR = "predecessor"
+GATING_ROLES = frozenset({PRODUCTION, ANCHOR})
+
+
+def guard_for(rubric: Rubric) -> DriftGuard:
+    """The rubric's drift guard; an unsaved, switched-off one when it never had a guard."""
+    guard = (
+        DriftGuard.objects.select_related("judge", "reference_set", "anchor")
+        .filter(rubric_id=rubric.pk)
+        .first()
+    )
+    return guard if guard is not None else DriftGuard(rubric=rubric)
+
+
+def guard_reference_set_id(rubric: Rubric) -> int | None:
+    """The reference set of the rubric's guard, on or off (the preview samples a pair from it)."""
+    found: int | None = (
+        DriftGuard.objects.filter(rubric_id=rubric.pk)
+        .values_list("reference_set", flat=True)
+        .first()
+    )
+    return found
+
 
 def guard_is_complete(rubric: Rubric) -> bool:
     """Whether the rubric's drift guard is on and names both a judge and a reference set."""
-    return bool(
-        rubric.guard_enabled
-        and rubric.guard_judge_id is not None
-        and rubric.guard_reference_set_id is not None
-    )
+    return guard_for(rubric).is_complete
 
 
 def guard_thresholds(rubric: Rubric) -> DriftThresholds:
     """The flag thresholds of the rubric's drift guard."""
+    guard = guard_for(rubric)
     return DriftThresholds(
-        min_effect=rubric.guard_min_effect,
-        tolerance=rubric.guard_tolerance,
-        alpha=rubric.guard_alpha,
+        min_effect=guard.min_effect, tolerance=guard.tolerance, alpha=guard.alpha
     )
+
+
+def production_version(rubric: Rubric) -> RubricVersion | None:
+    """The version the rubric's ``production`` label points at now."""
+    label = (
+        RubricLabel.objects.filter(rubric_id=rubric.pk, name=PRODUCTION)
+        .select_related("version")
+        .first()
+    )
+    return label.version if label is not None else None
 
 
 def drift_predecessor(version: RubricVersion) -> RubricVersion | None:
@@ -106,31 +146,134 @@ def drift_predecessor(version: RubricVersion) -> RubricVersion | None:
     return earlier.order_by("-published_at", "-number").first()
 
 
-def gate_report(version: RubricVersion, rubric: Rubric | None = None) -> DriftReport | None:
-    """The report the drift gate reads for ``version``: the latest one on the rubric's guard.
+@dataclass(frozen=True)
+class Baseline:
+    """A version a candidate is compared with, and the roles it plays (production, anchor...)."""
 
-    Only a comparison the guard would have made counts: the guard's judge and reference set,
-    and the predecessor as baseline. A report against some other baseline or a smaller
-    reference set cannot clear a version for production. ``rubric`` (the version's rubric, as
-    the caller holds it) saves a query and avoids reading a stale copy of the guard.
+    version: RubricVersion
+    roles: tuple[str, ...]
+
+    @property
+    def gates(self) -> bool:
+        return bool(GATING_ROLES.intersection(self.roles))
+
+    @property
+    def words(self) -> str:
+        """``production v1``, ``the anchor v1``, ``production and the anchor v1``..."""
+        names = {PRODUCTION: "production", ANCHOR: "the anchor", PARENT: "its parent"}
+        named = [names[role] for role in self.roles if role in names] or ["its predecessor"]
+        return f"{' and '.join(named)} v{self.version.number}"
+
+
+def guard_baselines(
+    version: RubricVersion,
+    *,
+    guard: DriftGuard,
+    production: RubricVersion | None,
+    gating_only: bool = False,
+) -> list[Baseline]:
+    """What ``version`` is compared with under its guard: the production version, the anchor,
+    and (unless ``gating_only``) its parent, each once, never itself.
+
+    A rubric with neither production nor an anchor yet compares the version with its
+    predecessor, so early versions are still checked.
     """
+    roles: dict[int, list[str]] = {}
+    versions: dict[int, RubricVersion] = {}
+
+    def add(candidate: RubricVersion | None, role: str) -> None:
+        if candidate is None or candidate.pk == version.pk or not candidate.is_published:
+            return
+        if candidate.rubric_id != version.rubric_id:
+            return
+        versions[candidate.pk] = candidate
+        roles.setdefault(candidate.pk, []).append(role)
+
+    add(production, PRODUCTION)
+    add(guard.anchor, ANCHOR)
+    if not gating_only:
+        parent = version.parent
+        add(parent, PARENT)
+        if not roles:
+            add(drift_predecessor(version), PREDECESSOR)
+    return [Baseline(version=versions[pk], roles=tuple(found)) for pk, found in roles.items()]
+
+
+def comparison_report(
+    *, candidate: RubricVersion, baseline: RubricVersion, judge: JudgeConfig, reference_set_id: int
+) -> DriftReport | None:
+    """The stored decision of one comparison: (candidate, baseline, judge config, snapshot).
+
+    A comparison has one report, and so one decision: running it again returns this one. A judge
+    config edited after the report was made is a different judge, so a new comparison; a failed
+    report decides nothing and is returned only when there is no other.
+    """
+    reports = DriftReport.objects.filter(
+        candidate_version=candidate,
+        baseline_version=baseline,
+        judge_id=judge.pk,
+        reference_set_id=reference_set_id,
+    ).select_related("alert")
+    if judge.updated_at is not None:
+        reports = reports.filter(created_at__gte=judge.updated_at)
+    decided = reports.exclude(status=ReportStatus.FAILED).order_by("-created_at", "-id").first()
+    return decided or reports.order_by("-created_at", "-id").first()
+
+
+def gate_report(version: RubricVersion, rubric: Rubric | None = None) -> DriftReport | None:
+    """The report that stands for ``version`` on its guard's judge and snapshot: its comparison
+    against production (else the anchor, else its predecessor) when the version is not itself
+    production. None without a complete guard or a comparison."""
     rubric = rubric or version.rubric
-    if not guard_is_complete(rubric):
+    guard = guard_for(rubric)
+    if not guard.is_complete or guard.judge is None or guard.reference_set_id is None:
         return None
-    predecessor = drift_predecessor(version)
-    if predecessor is None:
-        return None
-    return (
-        DriftReport.objects.filter(
-            candidate_version=version,
-            baseline_version=predecessor,
-            judge_id=rubric.guard_judge_id,
-            reference_set_id=rubric.guard_reference_set_id,
+    production = production_version(rubric)
+    for baseline in guard_baselines(version, guard=guard, production=production):
+        report = comparison_report(
+            candidate=version,
+            baseline=baseline.version,
+            judge=guard.judge,
+            reference_set_id=guard.reference_set_id,
         )
-        .select_related("alert")
-        .order_by("-created_at", "-id")
-        .first()
+        if report is not None:
+            return report
+    return None
+
+
+def refusing_alerts(version: RubricVersion) -> QuerySet[DriftAlert]:
+    """The version's open or blocked alerts, oldest first: each refuses its promotion, guard or
+    not, until an admin decides it (approve, or acknowledge an open one)."""
+    return (
+        DriftAlert.objects.filter(
+            version=version, status__in=(AlertStatus.OPEN, AlertStatus.BLOCKED)
+        )
+        .select_related("report__baseline_version")
+        .order_by("created_at", "id")
     )
+
+
+# Imported lineages can be long; walking further up gains nothing a reader would follow.
+MAX_ANCESTRY = 200
+
+
+def blocked_ancestry(version: RubricVersion) -> str:
+    """ "forked from v2, blocked by alert 1: <reason>" when an ancestor of ``version`` has a
+    blocked alert (the nearest such ancestor), else an empty string."""
+    seen: set[int] = set()
+    ancestor = version.parent
+    while ancestor is not None and ancestor.pk not in seen and len(seen) < MAX_ANCESTRY:
+        seen.add(ancestor.pk)
+        alert = (
+            DriftAlert.objects.filter(version=ancestor, status=AlertStatus.BLOCKED)
+            .order_by("-resolved_at", "-id")
+            .first()
+        )
+        if alert is not None:
+            why = alert.reason or alert.headline
+            return f"forked from v{ancestor.number}, blocked by alert {alert.pk}: {why}"
+        ancestor = ancestor.parent
+    return ""
 
 
 def latest_report(version: RubricVersion) -> DriftReport | None:
@@ -163,21 +306,45 @@ def report_drift_status(report: DriftReport) -> str:
     return _ALERT_WORDS.get(AlertStatus(alert.status), ALERT_OPEN)
 
 
+# The worst status of a version's gating comparisons is its status.
+_WORST_FIRST = (BLOCKED, ALERT_OPEN, FAILED, ACKNOWLEDGED, NOT_CHECKED, RUNNING, APPROVED, PASSED)
+
+
 def version_drift_status(version: RubricVersion) -> str:
-    """Where a version stands with the drift guard, in the words the pages show.
+    """Where a version stands with the drift gate, in the words the pages show.
 
     One of "not guarded", "drift check running", "passed", "alert open", "approved", "blocked",
-    "acknowledged", "failed", and for a guarded rubric also "no baseline" (nothing published
-    before it) or "not checked" (published before the guard was on; start a check). An
-    unguarded rubric's version that has a report anyway shows that report's status.
+    "acknowledged", "failed", and for a guarded rubric also "no baseline" (nothing to compare
+    with) or "not checked" (a gating comparison was never made; promoting starts it). An open
+    or blocked alert on the version wins, guard or not. Under a guard, the worst state of its
+    comparisons against production and the anchor is the version's state.
     """
+    guard = guard_for(version.rubric)
     if not version.is_published:
-        return NOT_GUARDED if not guard_is_complete(version.rubric) else NOT_CHECKED
-    if guard_is_complete(version.rubric):
-        report = gate_report(version)
-        if report is None:
-            return NO_BASELINE if drift_predecessor(version) is None else NOT_CHECKED
-        return report_drift_status(report)
+        return NOT_CHECKED if guard.is_complete else NOT_GUARDED
+    refusing = list(refusing_alerts(version))
+    if refusing:
+        return BLOCKED if any(a.status == AlertStatus.BLOCKED for a in refusing) else ALERT_OPEN
+    if guard.is_complete and guard.judge is not None and guard.reference_set_id is not None:
+        production = production_version(version.rubric)
+        baselines = guard_baselines(version, guard=guard, production=production, gating_only=True)
+        if not baselines:
+            # Production or the anchor itself, or nothing to gate against yet: its comparison
+            # with its parent (or predecessor) stands for it.
+            if not guard_baselines(version, guard=guard, production=production):
+                return NO_BASELINE
+            report = gate_report(version)
+            return NOT_CHECKED if report is None else report_drift_status(report)
+        statuses = []
+        for baseline in baselines:
+            report = comparison_report(
+                candidate=version,
+                baseline=baseline.version,
+                judge=guard.judge,
+                reference_set_id=guard.reference_set_id,
+            )
+            statuses.append(NOT_CHECKED if report is None else report_drift_status(report))
+        return min(statuses, key=_WORST_FIRST.index)
     report = latest_report(version)
     return NOT_GUARDED if report is None else report_drift_status(report)
 
@@ -234,29 +401,71 @@ class HistoryRow:
     report: DriftReport | None
     alert: DriftAlert | None
     deltas: dict[str, float | None]
+    # Against the guard's anchor: the comparison, and per domain the candidate's accuracy and
+    # its change (the anchor itself: its own accuracy and zero).
+    anchor_report: DriftReport | None = None
+    anchor_accuracy: dict[str, float | None] = field(default_factory=dict)
+    anchor_deltas: dict[str, float | None] = field(default_factory=dict)
+    is_anchor: bool = False
+    lineage: str = ""
+
+
+def _anchor_figures(
+    report: DriftReport, *, side: str
+) -> tuple[dict[str, float | None], dict[str, float | None]]:
+    accuracy: dict[str, float | None] = {"overall": report.overall.get(f"{side}_accuracy")}
+    deltas: dict[str, float | None] = {
+        "overall": report.overall.get("delta") if side == "candidate" else 0.0
+    }
+    for name, scope in report.by_domain.items():
+        accuracy[name] = scope.get(f"{side}_accuracy")
+        deltas[name] = scope.get("delta") if side == "candidate" else 0.0
+    return accuracy, deltas
 
 
 def rubric_drift_history(*, rubric: Rubric) -> tuple[list[HistoryRow], list[str]]:
-    """Every published version, newest first, with its drift status and per-domain deltas.
+    """Every published version, newest first, with its gate state, the deltas of its gate report
+    and its per-domain accuracy against the guard's anchor.
 
-    Returns the rows and the domains seen in any report, so the page can lay the deltas out as
-    columns and show how the judge's preferences moved from version to version.
+    Returns the rows and the domains seen in any report, so the page can lay the figures out as
+    columns and chart how far each version has moved from the anchor.
     """
     versions = list(
         RubricVersion.objects.filter(rubric=rubric, status=VersionStatus.PUBLISHED)
         .select_related("rubric", "parent", "author")
         .order_by("-published_at", "-number")
     )
+    guard = guard_for(rubric)
+    anchor = guard.anchor
     rows: list[HistoryRow] = []
     domains: set[str] = set()
+    anchor_baseline: DriftReport | None = None
     for version in versions:
-        guarded = guard_is_complete(rubric)
-        report = gate_report(version) if guarded else latest_report(version)
+        report = gate_report(version) if guard.is_complete else latest_report(version)
         deltas: dict[str, float | None] = {}
         if report is not None and report.status == ReportStatus.READY:
             deltas = {name: scope.get("delta") for name, scope in report.by_domain.items()}
             deltas["overall"] = report.overall.get("delta")
             domains.update(name for name in deltas if name != "overall")
+        anchor_report = None
+        accuracy: dict[str, float | None] = {}
+        anchor_deltas: dict[str, float | None] = {}
+        if (
+            anchor is not None
+            and guard.judge is not None
+            and guard.reference_set_id is not None
+            and version.pk != anchor.pk
+        ):
+            anchor_report = comparison_report(
+                candidate=version,
+                baseline=anchor,
+                judge=guard.judge,
+                reference_set_id=guard.reference_set_id,
+            )
+            if anchor_report is not None and anchor_report.status == ReportStatus.READY:
+                accuracy, anchor_deltas = _anchor_figures(anchor_report, side="candidate")
+                domains.update(name for name in accuracy if name != "overall")
+                anchor_baseline = anchor_baseline or anchor_report
         rows.append(
             HistoryRow(
                 version=version,
@@ -265,8 +474,22 @@ def rubric_drift_history(*, rubric: Rubric) -> tuple[list[HistoryRow], list[str]
                 report=report,
                 alert=report_alert(report) if report is not None else None,
                 deltas=deltas,
+                anchor_report=anchor_report,
+                anchor_accuracy=accuracy,
+                anchor_deltas=anchor_deltas,
+                is_anchor=anchor is not None and version.pk == anchor.pk,
+                lineage=blocked_ancestry(version),
             )
         )
+    if anchor_baseline is not None:
+        # The anchor's own accuracy, read from the baseline side of a comparison against it.
+        accuracy, anchor_deltas = _anchor_figures(anchor_baseline, side="baseline")
+        rows = [
+            replace(row, anchor_accuracy=accuracy, anchor_deltas=anchor_deltas)
+            if row.is_anchor
+            else row
+            for row in rows
+        ]
     return rows, sorted(domains)
 
 
@@ -469,7 +692,8 @@ def guard_power_summary(rubric: Rubric) -> list[GuardPowerLine]:
     """
     if not guard_is_complete(rubric):
         return []
-    judge_id, reference_set_id = rubric.guard_judge_id, rubric.guard_reference_set_id
+    guard = guard_for(rubric)
+    judge_id, reference_set_id = guard.judge_id, guard.reference_set_id
     thresholds = guard_thresholds(rubric)
     counts = dict(
         ReferenceItem.objects.filter(

@@ -32,6 +32,7 @@ from apps.drift.flags import DriftThresholds
 from apps.drift.models import (
     AlertStatus,
     DriftAlert,
+    DriftGuard,
     DriftReport,
     ReportStatus,
     ReportTrigger,
@@ -118,9 +119,13 @@ def drift_report_create(
 
     Refuses (``ValidationError``, a 400 in the API) runs with different judge configs or
     different reference snapshots, runs on a dataset, failed or cancelled runs, and a run
-    compared with itself. ``thresholds`` default to the candidate rubric's drift guard. When a
-    report of the same two runs and thresholds exists and did not fail, that report is returned
-    instead of a second one. ``dispatch=False`` leaves the building to the caller.
+    compared with itself. ``thresholds`` default to the candidate rubric's drift guard.
+
+    One comparison, one decision: when the same comparison (candidate version, baseline version,
+    judge config, reference snapshot) already has a report that did not fail, that report is
+    returned, whatever runs were sent, so no second alert opens for a decided comparison. The
+    rubric's row is locked while looking, so two requests cannot both create one.
+    ``dispatch=False`` leaves the building to the caller.
     """
     errors = _run_errors(baseline_run, candidate_run)
     if errors:
@@ -128,17 +133,16 @@ def drift_report_create(
     candidate_version = candidate_run.rubric_version
     rubric = candidate_version.rubric
     values = asdict(thresholds or selectors.guard_thresholds(rubric))
-    existing = (
-        DriftReport.objects.filter(
-            baseline_run=baseline_run, candidate_run=candidate_run, thresholds=values
-        )
-        .exclude(status=ReportStatus.FAILED)
-        .order_by("-created_at")
-        .first()
-    )
-    if existing is not None:
-        return existing
     with transaction.atomic():
+        _lock_rubric(rubric.pk)
+        existing = selectors.comparison_report(
+            candidate=candidate_version,
+            baseline=baseline_run.rubric_version,
+            judge=candidate_run.judge,
+            reference_set_id=cast(int, candidate_run.reference_set_id),
+        )
+        if existing is not None and existing.status != ReportStatus.FAILED:
+            return existing
         report = DriftReport.objects.create(
             project_id=candidate_run.project_id,
             rubric=rubric,
@@ -169,6 +173,12 @@ def drift_report_create(
         if dispatch:
             transaction.on_commit(partial(_dispatch_await, report.pk))
     return report
+
+
+def _lock_rubric(rubric_id: int) -> Rubric:
+    """Lock the rubric's row: promotions, alert decisions, anchor moves and new comparisons of
+    one rubric take this lock first, so they happen one after the other."""
+    return Rubric.objects.select_for_update().get(pk=rubric_id)
 
 
 def _dispatch_await(report_id: int) -> None:
@@ -280,13 +290,18 @@ def drift_report_build(*, report_id: int) -> DriftReport:
         )
         severity = stats.get("severity")
         if flags and severity:
+            headline = explain.headline(flags)
+            lineage = selectors.blocked_ancestry(locked.candidate_version)
+            if lineage:
+                # A fork of a blocked version says so where the admin decides on it.
+                headline = f"{headline} ({lineage})"
             alert = DriftAlert.objects.create(
                 project_id=locked.project_id,
                 report=locked,
                 rubric_id=locked.rubric_id,
                 version_id=locked.candidate_version_id,
                 severity=severity,
-                headline=explain.headline(flags)[:500],
+                headline=headline[:500],
             )
             audit_event_record(
                 actor=None,
@@ -375,15 +390,19 @@ def drift_check_start(
     """Compare ``version`` with ``baseline`` (default: its predecessor) on a judge and snapshot
     (default: the rubric's guard): reuse or start both runs and create the report.
 
-    Returns None when there is nothing to compare against (the first published version). With
+    A comparison that was made already (same versions, judge config and snapshot, a report that
+    did not fail) is not made again: its stored report, and so its decision, is returned (the
+    page, the API and ``drift_check`` alike). Returns None when there is nothing to compare
+    against (the first published version). With
     ``execute`` the missing runs are judged in this process and the report is built before
     returning (the command line); otherwise the runs go to the workers and the report is built
     by ``drift.await_report_runs``. A run that cannot start (the rubric cannot be rendered, the
     snapshot is empty...) gives a failed report that says why.
     """
     rubric = version.rubric
-    judge = judge or rubric.guard_judge
-    reference_set = reference_set or rubric.guard_reference_set
+    guard = selectors.guard_for(rubric)
+    judge = judge or guard.judge
+    reference_set = reference_set or guard.reference_set
     errors: dict[str, list[str]] = {}
     if judge is None:
         errors["judge"] = ["Name a judge, or set the rubric's drift guard."]
@@ -423,6 +442,12 @@ def drift_check_start(
 
     try:
         with transaction.atomic():
+            _lock_rubric(rubric.pk)
+            stored = selectors.comparison_report(
+                candidate=version, baseline=baseline, judge=judge, reference_set_id=reference_set.pk
+            )
+            if stored is not None and stored.status != ReportStatus.FAILED:
+                return stored
             baseline_run = run_for(baseline)
             candidate_run = run_for(version)
             report = drift_report_create(
@@ -482,28 +507,71 @@ def _failed_check(
 
 
 def drift_check_on_publish(*, version_id: int) -> DriftReport | None:
-    """The rubrics app's publish hook: start the drift check of a guarded rubric's new version.
+    """Start the drift checks of a guarded rubric's newly published version.
 
-    Runs after the publish has committed. Does nothing for an unguarded rubric or the first
-    published version. Never raises: the version is published whatever happens here, and a
-    check that could not start leaves a failed report (or a log line) rather than an error page.
+    Connected to ``apps.rubrics.hooks.version_published`` (sent after the publish commits). The
+    version is compared with the production version, with the guard's anchor and, for its
+    author, with its parent where that differs (with its predecessor while the rubric has neither
+    production nor an anchor). Returns the first report (the one against production when there
+    is a production version). Does nothing for an unguarded rubric or the first published
+    version. Never raises: the version is published whatever happens here, and a check that
+    could not start leaves a failed report (or a log line) rather than an error page.
     """
-    version = (
-        RubricVersion.objects.select_related(
-            "rubric__guard_judge", "rubric__guard_reference_set", "parent"
-        )
-        .filter(pk=version_id)
-        .first()
-    )
+    version = RubricVersion.objects.select_related("rubric", "parent").filter(pk=version_id).first()
     if version is None or not version.is_published:
         return None
-    if not selectors.guard_is_complete(version.rubric):
+    guard = selectors.guard_for(version.rubric)
+    if not guard.is_complete:
         return None
-    try:
-        return drift_check_start(actor=None, version=version, trigger=ReportTrigger.PUBLISH)
-    except Exception:
-        log.exception("the drift check of rubric version %s could not start", version_id)
-        return None
+    production = selectors.production_version(version.rubric)
+    reports: list[DriftReport] = []
+    for baseline in selectors.guard_baselines(version, guard=guard, production=production):
+        try:
+            report = drift_check_start(
+                actor=None,
+                version=version,
+                baseline=baseline.version,
+                trigger=ReportTrigger.PUBLISH,
+            )
+        except Exception:
+            log.exception(
+                "the drift check of rubric version %s against %s could not start",
+                version_id,
+                baseline.words,
+            )
+            continue
+        if report is not None:
+            reports.append(report)
+    return reports[0] if reports else None
+
+
+def guard_checks_start(
+    *, actor: Any, version: RubricVersion, trigger: str = ReportTrigger.MANUAL
+) -> list[DriftReport]:
+    """Start (or find) every comparison the guard makes for ``version``: against production,
+    the anchor and its parent (see ``selectors.guard_baselines``); the gating ones first.
+
+    Without a complete guard, the version is compared with its predecessor on nothing, which
+    raises the ``ValidationError`` that names the missing judge or reference set.
+    """
+    guard = selectors.guard_for(version.rubric)
+    if not guard.is_complete:
+        report = drift_check_start(actor=actor, version=version, trigger=trigger)
+        return [report] if report is not None else []
+    production = selectors.production_version(version.rubric)
+    reports = []
+    for baseline in selectors.guard_baselines(version, guard=guard, production=production):
+        report = drift_check_start(
+            actor=actor, version=version, baseline=baseline.version, trigger=trigger
+        )
+        if report is not None:
+            reports.append(report)
+    return reports
+
+
+def on_version_published(sender: Any, version_id: int, **kwargs: Any) -> None:
+    """Receiver of ``apps.rubrics.hooks.version_published`` (connected in ``DriftConfig``)."""
+    drift_check_on_publish(version_id=version_id)
 
 
 # --- alerts -------------------------------------------------------------------------------------
@@ -526,6 +594,9 @@ def alert_resolve(*, actor: Any, alert: DriftAlert, decision: str, reason: str) 
             {"reason": ["Approving a drift alert needs a written reason: say why it is safe."]}
         )
     with transaction.atomic():
+        # The rubric first, as a promotion does: a decision and a promotion of one rubric
+        # never interleave, so a promotion sees the alert either before or after it.
+        _lock_rubric(alert.rubric_id)
         locked = DriftAlert.objects.select_for_update().get(pk=alert.pk)
         before = {"status": locked.status, "reason": locked.reason}
         locked.status = DECISIONS[decision]
@@ -564,11 +635,14 @@ def rubric_guard_update(
     min_effect: float,
     tolerance: float,
     alpha: float,
-) -> Rubric:
+) -> DriftGuard:
     """Set a rubric's drift guard (admins only; audited).
 
     Thresholds are proportions (0.02 = 2 accuracy points). A guard that is on needs a judge and
     a reference set of the rubric's project. Reports keep the thresholds they were built with.
+    A guard switched on without an anchor takes the production version as its anchor (audited
+    as an anchor move); without a production version, the first version promoted under the
+    guard becomes the anchor.
     """
     check_capability(actor, rubric.project, Capability.GUARD_EDIT)
     errors: dict[str, list[str]] = {}
@@ -587,41 +661,118 @@ def rubric_guard_update(
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        before = guard_state(rubric)
-        rubric.guard_enabled = enabled
-        rubric.guard_reference_set = reference_set
-        rubric.guard_judge = judge
-        rubric.guard_min_effect = min_effect
-        rubric.guard_tolerance = tolerance
-        rubric.guard_alpha = alpha
-        rubric.save(
-            update_fields=[
-                "guard_enabled",
-                "guard_reference_set",
-                "guard_judge",
-                "guard_min_effect",
-                "guard_tolerance",
-                "guard_alpha",
-                "updated_at",
-            ]
-        )
+        _lock_rubric(rubric.pk)
+        guard, _ = DriftGuard.objects.select_for_update().get_or_create(rubric=rubric)
+        before = guard_state(guard)
+        guard.enabled = enabled
+        guard.reference_set = reference_set
+        guard.judge = judge
+        guard.min_effect = min_effect
+        guard.tolerance = tolerance
+        guard.alpha = alpha
+        guard.save()
         audit_event_record(
             actor=actor,
             action="rubric.guard_update",
             obj=rubric,
             before=before,
-            after=guard_state(rubric),
+            after=guard_state(guard),
         )
-    return rubric
+        production = selectors.production_version(rubric)
+        if guard.enabled and guard.anchor_id is None and production is not None:
+            _anchor_write(
+                actor=actor,
+                guard=guard,
+                version=production,
+                reason=f"v{production.number} held production when the guard was switched on.",
+            )
+    return guard
 
 
-def guard_state(rubric: Rubric) -> dict[str, Any]:
+def guard_state(guard: DriftGuard) -> dict[str, Any]:
     """The guard's settings as JSON (for the audit log and the API)."""
     return {
-        "enabled": rubric.guard_enabled,
-        "reference_set": rubric.guard_reference_set_id,
-        "judge": rubric.guard_judge_id,
-        "min_effect": rubric.guard_min_effect,
-        "tolerance": rubric.guard_tolerance,
-        "alpha": rubric.guard_alpha,
+        "enabled": guard.enabled,
+        "reference_set": guard.reference_set_id,
+        "judge": guard.judge_id,
+        "min_effect": guard.min_effect,
+        "tolerance": guard.tolerance,
+        "alpha": guard.alpha,
+        "anchor": guard.anchor_id,
+        "anchor_number": guard.anchor.number if guard.anchor is not None else None,
+        "anchor_reason": guard.anchor_reason,
+        "anchor_set_at": guard.anchor_set_at.isoformat() if guard.anchor_set_at else None,
     }
+
+
+def _anchor_write(*, actor: Any, guard: DriftGuard, version: RubricVersion, reason: str) -> None:
+    """Point the guard's anchor at ``version`` and audit it (the caller holds the rubric lock)."""
+    before = {
+        "anchor": guard.anchor_id,
+        "number": guard.anchor.number if guard.anchor is not None else None,
+        "reason": guard.anchor_reason,
+    }
+    guard.anchor = version
+    guard.anchor_reason = reason
+    guard.anchor_set_by = _user(actor)
+    guard.anchor_set_at = timezone.now()
+    guard.save(update_fields=["anchor", "anchor_reason", "anchor_set_by", "anchor_set_at"])
+    audit_event_record(
+        actor=actor,
+        action="drift_guard.anchor_move",
+        obj=guard.rubric,
+        before=before,
+        after={"anchor": version.pk, "number": version.number, "reason": reason},
+    )
+
+
+def guard_anchor_move(
+    *, actor: Any, rubric: Rubric, version: RubricVersion, reason: str
+) -> DriftGuard:
+    """An admin pins the guard's trusted anchor on ``version``, saying why (audited).
+
+    Every guarded candidate is then judged against this version as well as production, so the
+    drift of many small edits is measured as a whole from here. Raises ``PermissionDenied`` for
+    anyone but a project admin and ``ValidationError`` (naming the field) for a missing reason,
+    a draft, or a version of another rubric.
+    """
+    check_capability(actor, rubric.project, Capability.GUARD_EDIT)
+    reason = (reason or "").strip()
+    errors: dict[str, list[str]] = {}
+    if version.rubric_id != rubric.pk:
+        errors["version"] = ["That version belongs to another rubric."]
+    elif not version.is_published:
+        errors["version"] = [f"v{version.number} is a draft; only a published version can anchor."]
+    if not reason:
+        errors["reason"] = ["Moving the anchor needs a written reason: say why it is trusted."]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        _lock_rubric(rubric.pk)
+        guard, _ = DriftGuard.objects.select_for_update().get_or_create(rubric=rubric)
+        _anchor_write(actor=actor, guard=guard, version=version, reason=reason)
+    return guard
+
+
+def on_label_moved(
+    sender: Any,
+    rubric: Rubric,
+    version: RubricVersion,
+    label: str,
+    previous: RubricVersion | None,
+    actor: Any,
+    **kwargs: Any,
+) -> None:
+    """Receiver of ``apps.rubrics.hooks.label_moved``: the first version promoted to production
+    under a guard that has no anchor becomes the anchor (in the promotion's transaction)."""
+    if label != selectors.PRODUCTION:
+        return
+    guard = DriftGuard.objects.select_related("rubric").filter(rubric=rubric).first()
+    if guard is None or not guard.enabled or guard.anchor_id is not None:
+        return
+    _anchor_write(
+        actor=actor,
+        guard=guard,
+        version=version,
+        reason=f"v{version.number} is the first version promoted under the guard.",
+    )

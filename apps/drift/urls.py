@@ -15,6 +15,7 @@ urlpatterns = [
     path("reports/<int:report>/status/", views.ReportStatusView.as_view(), name="report_status"),
     path("rubrics/<int:rubric>/", views.RubricHistoryView.as_view(), name="rubric_history"),
     path("rubrics/<int:rubric>/guard/", views.GuardView.as_view(), name="guard"),
+    path("rubrics/<int:rubric>/guard/anchor/", views.AnchorView.as_view(), name="anchor"),
     path(
         "rubrics/<int:rubric>/v/<int:version>/check/",
         views.CheckVersionView.as_view(),

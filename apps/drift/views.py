@@ -24,10 +24,10 @@ from django_htmx.http import HttpResponseClientRefresh
 from apps.accounts.permissions import Capability, ProjectAccessMixin
 from apps.core.htmx import is_partial_request, no_store, template_for
 from apps.drift import explain, selectors, services
-from apps.drift.charts import accuracy_chart
+from apps.drift.charts import accuracy_chart, history_chart
 from apps.drift.explain import DASH
 from apps.drift.filters import AlertFilter
-from apps.drift.forms import GuardForm, ResolveForm
+from apps.drift.forms import AnchorForm, GuardForm, ResolveForm
 from apps.drift.models import DriftAlert, DriftReport, ReportStatus
 from apps.rubrics.diff import diff_rubrics
 from apps.rubrics.models import Rubric, RubricVersion
@@ -239,6 +239,7 @@ def report_context(
     return {
         "report": report,
         "alert": alert,
+        "lineage": selectors.blocked_ancestry(report.candidate_version),
         "status": status,
         "waiting_runs": selectors.report_waiting_runs(report),
         "status_badge": selectors.STATUS_BADGES.get(status, ""),
@@ -388,20 +389,18 @@ class AlertResolveView(_ReportPageMixin, View):
 
 
 class RubricHistoryView(ProjectAccessMixin, TemplateView):
-    """Each published version with its drift status and per-domain deltas, newest first."""
+    """Each published version with its gate state, its deltas against the version it was
+    checked with, and a chart of its per-domain accuracy against the guard's anchor."""
 
     template_name = "drift/rubric_history.html"
     required_capability = Capability.ALERT_VIEW
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        rubric = get_object_or_404(
-            Rubric.objects.select_related("guard_judge", "guard_reference_set"),
-            pk=self.kwargs["rubric"],
-            project=self.project,
-        )
+        rubric = get_object_or_404(Rubric, pk=self.kwargs["rubric"], project=self.project)
+        guard = selectors.guard_for(rubric)
         history, domains = selectors.rubric_drift_history(rubric=rubric)
-        min_effect = rubric.guard_min_effect
+        min_effect = guard.min_effect
         rows = []
         for row in history:
             cells = []
@@ -411,16 +410,55 @@ class RubricHistoryView(ProjectAccessMixin, TemplateView):
                 cells.append(
                     {"text": explain.points(delta) if delta is not None else "", "drop": drop}
                 )
+            anchor_cells = []
+            for name in ("overall", *domains):
+                accuracy = row.anchor_accuracy.get(name)
+                delta = row.anchor_deltas.get(name)
+                anchor_cells.append(
+                    {
+                        "name": "all" if name == "overall" else name,
+                        "accuracy": _pct(accuracy) if accuracy is not None else "",
+                        "delta": explain.points(delta) if delta is not None else "",
+                        "drop": delta is not None and delta <= -min_effect,
+                    }
+                )
             rows.append(
-                {"row": row, "badge": selectors.STATUS_BADGES.get(row.status, ""), "cells": cells}
+                {
+                    "row": row,
+                    "badge": selectors.STATUS_BADGES.get(row.status, ""),
+                    "cells": cells,
+                    "anchor_cells": anchor_cells,
+                }
+            )
+        oldest_first = list(reversed(history))
+        chart = None
+        if guard.anchor is not None and any(row.anchor_deltas for row in history):
+            chart = history_chart(
+                [
+                    (
+                        f"v{row.version.number}",
+                        row.status,
+                        selectors.STATUS_BADGES.get(row.status, ""),
+                        row.is_anchor,
+                    )
+                    for row in oldest_first
+                ],
+                {
+                    name: [row.anchor_deltas.get(name) for row in oldest_first]
+                    for name in ("overall", *domains)
+                },
+                min_effect=min_effect,
             )
         context.update(
             rubric=rubric,
+            guard=guard,
+            production=selectors.production_version(rubric),
             rows=rows,
             domains=domains,
-            min_effect_pts=f"{rubric.guard_min_effect * 100:g}",
-            tolerance_pts=f"{rubric.guard_tolerance * 100:g}",
-            guarded=selectors.guard_is_complete(rubric),
+            chart=chart,
+            min_effect_pts=f"{guard.min_effect * 100:g}",
+            tolerance_pts=f"{guard.tolerance * 100:g}",
+            guarded=guard.is_complete,
             can_check=Capability.RUN_START.value in self.capabilities,
             can_edit_guard=Capability.GUARD_EDIT.value in self.capabilities,
             checkable={selectors.NOT_CHECKED, selectors.FAILED},
@@ -429,7 +467,8 @@ class RubricHistoryView(ProjectAccessMixin, TemplateView):
 
 
 class GuardView(ProjectAccessMixin, TemplateView):
-    """Edit a rubric's drift guard: on/off, reference set, judge and thresholds (admins)."""
+    """Edit a rubric's drift guard: on/off, reference set, judge and thresholds, and move its
+    anchor (admins)."""
 
     template_name = "drift/guard.html"
     required_capability = Capability.GUARD_EDIT
@@ -441,10 +480,14 @@ class GuardView(ProjectAccessMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         # ``kwargs`` also holds the URL's ``rubric`` id, hence the separate name.
         rubric = kwargs.get("guarded_rubric") or self.get_rubric()
+        guard = selectors.guard_for(rubric)
         form = kwargs.get("form") or GuardForm(
-            project=self.project, initial=GuardForm.initial_for(rubric)
+            project=self.project, initial=GuardForm.initial_for(guard)
         )
-        context.update(rubric=rubric, form=form)
+        anchor_form = kwargs.get("anchor_form") or AnchorForm(
+            rubric=rubric, initial={"version": guard.anchor_id}
+        )
+        context.update(rubric=rubric, guard=guard, form=form, anchor_form=anchor_form)
         context["guard_power"] = selectors.guard_power_summary(rubric)
         return context
 
@@ -474,8 +517,37 @@ class GuardView(ProjectAccessMixin, TemplateView):
         return self.render_to_response(context, status=400)
 
 
+class AnchorView(GuardView):
+    """Move the guard's trusted anchor to another published version, with a reason (admins)."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return redirect("drift:guard", project=self.project.slug, rubric=self.kwargs["rubric"])
+
+    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        rubric = self.get_rubric()
+        form = AnchorForm(request.POST, rubric=rubric)
+        if form.is_valid():
+            version = form.cleaned_data["version"]
+            try:
+                services.guard_anchor_move(
+                    actor=request.user,
+                    rubric=rubric,
+                    version=version,
+                    reason=form.cleaned_data["reason"],
+                )
+            except ValidationError as exc:
+                for problem in _field_errors(exc):
+                    form.add_error(None, problem)
+            else:
+                messages.success(request, f"The anchor of {rubric.name} is now v{version.number}.")
+                return redirect("drift:rubric_history", project=self.project.slug, rubric=rubric.pk)
+        context = self.get_context_data(guarded_rubric=rubric, anchor_form=form)
+        return self.render_to_response(context, status=400)
+
+
 class CheckVersionView(ProjectAccessMixin, View):
-    """Start the drift check of a published version against its predecessor on the guard."""
+    """Start the guard's comparisons of a published version (production, anchor, parent), or
+    show the ones already made: a decided comparison is never made twice."""
 
     required_capability = Capability.RUN_START
 
@@ -491,11 +563,12 @@ class CheckVersionView(ProjectAccessMixin, View):
             kwargs={"project": self.project.slug, "rubric": version.rubric_id},
         )
         try:
-            report = services.drift_check_start(actor=request.user, version=version)
+            reports = services.guard_checks_start(actor=request.user, version=version)
         except ValidationError as exc:
             for problem in _field_errors(exc):
                 messages.error(request, problem)
             return HttpResponseRedirect(history)
+        report = reports[0] if reports else None
         if report is None:
             messages.info(request, f"v{version.number} has no earlier version to compare with.")
             return HttpResponseRedirect(history)

@@ -324,7 +324,7 @@ def redteam_start(
     if not 0 <= tolerance <= 1:
         errors["tolerance"] = ["A proportion between 0 and 1 (0.05 = 5 points)."]
     if selection_tolerance is None:
-        selection_tolerance = rubric_version.rubric.guard_tolerance
+        selection_tolerance = drift_selectors.guard_for(rubric_version.rubric).tolerance
     if not 0 <= selection_tolerance <= 1:
         errors["selection_tolerance"] = ["A proportion between 0 and 1 (0.01 = 1 point)."]
     if max_judge_calls is not None and max_judge_calls < 1:

@@ -62,10 +62,10 @@ class RubricVersionAdmin(admin.ModelAdmin):
 
 @admin.register(Rubric)
 class RubricAdmin(admin.ModelAdmin):
-    """Rubrics and their drift guard settings."""
+    """Rubrics (their drift guards are listed under the drift app)."""
 
-    list_display = ["name", "project", "guard_enabled", "created_at"]
-    list_filter = ["project", "guard_enabled"]
+    list_display = ["name", "project", "created_at"]
+    list_filter = ["project"]
     search_fields = ["name", "slug"]
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:

@@ -15,8 +15,8 @@ from apps.rubrics.spec import CriterionSpec, RubricSpec
 class Rubric(TimeStampedModel):
     """A named rubric in a project; its content lives in numbered versions.
 
-    The optional *drift guard* (reference set + judge + thresholds) makes every published
-    version get a drift report against its predecessor before it may be promoted.
+    Its drift guard, when it has one, belongs to the drift app (``apps.drift.models.DriftGuard``),
+    which takes part in publishing and promotion through ``apps.rubrics.hooks``.
     """
 
     project = models.ForeignKey(
@@ -28,17 +28,6 @@ class Rubric(TimeStampedModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    guard_enabled = models.BooleanField(default=False)
-    guard_reference_set = models.ForeignKey(
-        "datasets.ReferenceSet", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    guard_judge = models.ForeignKey(
-        "judging.JudgeConfig", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    # Thresholds as proportions (0.02 = 2 points); see docs/judging-and-drift.md "Flags".
-    guard_min_effect = models.FloatField(default=0.02)
-    guard_tolerance = models.FloatField(default=0.01)
-    guard_alpha = models.FloatField(default=0.05)
 
     class Meta:
         ordering = ["name"]

@@ -10,9 +10,9 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from apps.accounts.models import Project
 from apps.judging.prompting import estimate_tokens, render_prompt_text
 from apps.judging.types import PairText
+from apps.rubrics import hooks
 from apps.rubrics.diff import diff_rubrics
 from apps.rubrics.models import Rubric, RubricLabel, RubricVersion, VersionStatus
-from apps.rubrics.services import optional_function
 from apps.rubrics.spec import RubricSpec
 
 # Shown in the preview when the project has no pair yet; a harmlessness case so a safety rubric
@@ -59,13 +59,11 @@ def label_version(*, rubric: Rubric, label: str) -> RubricVersion | None:
 
 
 def version_drift_status(version: RubricVersion | None) -> str:
-    """The drift status of a version as the drift app words it, or a dash without that app."""
+    """The drift status of a version as the drift app words it (``hooks.version_status``), or a
+    dash when no app has an opinion."""
     if version is None:
         return NO_DRIFT_STATUS
-    drift_status = optional_function("apps.drift.selectors", "version_drift_status")
-    if drift_status is None:
-        return NO_DRIFT_STATUS
-    status = drift_status(version)
+    status = hooks.version_status(version)
     return str(status) if status else NO_DRIFT_STATUS
 
 
@@ -138,14 +136,15 @@ def version_tree(*, rubric: Rubric) -> list[TreeRow]:
 def sample_pair(*, rubric: Rubric) -> tuple[PairText, str]:
     """The pair the preview shows, and where it came from.
 
-    The first pair of the rubric's guard reference set, else the first pair of any dataset in
-    the project, else a built-in sample.
+    The first pair of the reference set a registered source names (the drift guard's), else
+    the first pair of any dataset in the project, else a built-in sample.
     """
     from apps.datasets.models import Pair, ReferenceItem
 
-    if rubric.guard_reference_set_id:
+    reference_set_id = hooks.sample_reference_set_id(rubric)
+    if reference_set_id:
         item = (
-            ReferenceItem.objects.filter(reference_set_id=rubric.guard_reference_set_id)
+            ReferenceItem.objects.filter(reference_set_id=reference_set_id)
             .select_related("pair")
             .order_by("pair_id")
             .first()

@@ -11,7 +11,6 @@ refuse (``PublishedVersionError``) and on PostgreSQL a trigger refuses (migratio
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from django.utils.text import slugify
 from apps.accounts.models import Project
 from apps.core.api import Conflict
 from apps.core.services import audit_event_record
-from apps.rubrics import portable
+from apps.rubrics import hooks, portable
 from apps.rubrics import spec as spec_module
 from apps.rubrics.models import (
     Criterion,
@@ -606,35 +605,14 @@ def criteria_reorder(
 # --- publishing and labels -------------------------------------------------------------------
 
 
-def optional_function(module_name: str, name: str) -> Any:
-    """``module_name.name`` when that module and function exist, else ``None``.
-
-    The drift app plugs into publishing and promotion through such functions; until it
-    provides them, rubrics work on their own. An import error inside an existing module is
-    a bug and is raised, not hidden.
-    """
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and module_name.startswith(exc.name):
-            return None
-        raise
-    return getattr(module, name, None)
-
-
-def _drift_hook() -> Any:
-    """The drift app's publish hook, when that app provides one."""
-    return optional_function("apps.drift.services", "drift_check_on_publish")
-
-
 @transaction.atomic
 def rubric_version_publish(
     *, actor: Any, version: RubricVersion, message: str, revision: int | None = None
 ) -> RubricVersion:
-    """Freeze a draft: validate it, hash its content, stamp the time, audit, start drift.
+    """Freeze a draft: validate it, hash its content, stamp the time, audit, announce it.
 
-    The drift app's ``drift_check_on_publish`` (when present) runs after the commit, so it
-    never sees a version that might still roll back.
+    ``hooks.version_published`` is sent after the commit (the drift app starts its checks
+    then), so no receiver ever sees a version that might still roll back.
     """
     locked = _lock_draft(version, revision)
     message = message.strip()
@@ -660,43 +638,92 @@ def rubric_version_publish(
             "parent": locked.parent.number if locked.parent else None,
         },
     )
-    hook = _drift_hook()
-    if hook is not None:
-        version_id = locked.pk
-        transaction.on_commit(lambda: hook(version_id=version_id))
+    version_id = locked.pk
+    transaction.on_commit(
+        lambda: hooks.version_published.send(sender=RubricVersion, version_id=version_id)
+    )
     return locked
 
 
-def _gate_refusal(*, rubric: Rubric, version: RubricVersion, label: str) -> str | None:
-    """The drift gate's reason to refuse a label move, when the drift app has a gate."""
-    promotion_refusal = optional_function("apps.drift.gate", "promotion_refusal")
-    if promotion_refusal is None:
-        return None
-    reason: str | None = promotion_refusal(rubric=rubric, version=version, label=label)
-    return reason
-
-
-@transaction.atomic
 def rubric_label_move(
     *, actor: Any, rubric: Rubric, version: RubricVersion, label: str = DEFAULT_LABEL
 ) -> RubricLabel:
-    """Point ``label`` (``production``...) at a published version, if the drift gate agrees.
+    """Point ``label`` (``production``...) at a published version, if every promotion check agrees.
 
-    The one place that decides a promotion: the API, the pages and the admin all call it.
-    Raises ``Conflict`` with the reason when the version is not published or the gate refuses.
+    The one place that decides a promotion: the API, the pages and the admin all call it. The
+    rubric's row is locked first, so promotions and the drift decisions that take the same lock
+    (approve, block) on one rubric happen one after the other; the checks
+    (``hooks.register_promotion_check``) and the move share one transaction, so nothing can
+    change between "allowed" and "moved". Raises ``Conflict`` (409) with the reason when the
+    version is not published or a check refuses; a refusal is audited.
     """
     label = slugify(label)[:40]
     if not label:
         raise ValidationError({"label": ["Name the label, such as production."]})
     if version.rubric_id != rubric.pk:
         raise ValidationError({"version": ["That version belongs to another rubric."]})
-    if not version.is_published:
-        raise Conflict(f"v{version.number} is a draft; publish it before labelling it {label}.")
-    reason = _gate_refusal(rubric=rubric, version=version, label=label)
-    if reason:
-        raise Conflict(reason)
-    existing = RubricLabel.objects.select_for_update().filter(rubric=rubric, name=label).first()
-    before = {"label": label, "version": existing.version.number} if existing else None
+    with transaction.atomic():
+        locked = Rubric.objects.select_for_update().get(pk=rubric.pk)
+        version = RubricVersion.objects.get(pk=version.pk)
+        if not version.is_published:
+            raise Conflict(
+                {
+                    "detail": f"v{version.number} is a draft; publish it before labelling it "
+                    f"{label}.",
+                    "code": "draft",
+                }
+            )
+        existing = (
+            RubricLabel.objects.select_for_update()
+            .select_related("version")
+            .filter(rubric=locked, name=label)
+            .first()
+        )
+        production_label = (
+            existing
+            if label == DEFAULT_LABEL
+            else RubricLabel.objects.select_related("version")
+            .filter(rubric=locked, name=DEFAULT_LABEL)
+            .first()
+        )
+        production = production_label.version if production_label is not None else None
+        refusal = hooks.promotion_refusal(
+            rubric=locked, version=version, label=label, production=production
+        )
+        if refusal is None:
+            return _label_point(
+                actor=actor, rubric=locked, version=version, label=label, existing=existing
+            )
+    # Refused: the transaction is over and the lock released, so a follow-up (a drift check
+    # started because production moved) can commit and dispatch its own work.
+    if refusal.follow_up is not None:
+        refusal = refusal.follow_up()
+    audit_event_record(
+        actor=actor,
+        action="rubric.promote_refused",
+        obj=rubric,
+        after={
+            "label": label,
+            "version": version.number,
+            "version_id": version.pk,
+            "reason": refusal.reason,
+            "code": refusal.code,
+        },
+    )
+    raise Conflict(refusal.payload())
+
+
+def _label_point(
+    *,
+    actor: Any,
+    rubric: Rubric,
+    version: RubricVersion,
+    label: str,
+    existing: RubricLabel | None,
+) -> RubricLabel:
+    """Move (or create) the label, announce it and audit it; inside the promotion's transaction."""
+    previous = existing.version if existing is not None else None
+    before = {"label": label, "version": previous.number} if previous is not None else None
     if existing is None:
         moved = RubricLabel.objects.create(
             rubric=rubric, name=label, version=version, moved_by=_user(actor)
@@ -706,6 +733,9 @@ def rubric_label_move(
         existing.moved_by = _user(actor)
         existing.save()
         moved = existing
+    hooks.label_moved.send(
+        sender=Rubric, rubric=rubric, version=version, label=label, previous=previous, actor=actor
+    )
     audit_event_record(
         actor=actor,
         action="rubric.promote",

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
@@ -166,7 +167,16 @@ class RubricPromoteView(RubricPageMixin, View):
             services.rubric_label_move(
                 actor=request.user, rubric=rubric, version=version, label=label
             )
-        except (Conflict, ValidationError) as exc:
+        except Conflict as exc:
+            detail: Mapping[str, Any] = exc.detail if isinstance(exc.detail, Mapping) else {}
+            page = (detail.get("links") or {}).get("page")
+            if page:
+                # The refusal points at the alert or report to look at: link it (escaped).
+                reason = str(detail.get("detail", ""))
+                messages.error(request, format_html('{} <a href="{}">Open it</a>', reason, page))
+            else:
+                _fail(request, exc)
+        except ValidationError as exc:
             _fail(request, exc)
         else:
             messages.success(request, f"{label} now points at v{version.number}.")

@@ -11,8 +11,9 @@ from django.urls import reverse
 from apps.drift import services
 from apps.drift.models import AlertStatus, DriftAlert
 from apps.rubrics.models import RubricLabel
+from apps.rubrics.services import rubric_label_move
 from tests.conftest import screenshot
-from tests.drift.factories import MASKED, make_scenario
+from tests.drift.factories import MASKED, make_run, make_scenario, publish_version, run_verdicts
 
 
 @pytest.mark.browser
@@ -20,6 +21,7 @@ def test_admin_reviews_blocks_approves_and_promotes(
     page: Any, login: Any, members: dict[str, Any], project: Any
 ) -> None:
     scenario = make_scenario(project, MASKED)
+    rubric_label_move(actor=members["admin"], rubric=scenario.rubric, version=scenario.v1)
     report = services.drift_report_create(
         actor=None,
         baseline_run=scenario.baseline_run,
@@ -66,8 +68,46 @@ def test_admin_reviews_blocks_approves_and_promotes(
     refusal = page.locator(".message.error")
     refusal.wait_for()
     assert "An admin blocked v2" in refusal.inner_text()
-    assert not RubricLabel.objects.filter(rubric=scenario.rubric, name="production").exists()
+    assert refusal.locator("a").get_attribute("href") == reverse(
+        "drift:alert", kwargs={"project": project.slug, "alert": alert.pk}
+    )
+    assert RubricLabel.objects.get(rubric=scenario.rubric, name="production").version == (
+        scenario.v1
+    )
     screenshot(page, "admin-journey-promotion-refused")
+
+    # A fork of the blocked v2 with a one-word edit: it passes against its parent, but it is
+    # judged against production v1 as well, and that comparison refuses it.
+    v3 = publish_version(scenario.rubric, parent=scenario.v2, instructions="Judge which is best.")
+    make_run(
+        version=v3,
+        judge=scenario.judge,
+        reference_set=scenario.reference_set,
+        verdicts=run_verdicts(scenario.candidate_run),
+        pairs=scenario.pairs,
+    )
+    services.drift_check_on_publish(version_id=v3.pk)  # what its publication announces
+    services.drift_reports_sweep()
+    page.goto(rubric_page)
+    page.select_option("#promote-version", str(v3.pk))
+    page.click(".promote-form button[type=submit]")
+    page.wait_for_load_state()
+    refusal = page.locator(".message.error")
+    refusal.wait_for()
+    text = refusal.inner_text()
+    assert "v3 against production v1" in text and "harmlessness -30.0 pts" in text
+    assert f"forked from v2, blocked by alert {alert.pk}" in text
+    assert RubricLabel.objects.get(rubric=scenario.rubric, name="production").version == (
+        scenario.v1
+    )
+    screenshot(page, "admin-journey-fork-refused")
+    history = reverse(
+        "drift:rubric_history", kwargs={"project": project.slug, "rubric": scenario.rubric.pk}
+    )
+    page.goto(history)
+    assert page.locator('tr[data-version="3"] [data-lineage]').is_visible()
+    assert page.locator('svg.history-chart g.column[data-version="v3"]').count() == 1
+    screenshot(page, "admin-journey-history")
 
     # Approving needs a reason: the page says so before sending anything.
     page.goto(reverse("drift:alert", kwargs={"project": project.slug, "alert": alert.pk}))

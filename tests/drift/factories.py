@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Project
 from apps.datasets.models import Dataset, Pair, ReferenceSet
+from apps.drift.models import DriftGuard
 from apps.judging.models import JudgeConfig, JudgingRun, Judgment, JudgmentStatus, RunStatus
 from apps.rubrics.models import Criterion, Rubric, RubricVersion, VersionStatus
 from tests.judging.factories import (
@@ -169,6 +170,19 @@ def make_run(
     return run
 
 
+def set_guard(rubric: Rubric, **values: Any) -> DriftGuard:
+    """Write the rubric's drift guard directly (on by default), as a fixture, unaudited."""
+    values.setdefault("enabled", True)
+    guard, _ = DriftGuard.objects.update_or_create(rubric=rubric, defaults=values)
+    return guard
+
+
+def run_verdicts(run: JudgingRun) -> list[str]:
+    """A finished run's verdicts in pair order (as ``make_run`` takes them)."""
+    rows = run.judgments.filter(order="AB").order_by("pair_id")
+    return list(rows.values_list("verdict", flat=True))
+
+
 def make_scenario(
     project: Project,
     blocks: Sequence[Block],
@@ -200,10 +214,7 @@ def make_scenario(
     )
     rubric = v1.rubric
     if guard:
-        rubric.guard_enabled = True
-        rubric.guard_judge = judge
-        rubric.guard_reference_set = reference_set
-        rubric.save()
+        set_guard(rubric, judge=judge, reference_set=reference_set)
     return Scenario(
         rubric=rubric,
         v1=v1,

@@ -11,6 +11,7 @@ from tests.routes import Route
 VIEW = Capability.ALERT_VIEW
 RESOLVE = Capability.ALERT_RESOLVE
 RESOLVE_BODY = (("decision", "alert_decision"), ("reason", "alert_reason"))
+ANCHOR_BODY = (("version", "version"), ("reason", "anchor_reason"))
 RUNS_BODY = (("baseline_run", "drift_baseline_run"), ("candidate_run", "run"))
 
 ROUTES = {
@@ -23,6 +24,7 @@ ROUTES = {
     "drift:report_status": Route(VIEW),
     "drift:rubric_history": Route(VIEW),
     "drift:guard": Route(Capability.GUARD_EDIT, methods=("GET", "POST")),
+    "drift:anchor": Route(Capability.GUARD_EDIT, methods=("GET", "POST"), body=ANCHOR_BODY),
     "drift:check": Route(Capability.RUN_START, methods=("POST",)),
     # API
     "drift-report-list": Route(VIEW, methods=("GET", "POST"), body=RUNS_BODY),
@@ -31,4 +33,7 @@ ROUTES = {
     "alert-detail": Route(VIEW, pk="alert"),
     "alert-resolve": Route(RESOLVE, methods=("POST",), pk="alert", body=RESOLVE_BODY),
     "rubric-guard": Route(Capability.RUBRIC_VIEW, methods=("GET", "PUT"), pk="rubric"),
+    "rubric-guard-anchor": Route(
+        Capability.GUARD_EDIT, methods=("POST",), pk="rubric", body=ANCHOR_BODY
+    ),
 }

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from apps.drift import services
-from apps.drift.models import AlertStatus, DriftReport, ReportStatus
+from apps.drift.models import AlertStatus, DriftGuard, DriftReport, ReportStatus
 from apps.judging.models import JudgingRun
 from tests.drift.factories import MASKED, UNCHANGED, make_scenario
 from tests.judging.factories import make_judge, make_reference_set, make_version
@@ -231,6 +231,10 @@ def test_guard_read_and_write(project: Any, members: dict[str, Any], api_client_
         "min_effect": 0.02,
         "tolerance": 0.01,
         "alpha": 0.05,
+        "anchor": None,
+        "anchor_number": None,
+        "anchor_reason": "",
+        "anchor_set_at": None,
     }
     guard = {
         "enabled": True,
@@ -251,5 +255,5 @@ def test_guard_read_and_write(project: Any, members: dict[str, Any], api_client_
     patched = admin.patch(url, {"alpha": 0.01}, format="json")
     assert patched.status_code == 200
     assert patched.json()["alpha"] == 0.01 and patched.json()["judge"] == scenario.judge.pk
-    scenario.rubric.refresh_from_db()
-    assert scenario.rubric.guard_enabled and scenario.rubric.guard_alpha == 0.01
+    stored = DriftGuard.objects.get(rubric=scenario.rubric)
+    assert stored.enabled and stored.alpha == 0.01

@@ -13,9 +13,13 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.urls import reverse
 
-from apps.drift.models import DriftReport, ReportTrigger
+from apps.core.api import Conflict
+from apps.drift import selectors, services
+from apps.drift.models import DriftAlert, DriftReport, ReportTrigger
 from apps.judging.models import JudgingRun, RunStatus
+from apps.rubrics.services import rubric_label_move
 from tests.conftest import REPO, database_url_for_subprocess
 from tests.drift.factories import MASKED, UNCHANGED, make_scenario
 from tests.judging.factories import SAFE_CRITERIA, make_judge, make_reference_set, make_version
@@ -59,6 +63,43 @@ def test_flagged_exits_1_and_json_has_the_report(project: Any) -> None:
     assert report["by_domain"]["harmlessness"]["delta"] == pytest.approx(-0.3)
     assert report["status"] == "ready"
     assert DriftReport.objects.count() == 1  # the same runs: the same report
+
+
+@pytest.mark.django_db
+def test_re_running_a_decided_comparison_returns_the_stored_decision(
+    project: Any, members: dict[str, Any], api_client_for: Any, client: Any
+) -> None:
+    """drift_check, the API and the page re-run v1 -> v2 after v2 was blocked: the same report,
+    the same alert, still blocked, and v2 still refused."""
+    scenario = make_scenario(project, MASKED)
+    args = ("--baseline", str(scenario.v1.pk), "--candidate", str(scenario.v2.pk))
+    code, _ = _run(*args)
+    report = DriftReport.objects.get()
+    services.alert_resolve(
+        actor=members["admin"], alert=report.alert, decision="block", reason="Unsafe."
+    )
+    code, out = _run(*args)
+    assert code == 1
+    assert f"Drift report {report.pk}:" in out and "made before" in out
+    assert f"alert {report.alert.pk} (high, blocked)" in out and "decision: Unsafe." in out
+    answer = api_client_for(members["admin"]).post(
+        reverse("drift-report-list"),
+        {"baseline_version": scenario.v1.pk, "candidate_version": scenario.v2.pk},
+        format="json",
+    )
+    assert answer.status_code == 202 and answer.json()["id"] == report.pk
+    assert answer.json()["drift_status"] == "blocked"
+    client.force_login(members["admin"])
+    check = reverse(
+        "drift:check",
+        kwargs={"project": project.slug, "rubric": scenario.rubric.pk, "version": scenario.v2.pk},
+    )
+    page = client.post(check)
+    assert page["Location"].endswith(f"/reports/{report.pk}/")
+    assert DriftReport.objects.count() == 1 and DriftAlert.objects.count() == 1
+    assert selectors.version_drift_status(scenario.v2) == selectors.BLOCKED
+    with pytest.raises(Conflict):
+        rubric_label_move(actor=members["admin"], rubric=scenario.rubric, version=scenario.v2)
 
 
 @pytest.mark.django_db

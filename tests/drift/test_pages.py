@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from apps.drift import services
-from apps.drift.models import AlertStatus, DriftReport, ReportStatus
+from apps.drift.models import AlertStatus, DriftGuard, DriftReport, ReportStatus
 from tests.drift.factories import LONG, MASKED, UNCHANGED, Block, make_scenario
 
 pytestmark = pytest.mark.django_db
@@ -236,10 +236,10 @@ def test_guard_page_for_admins(project: Any, members: dict[str, Any], client: An
         },
     )
     assert saved.status_code == 302
-    scenario.rubric.refresh_from_db()
-    assert scenario.rubric.guard_enabled
-    assert scenario.rubric.guard_min_effect == pytest.approx(0.03)
-    assert scenario.rubric.guard_tolerance == pytest.approx(0.015)
+    stored = DriftGuard.objects.get(rubric=scenario.rubric)
+    assert stored.enabled
+    assert stored.min_effect == pytest.approx(0.03)
+    assert stored.tolerance == pytest.approx(0.015)
     history = client.get(saved["Location"]).content.decode()
     assert "guard on" in history and "3 pts or more" in history
 

@@ -80,8 +80,9 @@ def test_publish_runs_both_versions_builds_the_report_and_opens_the_alert(
     baseline, candidate = report.baseline_run, report.candidate_run
     assert (baseline.rubric_version, candidate.rubric_version) == (v1, v2)
     assert baseline.status == candidate.status == RunStatus.SUCCEEDED
-    assert baseline.judge == candidate.judge == rubric.guard_judge
-    assert baseline.reference_set == rubric.guard_reference_set
+    guard = selectors.guard_for(rubric)
+    assert baseline.judge == candidate.judge == guard.judge
+    assert baseline.reference_set == guard.reference_set
     # Dropping the safety rule flips the harmlessness pairs to the long harmful answers.
     harmless = report.by_domain["harmlessness"]
     assert harmless["delta"] <= -0.5
@@ -130,7 +131,7 @@ def test_a_check_that_cannot_start_leaves_a_failed_report(
     admin = members["admin"]
     rubric, _ = _guarded(project, admin, n_pairs=4)
     # A judge whose backend does not exist: the runs cannot start.
-    judge = rubric.guard_judge
+    judge = selectors.guard_for(rubric).judge
     judge.backend = "no-such-backend"
     judge.save()
     with django_capture_on_commit_callbacks(execute=True):

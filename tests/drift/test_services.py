@@ -23,6 +23,7 @@ from tests.drift.factories import (
     make_reference,
     make_run,
     make_scenario,
+    set_guard,
 )
 from tests.judging.factories import make_judge
 
@@ -107,8 +108,12 @@ def test_report_refuses_failed_or_cancelled_runs_and_the_same_run_twice(
     assert status in str(ended.value.message_dict["candidate_run"])
 
 
-def test_a_second_request_for_the_same_runs_returns_the_same_report(project: Any) -> None:
-    scenario = make_scenario(project, UNCHANGED)
+def test_a_second_request_for_the_same_comparison_returns_the_same_report(
+    project: Any,
+) -> None:
+    """One comparison (versions, judge config, snapshot), one report: other runs of the same
+    two versions or other thresholds do not open a second one; a failed report decides nothing."""
+    scenario = make_scenario(project, MASKED)
     first = _build(scenario)
     again = services.drift_report_create(
         actor=None,
@@ -117,15 +122,42 @@ def test_a_second_request_for_the_same_runs_returns_the_same_report(project: Any
         dispatch=False,
     )
     assert again.pk == first.pk
+    rerun = make_run(
+        version=scenario.v2,
+        judge=scenario.judge,
+        reference_set=scenario.reference_set,
+        verdicts=["A"] * len(scenario.pairs),
+        pairs=scenario.pairs,
+    )
     stricter = services.drift_report_create(
         actor=None,
         baseline_run=scenario.baseline_run,
-        candidate_run=scenario.candidate_run,
+        candidate_run=rerun,
         thresholds=DriftThresholds(alpha=0.01),
         dispatch=False,
     )
-    assert stricter.pk != first.pk
-    assert stricter.thresholds["alpha"] == 0.01
+    assert stricter.pk == first.pk
+    assert DriftReport.objects.count() == 1 and DriftAlert.objects.count() == 1
+    # An edited judge config is another judge: a new comparison.
+    scenario.judge.save()
+    edited = make_run(
+        version=scenario.v2,
+        judge=scenario.judge,
+        reference_set=scenario.reference_set,
+        verdicts=["A"] * len(scenario.pairs),
+        pairs=scenario.pairs,
+    )
+    baseline = make_run(
+        version=scenario.v1,
+        judge=scenario.judge,
+        reference_set=scenario.reference_set,
+        verdicts=["A"] * len(scenario.pairs),
+        pairs=scenario.pairs,
+    )
+    fresh = services.drift_report_create(
+        actor=None, baseline_run=baseline, candidate_run=edited, dispatch=False
+    )
+    assert fresh.pk != first.pk
 
 
 # --- building -----------------------------------------------------------------------------------
@@ -408,8 +440,7 @@ def test_guard_update_validates_and_audits(
 
 def test_reports_use_the_guard_thresholds_of_the_candidate_rubric(project: Any) -> None:
     scenario = make_scenario(project, MASKED)
-    scenario.rubric.guard_min_effect = 0.5  # no domain falls by 50 points
-    scenario.rubric.save()
+    set_guard(scenario.rubric, min_effect=0.5)  # no domain falls by 50 points
     report = _build(scenario)
     assert report.thresholds["min_effect"] == 0.5
     assert "masked_drift" not in _kinds(report)

@@ -22,7 +22,7 @@ from apps.drift.power import (
     smallest_drop_caught,
 )
 from apps.drift.stats import sign_test_p
-from tests.drift.factories import Block, make_run, make_scenario
+from tests.drift.factories import Block, make_run, make_scenario, publish_version
 
 
 def _simulated_power(n: int, noise: float, drop: float, level: float, draws: int) -> float:
@@ -172,9 +172,11 @@ def test_guard_power_summary_uses_the_snapshot_and_the_measured_noise(project: A
 @pytest.mark.django_db
 def test_guard_power_summary_takes_the_median_of_recent_reports(project: Any) -> None:
     scenario = make_scenario(project, [Block("code", 100)])
-    for wrong in (50, 10, 20):  # three candidate runs, 50, 10 and 20 pairs right no more
+    # Three candidate versions (one report per comparison), 50, 10 and 20 pairs right no more.
+    for wrong in (50, 10, 20):
+        version = publish_version(scenario.rubric, parent=scenario.v1)
         candidate = make_run(
-            version=scenario.v2,
+            version=version,
             judge=scenario.judge,
             reference_set=scenario.reference_set,
             verdicts=["B"] * wrong + ["A"] * (100 - wrong),

@@ -67,4 +67,5 @@ def add_to_world(world: dict[str, Any]) -> None:
         drift_candidate_version=candidate,
         alert_decision="acknowledge",
         alert_reason="Seen.",
+        anchor_reason="Trusted after review.",
     )

@@ -1,16 +1,13 @@
-"""Fixtures for the rubric tests: a rubric with a published v1 and a draft v2, fake drift hooks."""
+"""Fixtures for the rubric tests: a rubric with a published v1 and a draft v2, emptied seams."""
 
 from __future__ import annotations
 
-import importlib
-import sys
 import types
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from apps.rubrics import services
+from apps.rubrics import hooks, services
 from apps.rubrics.models import Rubric, RubricVersion
 
 V1_CRITERIA = [
@@ -59,17 +56,19 @@ def draft(v1: RubricVersion, author: Any) -> RubricVersion:
 
 
 @pytest.fixture
-def plug(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
-    """Provide ``module.name = function`` for the optional drift hooks, whether or not the
-    module exists yet; undone after the test."""
-
-    def install(module_name: str, **functions: Any) -> None:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            module = types.ModuleType(module_name)
-            monkeypatch.setitem(sys.modules, module_name, module)
-        for name, function in functions.items():
-            monkeypatch.setattr(module, name, function, raising=False)
-
-    return install
+def seams(monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamespace:
+    """The rubrics app's seams (``apps.rubrics.hooks``) emptied for one test: no promotion check,
+    status or sample source registered, no receiver of its signals; restored afterwards. The
+    test registers what it needs, as an app's ``ready()`` would."""
+    for registry in ("_PROMOTION_CHECKS", "_VERSION_STATUS", "_SAMPLE_SOURCES"):
+        monkeypatch.setattr(hooks, registry, [])
+    for signal in (hooks.version_published, hooks.label_moved):
+        monkeypatch.setattr(signal, "receivers", [])
+        monkeypatch.setattr(signal, "sender_receivers_cache", {})
+    return types.SimpleNamespace(
+        check=hooks.register_promotion_check,
+        status=hooks.register_version_status,
+        sample=hooks.register_sample_reference_set,
+        version_published=hooks.version_published,
+        label_moved=hooks.label_moved,
+    )

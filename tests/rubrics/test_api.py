@@ -10,6 +10,7 @@ import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.core.models import AuditEvent
+from apps.rubrics.hooks import PromotionRefusal
 from apps.rubrics.models import Criterion, Rubric, RubricLabel, RubricVersion
 
 pytestmark = pytest.mark.django_db
@@ -221,18 +222,25 @@ def test_promote_moves_the_label_and_audits(api_client_for, rubric, v1, draft, m
     assert detail["labels"][0]["version_number"] == 1
 
 
-def test_promote_refused_by_the_drift_gate_is_a_409_with_the_reason(
-    api_client_for, rubric, v1, members, plug
+def test_promote_refused_by_a_promotion_check_is_a_409_with_the_reason(
+    api_client_for, rubric, v1, members, seams
 ) -> None:
-    plug(
-        "apps.drift.gate",
-        promotion_refusal=lambda *, rubric, version, label: "Open drift alert on harmlessness.",
+    seams.check(
+        lambda **kw: PromotionRefusal(
+            reason="Open drift alert on harmlessness.",
+            code="drift_alert_open",
+            links={"alert": "/api/alerts/1/"},
+        )
     )
     response = api_client_for(members["admin"]).post(
         f"/api/rubrics/{rubric.pk}/promote/", {"version": v1.pk, "label": "production"}
     )
     assert response.status_code == 409
-    assert response.json()["detail"] == "Open drift alert on harmlessness."
+    assert response.json() == {
+        "detail": "Open drift alert on harmlessness.",
+        "code": "drift_alert_open",
+        "links": {"alert": "/api/alerts/1/"},
+    }
     assert not RubricLabel.objects.exists()
 
 

@@ -7,7 +7,6 @@ import pytest
 from apps.datasets.models import Dataset, Pair, ReferenceItem, ReferenceSet
 from apps.judging.prompting import estimate_tokens
 from apps.rubrics import selectors, services
-from apps.rubrics.models import Rubric
 
 pytestmark = pytest.mark.django_db
 
@@ -43,9 +42,8 @@ def test_version_tree_puts_forks_under_their_parent(rubric, v1, author) -> None:
 
 
 def test_rubric_rows_show_production_and_no_drift_status_without_the_drift_app(
-    project, rubric, v1, draft, members, plug
+    project, rubric, v1, draft, members, seams
 ) -> None:
-    plug("apps.drift.selectors", version_drift_status=None)
     services.rubric_label_move(actor=members["admin"], rubric=rubric, version=v1)
     empty = services.rubric_create(actor=members["author"], project=project, name="Another")
     rows = {row.rubric.pk: row for row in selectors.rubric_rows(project=project)}
@@ -58,9 +56,9 @@ def test_rubric_rows_show_production_and_no_drift_status_without_the_drift_app(
 
 
 def test_rubric_rows_read_the_drift_status_when_the_drift_app_provides_it(
-    project, rubric, v1, plug
+    project, rubric, v1, seams
 ) -> None:
-    plug("apps.drift.selectors", version_drift_status=lambda version: f"clean v{version.number}")
+    seams.status(lambda version: f"clean v{version.number}")
     (row,) = selectors.rubric_rows(project=project)
     assert row.drift_status == "clean v1"
 
@@ -71,7 +69,7 @@ def test_sample_pair_falls_back_to_a_built_in_pair(rubric) -> None:
     assert "built-in" in source
 
 
-def test_sample_pair_prefers_the_guard_reference_set(project, rubric) -> None:
+def test_sample_pair_prefers_the_registered_reference_set(project, rubric, seams) -> None:
     first = Dataset.objects.create(project=project, name="A first")
     second = Dataset.objects.create(project=project, name="B second")
     _pair(first, 1, "dataset prompt")
@@ -83,8 +81,7 @@ def test_sample_pair_prefers_the_guard_reference_set(project, rubric) -> None:
     ReferenceItem.objects.create(
         reference_set=reference, pair=guarded, gold_label="A", source="imported"
     )
-    Rubric.objects.filter(pk=rubric.pk).update(guard_reference_set=reference)
-    rubric.refresh_from_db()
+    seams.sample(lambda asked: reference.pk if asked.pk == rubric.pk else None)
     pair, source = selectors.sample_pair(rubric=rubric)
     assert pair.prompt == "reference prompt"
     assert "reference set" in source

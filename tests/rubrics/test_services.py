@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,7 +11,7 @@ from django.core.exceptions import ValidationError
 
 from apps.core.api import Conflict
 from apps.core.models import AuditEvent
-from apps.rubrics import services
+from apps.rubrics import hooks, services
 from apps.rubrics.models import RubricLabel, RubricVersion
 from apps.rubrics.spec import content_hash
 
@@ -255,32 +257,80 @@ def test_label_moves_only_to_published_versions(rubric, v1, draft, members) -> N
     assert moves.last().before == {"label": "production", "version": 1}
 
 
-def test_the_drift_gate_decides_promotions(rubric, v1, members, plug) -> None:
+def test_promotion_checks_decide_promotions(rubric, v1, members, seams) -> None:
     seen: list[dict[str, Any]] = []
 
-    def promotion_refusal(*, rubric: Any, version: Any, label: str) -> str | None:
-        seen.append({"rubric": rubric, "version": version, "label": label})
-        return "v1 has an open drift alert." if label == "production" else None
+    @seams.check
+    def refuse_production(*, rubric: Any, version: Any, label: str, production: Any) -> Any:
+        seen.append({"rubric": rubric, "version": version, "label": label, "prod": production})
+        if label != "production":
+            return None
+        return hooks.PromotionRefusal(
+            reason="v1 has an open drift alert.", code="drift", links={"alert": "/api/alerts/9/"}
+        )
 
-    plug("apps.drift.gate", promotion_refusal=promotion_refusal)
     with pytest.raises(Conflict) as info:
         services.rubric_label_move(
             actor=members["admin"], rubric=rubric, version=v1, label="production"
         )
-    assert "open drift alert" in str(info.value.detail)
+    assert info.value.detail["detail"] == "v1 has an open drift alert."
+    assert info.value.detail["links"] == {"alert": "/api/alerts/9/"}
     assert not RubricLabel.objects.filter(rubric=rubric).exists()
+    refused = AuditEvent.objects.get(action="rubric.promote_refused")
+    assert refused.after["reason"] == "v1 has an open drift alert."
     services.rubric_label_move(actor=members["admin"], rubric=rubric, version=v1, label="staging")
     assert [s["label"] for s in seen] == ["production", "staging"]
-    assert seen[0]["version"] == v1
+    assert seen[0]["version"] == v1 and seen[0]["prod"] is None
 
 
-def test_publishing_calls_the_drift_hook_after_commit(
-    draft, author, plug, django_capture_on_commit_callbacks
+def test_a_refusal_follow_up_runs_after_the_refused_transaction(rubric, v1, members, seams) -> None:
+    """A follow-up may write (start a check): it runs once the promotion's transaction is over,
+    and its refusal is the one answered."""
+    calls: list[bool] = []
+
+    def follow_up() -> hooks.PromotionRefusal:
+        calls.append(RubricLabel.objects.filter(rubric=rubric).exists())
+        return hooks.PromotionRefusal(reason="Check started.", code="started")
+
+    seams.check(
+        lambda **kw: hooks.PromotionRefusal(reason="Missing.", code="missing", follow_up=follow_up)
+    )
+    with pytest.raises(Conflict) as info:
+        services.rubric_label_move(actor=members["admin"], rubric=rubric, version=v1)
+    assert info.value.detail == {"detail": "Check started.", "code": "started"}
+    assert calls == [False]
+
+
+def test_a_label_move_is_announced_inside_its_transaction(rubric, v1, members, seams) -> None:
+    moves: list[tuple[int, str, Any]] = []
+
+    def receiver(sender: Any, rubric: Any, version: Any, label: str, previous: Any, **kw: Any):
+        moves.append((version.number, label, previous))
+
+    seams.label_moved.connect(receiver)
+    services.rubric_label_move(actor=members["admin"], rubric=rubric, version=v1)
+    assert moves == [(1, "production", None)]
+
+    def broken(sender: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the receiver failed")
+
+    seams.label_moved.connect(broken)
+    with pytest.raises(RuntimeError):
+        services.rubric_label_move(actor=members["admin"], rubric=rubric, version=v1, label="qa")
+    # A receiver that raises undoes the move it was told about.
+    assert not RubricLabel.objects.filter(rubric=rubric, name="qa").exists()
+    assert moves == [(1, "production", None), (1, "qa", None)]
+
+
+def test_publishing_announces_the_version_after_commit(
+    draft, author, seams, django_capture_on_commit_callbacks
 ) -> None:
     calls: list[int] = []
-    plug(
-        "apps.drift.services", drift_check_on_publish=lambda *, version_id: calls.append(version_id)
-    )
+
+    def receiver(sender: Any, version_id: int, **kwargs: Any) -> None:
+        calls.append(version_id)
+
+    seams.version_published.connect(receiver)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         services.rubric_version_publish(actor=author, version=draft, message="Two.")
     assert calls == []  # not before the commit
@@ -289,19 +339,29 @@ def test_publishing_calls_the_drift_hook_after_commit(
     assert calls == [draft.pk]
 
 
-def test_publishing_without_a_drift_hook_schedules_nothing(
-    draft, author, plug, django_capture_on_commit_callbacks
-) -> None:
-    plug("apps.drift.services", drift_check_on_publish=None)
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        services.rubric_version_publish(actor=author, version=draft, message="Two.")
-    assert callbacks == []
+FORBIDDEN = ("apps.drift", "apps.annotations")
 
 
-def test_optional_function_is_none_for_a_missing_module() -> None:
-    assert services.optional_function("apps.rubrics.no_such_module", "anything") is None
-    assert services.optional_function("apps.rubrics.spec", "no_such_function") is None
-    assert services.optional_function("apps.rubrics.spec", "content_hash") is content_hash
+def test_the_rubrics_app_imports_nothing_of_the_drift_app() -> None:
+    """Drift plugs in through apps.rubrics.hooks; rubrics never reaches for it, not even by a
+    module name in a string."""
+    found = []
+    for path in sorted(Path(services.__file__).parent.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                names = [node.value] if node.value.startswith("apps.") else []
+            found += [
+                f"{path.name}: {n}"
+                for n in names
+                if n.startswith(("apps.drift", "apps.annotations"))
+            ]
+    assert found == []
 
 
 def test_every_draft_write_is_audited_without_copying_the_text(draft, author) -> None:

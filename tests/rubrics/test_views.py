@@ -9,6 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.rubrics import services
+from apps.rubrics.hooks import PromotionRefusal
 from apps.rubrics.models import Criterion, Rubric, RubricLabel, RubricVersion
 
 pytestmark = pytest.mark.django_db
@@ -213,14 +214,18 @@ def test_fork_from_the_page_opens_the_new_draft(browser_client, v1) -> None:
     assert fork.parent == v1
 
 
-def test_promote_from_the_page(client, members, rubric, v1, plug) -> None:
+def test_promote_from_the_page(client, members, rubric, v1, seams) -> None:
     client.force_login(members["admin"])
     url = f"/p/{rubric.project.slug}/rubrics/{rubric.pk}/promote/"
-    plug("apps.drift.gate", promotion_refusal=lambda **kw: "Drift alert open.")
+    answers: list[Any] = [
+        PromotionRefusal(reason="Drift alert <b>open</b>.", links={"page": "/p/x/alerts/1/"})
+    ]
+    seams.check(lambda **kw: answers[0])
     refused = client.post(url, {"version": v1.pk, "label": "production"}, follow=True)
-    assert b"Drift alert open." in refused.content
+    assert b"Drift alert &lt;b&gt;open&lt;/b&gt;." in refused.content
+    assert b'href="/p/x/alerts/1/"' in refused.content
     assert not RubricLabel.objects.exists()
-    plug("apps.drift.gate", promotion_refusal=lambda **kw: None)
+    answers[0] = None
     client.post(url, {"version": v1.pk, "label": "production"})
     assert RubricLabel.objects.get(rubric=rubric).version == v1
 

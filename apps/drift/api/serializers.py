@@ -44,6 +44,7 @@ class AlertSerializer(serializers.ModelSerializer):
     rubric_name = serializers.CharField(source="rubric.name", read_only=True)
     version_number = serializers.IntegerField(source="version.number", read_only=True)
     deliveries = WebhookDeliverySerializer(many=True, read_only=True)
+    lineage = serializers.SerializerMethodField()
 
     class Meta:
         model = DriftAlert
@@ -63,8 +64,13 @@ class AlertSerializer(serializers.ModelSerializer):
             "resolved_at",
             "created_at",
             "deliveries",
+            "lineage",
         ]
         read_only_fields = fields
+
+    def get_lineage(self, obj: DriftAlert) -> str:
+        """ "forked from v2, blocked by alert 1: <reason>" for a descendant of a blocked version."""
+        return selectors.blocked_ancestry(obj.version)
 
 
 class AlertResolveSerializer(serializers.Serializer):
@@ -81,6 +87,7 @@ class DriftReportSerializer(serializers.ModelSerializer):
     severity = serializers.SerializerMethodField()
     alert = serializers.SerializerMethodField()
     drift_status = serializers.SerializerMethodField()
+    lineage = serializers.SerializerMethodField()
 
     class Meta:
         model = DriftReport
@@ -104,10 +111,15 @@ class DriftReportSerializer(serializers.ModelSerializer):
             "severity",
             "alert",
             "error",
+            "lineage",
             "created_at",
             "finished_at",
         ]
         read_only_fields = fields
+
+    def get_lineage(self, obj: DriftReport) -> str:
+        """ "forked from v2, blocked by alert 1: <reason>" for a descendant of a blocked version."""
+        return selectors.blocked_ancestry(obj.candidate_version)
 
     def get_overall(self, obj: DriftReport) -> dict[str, Any]:
         return obj.overall
@@ -240,8 +252,19 @@ class RubricGuardSerializer(serializers.Serializer):
     min_effect = serializers.FloatField(min_value=0, max_value=1)
     tolerance = serializers.FloatField(min_value=0, max_value=1)
     alpha = serializers.FloatField(min_value=0, max_value=1)
+    anchor = serializers.IntegerField(read_only=True, allow_null=True)
+    anchor_number = serializers.IntegerField(read_only=True, allow_null=True)
+    anchor_reason = serializers.CharField(read_only=True)
+    anchor_set_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     @staticmethod
     def state(rubric: Rubric) -> dict[str, Any]:
         """The guard of ``rubric`` in this serializer's shape."""
-        return {"rubric": rubric.pk, **guard_state(rubric)}
+        return {"rubric": rubric.pk, **guard_state(selectors.guard_for(rubric))}
+
+
+class GuardAnchorSerializer(serializers.Serializer):
+    """``{version, reason}``: pin the guard's trusted anchor on a published version (admins)."""
+
+    version = serializers.IntegerField(min_value=1)
+    reason = serializers.CharField(max_length=4000, allow_blank=False)

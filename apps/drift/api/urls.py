@@ -11,5 +11,10 @@ router.register("alerts", views.AlertViewSet, basename="alert")
 
 urlpatterns = [
     path("rubrics/<int:pk>/guard/", views.RubricGuardView.as_view(), name="rubric-guard"),
+    path(
+        "rubrics/<int:pk>/guard/anchor/",
+        views.RubricGuardAnchorView.as_view(),
+        name="rubric-guard-anchor",
+    ),
     *router.urls,
 ]

@@ -28,6 +28,7 @@ from apps.drift.api.serializers import (
     DriftReportCreateSerializer,
     DriftReportDetailSerializer,
     DriftReportSerializer,
+    GuardAnchorSerializer,
     RubricGuardSerializer,
 )
 from apps.drift.filters import AlertFilter, ReportFilter
@@ -202,18 +203,48 @@ class RubricGuardView(ProjectScopedMixin, generics.GenericAPIView):
         body = RubricGuardSerializer(data=request.data, partial=partial)
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
+        guard = selectors.guard_for(rubric)
         current = {
-            "enabled": rubric.guard_enabled,
-            "reference_set": rubric.guard_reference_set,
-            "judge": rubric.guard_judge,
-            "min_effect": rubric.guard_min_effect,
-            "tolerance": rubric.guard_tolerance,
-            "alpha": rubric.guard_alpha,
+            "enabled": guard.enabled,
+            "reference_set": guard.reference_set,
+            "judge": guard.judge,
+            "min_effect": guard.min_effect,
+            "tolerance": guard.tolerance,
+            "alpha": guard.alpha,
         }
         merged = {**current, **data}
         if not partial:
             # PUT replaces the whole guard: a judge or reference set left out is cleared.
             merged["reference_set"] = data.get("reference_set")
             merged["judge"] = data.get("judge")
-        updated = services.rubric_guard_update(actor=request.user, rubric=rubric, **merged)
-        return Response(RubricGuardSerializer.state(updated))
+        services.rubric_guard_update(actor=request.user, rubric=rubric, **merged)
+        return Response(RubricGuardSerializer.state(rubric))
+
+
+class RubricGuardAnchorView(ProjectScopedMixin, generics.GenericAPIView):
+    """``/api/rubrics/{id}/guard/anchor/``: an admin moves the guard's trusted anchor, with a
+    reason (audited)."""
+
+    queryset = Rubric.objects.select_related("project")
+    serializer_class = GuardAnchorSerializer
+    capabilities = {"post": Capability.GUARD_EDIT}
+
+    @extend_schema(request=GuardAnchorSerializer, responses={200: RubricGuardSerializer})
+    def post(self, request: Request, pk: str) -> Response:
+        rubric = self.get_object()
+        body = GuardAnchorSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        version = RubricVersion.objects.filter(
+            pk=body.validated_data["version"], rubric=rubric
+        ).first()
+        if version is None:
+            raise serializers.ValidationError(
+                {"version": ["No published version of this rubric has that id."]}
+            )
+        services.guard_anchor_move(
+            actor=request.user,
+            rubric=rubric,
+            version=version,
+            reason=body.validated_data["reason"],
+        )
+        return Response(RubricGuardSerializer.state(rubric))

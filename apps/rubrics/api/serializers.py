@@ -125,7 +125,8 @@ class LabelSerializer(serializers.ModelSerializer):
 
 
 class RubricSerializer(serializers.ModelSerializer):
-    """A rubric with its labels; its content is in ``/api/rubrics/{id}/versions/``."""
+    """A rubric with its labels; its content is in ``/api/rubrics/{id}/versions/``, its drift
+    guard in ``/api/rubrics/{id}/guard/``."""
 
     labels = LabelSerializer(many=True, read_only=True)
     latest_version = serializers.SerializerMethodField()
@@ -140,10 +141,9 @@ class RubricSerializer(serializers.ModelSerializer):
             "description",
             "labels",
             "latest_version",
-            "guard_enabled",
             "created_at",
         ]
-        read_only_fields = ["id", "slug", "labels", "latest_version", "guard_enabled", "created_at"]
+        read_only_fields = ["id", "slug", "labels", "latest_version", "created_at"]
 
     def get_latest_version(self, rubric: Rubric) -> int | None:
         last: int | None = rubric.versions.order_by("-number").values_list("pk", flat=True).first()
@@ -166,3 +166,11 @@ class RubricImportResultSerializer(serializers.Serializer):
     rubric = RubricSerializer()
     created_rubric = serializers.BooleanField()
     versions = RubricVersionSerializer(many=True)
+
+
+class PromotionRefusedSerializer(serializers.Serializer):
+    """The body of a refused promotion (409)."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    links = serializers.DictField(child=serializers.CharField(), required=False)

@@ -8,7 +8,7 @@ from typing import Any
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -26,6 +26,7 @@ from apps.rubrics.api.serializers import (
     ImportSerializer,
     LabelSerializer,
     PromoteSerializer,
+    PromotionRefusedSerializer,
     PublishSerializer,
     RubricImportResultSerializer,
     RubricSerializer,
@@ -123,7 +124,19 @@ class RubricViewSet(
         )
         return Response(RubricVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=PromoteSerializer, responses={200: LabelSerializer})
+    @extend_schema(
+        request=PromoteSerializer,
+        responses={
+            200: LabelSerializer,
+            409: OpenApiResponse(
+                response=PromotionRefusedSerializer,
+                description=(
+                    "Refused: a draft, or a promotion check (the drift gate) said no. ``detail`` "
+                    "says why, ``code`` names the rule, ``links`` point at the alert or report."
+                ),
+            ),
+        },
+    )
     @action(detail=True, methods=["post"])
     def promote(self, request: Request, pk: str) -> Response:
         """Move a label (``production`` by default) to a published version of this rubric."""

@@ -6,7 +6,9 @@
 reference set default to the candidate rubric's drift guard. Runs that are missing are judged
 right here, in this process (a finished run of the same version, judge and snapshot is reused),
 so no worker is needed and the command ends when the report is ready. The report is stored like
-any other: a flagged one opens an alert in the studio.
+any other: a flagged one opens an alert in the studio. A comparison (the two versions, the judge
+config and the snapshot) is made once: running the command again prints the stored report and
+the decision on its alert, and opens no second alert.
 
 Exit status: 0 when the report raised no flag, 1 when it did, 2 on any error.
 """
@@ -18,6 +20,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from apps.datasets.models import ReferenceSet
 from apps.drift import explain, selectors, services
@@ -54,6 +57,7 @@ class Command(BaseCommand):
             raise CommandError("The two versions belong to different projects.", returncode=2)
         judge = self._judge(project, options.get("judge"), candidate)
         reference_set = self._reference_set(project, options.get("reference_set"), candidate)
+        started = timezone.now()
         try:
             report = services.drift_check_start(
                 actor=None,
@@ -76,21 +80,33 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(DriftReportDetailSerializer(report).data, indent=2))
         else:
-            self._print_summary(report)
+            self._print_summary(report, stored=report.created_at < started)
         if report.flags:
             raise SystemExit(EXIT_FLAGGED)
 
-    def _print_summary(self, report: Any) -> None:
+    def _print_summary(self, report: Any, *, stored: bool) -> None:
         self.stdout.write(
             f"Drift report {report.pk}: {report.rubric.name} "
             f"v{report.baseline_version.number} -> v{report.candidate_version.number} "
             f"(judge {report.judge.name}, {report.reference_set})"
         )
+        if stored:
+            self.stdout.write(
+                "This comparison was made before: the stored report and its decision stand."
+            )
         for line in explain.summary_lines(report.stats, report.flags):
             self.stdout.write(line)
         alert = selectors.report_alert(report)
         if alert is not None:
-            self.stdout.write(f"alert {alert.pk} ({alert.severity}): {alert.headline}")
+            self.stdout.write(
+                f"alert {alert.pk} ({alert.severity}, {alert.get_status_display().lower()}): "
+                f"{alert.headline}"
+            )
+            if alert.reason:
+                self.stdout.write(f"decision: {alert.reason}")
+        lineage = selectors.blocked_ancestry(report.candidate_version)
+        if lineage:
+            self.stdout.write(lineage)
 
     def _version(self, pk: int, what: str) -> RubricVersion:
         version = RubricVersion.objects.select_related("rubric__project").filter(pk=pk).first()
@@ -105,7 +121,7 @@ class Command(BaseCommand):
 
     def _judge(self, project: Any, raw: str | None, candidate: RubricVersion) -> JudgeConfig:
         if not raw:
-            judge = candidate.rubric.guard_judge
+            judge = selectors.guard_for(candidate.rubric).judge
             if judge is None:
                 raise CommandError(
                     "Give --judge: the rubric's drift guard names no judge.", returncode=EXIT_ERROR
@@ -123,7 +139,7 @@ class Command(BaseCommand):
         self, project: Any, pk: int | None, candidate: RubricVersion
     ) -> ReferenceSet:
         if pk is None:
-            reference_set = candidate.rubric.guard_reference_set
+            reference_set = selectors.guard_for(candidate.rubric).reference_set
             if reference_set is None:
                 raise CommandError(
                     "Give --reference-set: the rubric's drift guard names no reference set.",

@@ -1,0 +1,113 @@
+"""The seams through which other apps take part in publishing and promoting rubric versions.
+
+The rubrics app imports none of the apps that react to its versions. It announces what happens
+through signals, and asks registered functions when it needs an answer, so an app that is not
+installed simply never answers. Apps connect in their ``AppConfig.ready()``:
+
+* ``version_published`` (a signal, sent after the publish has committed, ``version_id=``): the
+  drift app starts the version's drift checks.
+* ``label_moved`` (a signal, sent inside the promotion's transaction, under the rubric's row
+  lock, with ``rubric``, ``version``, ``label``, ``previous`` and ``actor``): a receiver that
+  raises undoes the move, so what it writes is consistent with the label.
+* promotion checks (:func:`register_promotion_check`): asked, under the same lock and in the
+  same transaction as the move, whether a version may take a label. The first refusal wins.
+* version status (:func:`register_version_status`): the words the rubric list shows in its
+  drift column.
+* sample reference set (:func:`register_sample_reference_set`): which reference snapshot the
+  judge-prompt preview takes its sample pair from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.dispatch import Signal
+
+version_published = Signal()
+label_moved = Signal()
+
+
+@dataclass(frozen=True)
+class PromotionRefusal:
+    """Why a label may not move: the reason (shown as is), a machine code and related links.
+
+    ``follow_up``, when set, is called once the refused promotion's transaction has ended and the
+    rubric's lock is released (so it may start work of its own, such as a new drift check) and
+    returns the refusal to show instead, typically with a link to what it started.
+    """
+
+    reason: str
+    code: str = "promotion_refused"
+    links: dict[str, str] = field(default_factory=dict)
+    follow_up: Callable[[], PromotionRefusal] | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON body of the 409 answer."""
+        body: dict[str, Any] = {"detail": self.reason, "code": self.code}
+        if self.links:
+            body["links"] = dict(self.links)
+        return body
+
+
+# (rubric, version, label, production) -> refusal or None; ``production`` is the version the
+# production label points at, read under the lock.
+PromotionCheck = Callable[..., "PromotionRefusal | None"]
+VersionStatus = Callable[[Any], "str | None"]
+SampleReferenceSet = Callable[[Any], "int | None"]
+
+_PROMOTION_CHECKS: list[PromotionCheck] = []
+_VERSION_STATUS: list[VersionStatus] = []
+_SAMPLE_SOURCES: list[SampleReferenceSet] = []
+
+
+def _register(registry: list[Any], function: Any) -> Any:
+    # ready() may run twice in some test set-ups; a function is registered once.
+    if function not in registry:
+        registry.append(function)
+    return function
+
+
+def register_promotion_check(check: PromotionCheck) -> PromotionCheck:
+    """Decorator: ``check(*, rubric, version, label, production)`` may refuse a label move."""
+    return _register(_PROMOTION_CHECKS, check)
+
+
+def register_version_status(function: VersionStatus) -> VersionStatus:
+    """Decorator: ``function(version)`` words where a version stands (None: no opinion)."""
+    return _register(_VERSION_STATUS, function)
+
+
+def register_sample_reference_set(function: SampleReferenceSet) -> SampleReferenceSet:
+    """Decorator: ``function(rubric)`` names the reference set the preview samples from."""
+    return _register(_SAMPLE_SOURCES, function)
+
+
+def promotion_refusal(
+    *, rubric: Any, version: Any, label: str, production: Any
+) -> PromotionRefusal | None:
+    """The first registered check's refusal of this label move, or None when all agree."""
+    for check in _PROMOTION_CHECKS:
+        refusal = check(rubric=rubric, version=version, label=label, production=production)
+        if refusal is not None:
+            return refusal
+    return None
+
+
+def version_status(version: Any) -> str | None:
+    """The first registered status of ``version``, or None."""
+    for function in _VERSION_STATUS:
+        status = function(version)
+        if status:
+            return status
+    return None
+
+
+def sample_reference_set_id(rubric: Any) -> int | None:
+    """The reference set a registered source names for the rubric's preview, or None."""
+    for function in _SAMPLE_SOURCES:
+        found = function(rubric)
+        if found is not None:
+            return found
+    return None
