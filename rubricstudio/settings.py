@@ -179,6 +179,11 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Judging: a run whose answers are more than this share without a verdict ends ``partial``
+# with a message saying why; a judge check fails below this sanity-set parse rate.
+JUDGING_MAX_INVALID_SHARE = env.float("JUDGING_MAX_INVALID_SHARE", default=0.5)
+JUDGE_CHECK_MIN_PARSE_RATE = env.float("JUDGE_CHECK_MIN_PARSE_RATE", default=0.9)
+
 # Failed-login throttling: this many failures per username and address within the window.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
@@ -257,6 +262,7 @@ CELERY_TASK_DEFAULT_QUEUE = Queue.DEFAULT.value
 CELERY_TASK_ROUTES = {
     "judging.judge_chunk_api": {"queue": Queue.API.value},
     "judging.judge_chunk_gpu": {"queue": Queue.GPU.value},
+    "judging.judge_check": {"queue": Queue.API.value},
     "judging.*": {"queue": Queue.DEFAULT.value},
     "drift.*": {"queue": Queue.DEFAULT.value},
     "forensics.attribute_api": {"queue": Queue.API.value},

@@ -14,6 +14,17 @@ JSON content type with a body that is not JSON) and ``refusal`` (a polite refusa
 verdict). Every request is counted by kind and the highest number of requests in flight at once
 is kept, so tests can assert on what the client really did.
 
+It also plays the quirks of real servers and small models, for the judge check: ``system_role``
+``dropped`` (a chat template without a system role: the system message is discarded, prompt
+tokens included, and a model that no longer sees the answer format answers off-format);
+``reply`` ``offformat`` (prose without a verdict, as every answer to a request that does not
+state the answer format) or ``verbose`` (a long preamble before the
+verdict, cut off by a small ``max_tokens``); constrained output (``json_schema``,
+``guided_choice``, ``grammar``) enforced, silently ignored or rejected; ``max_parallel`` (the
+server answers that many calls at once and queues the rest, like a llama.cpp server with one
+slot); a code given in a "Reply with exactly this code" instruction is repeated when the model
+sees it; a request for a bare capital letter gets one.
+
 Run it standalone::
 
     python -m apps.judging.fake_server --port 8999 --latency 0.2 --fault 429=0.05
@@ -36,6 +47,7 @@ import hashlib
 import json
 import math
 import random
+import re
 import subprocess
 import sys
 import threading
@@ -50,10 +62,22 @@ from typing import Any, Literal
 FAULT_KINDS = ("429", "500", "503", "hang", "truncated", "nonjson", "badjson", "refusal")
 OK = "ok"
 VerdictMode = Literal["A", "B", "C", "derived"]
-ReplyMode = Literal["auto", "verdict", "json"]
+ReplyMode = Literal["auto", "verdict", "json", "offformat", "verbose"]
 Support = Literal["supported", "ignored", "rejected"]
 
 REFUSAL_TEXT = "I'm sorry, but I can't help with comparing these responses."
+# What a model that ignores the answer format writes instead (one "token" per word).
+OFFFORMAT_TEXT = (
+    "Both responses address the prompt in their own way, and each has strengths and "
+    "weaknesses that a careful reader would want to weigh before deciding anything at all here."
+)
+VERBOSE_PREAMBLE = (
+    "Let me compare the two responses carefully. The first response is direct, while the "
+    "second takes another approach; weighing both against the rubric, my final verdict is"
+)
+_CODE_RE = re.compile(r"Reply with exactly this code and nothing else: (\S+)")
+# Text that shows the model was told how to answer (a verdict marker, a letter, JSON).
+_FORMAT_CUES = ("[[A]]", "capital letter", "json")
 _MAX_HEADER_BYTES = 64 * 1024
 _MAX_BODY_BYTES = 32 * 1024 * 1024
 
@@ -99,6 +123,13 @@ class FakeServerConfig:
     response_format: Support = "supported"
     model: str = "fake-judge"
     seed: int = 0
+    system_role: Literal["honoured", "dropped"] = "honoured"
+    json_schema: Support = "supported"
+    guided_choice: Support = "ignored"
+    grammar: Support = "ignored"
+    # Calls answered at once (0: no limit); the others wait for a slot, as on a server with
+    # that many decoding slots. ``latency_s`` is then the server's time per call.
+    max_parallel: int = 0
 
 
 @dataclass(frozen=True)
@@ -113,6 +144,7 @@ class RequestRecord:
     asked_logprobs: bool
     asked_json: bool
     max_tokens: int | None
+    roles: tuple[str, ...] = ()
 
 
 @dataclass
@@ -157,6 +189,7 @@ class FakeOpenAIServer:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._thread: threading.Thread | None = None
+        self._slots: tuple[int, asyncio.Semaphore] | None = None
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
 
@@ -365,6 +398,10 @@ class FakeOpenAIServer:
             kind = "rejected_logprobs"
         elif kind == OK and asked_json and config.response_format == "rejected":
             kind = "rejected_response_format"
+        elif kind == OK and _constraint_of(payload) is not None:
+            constraint = _constraint_of(payload)
+            if getattr(config, str(constraint)) == "rejected":
+                kind = f"rejected_{constraint}"
 
         with self._lock:
             st = self._stats
@@ -382,20 +419,31 @@ class FakeOpenAIServer:
                     asked_logprobs=asked_logprobs,
                     asked_json=asked_json,
                     max_tokens=int(max_tokens) if isinstance(max_tokens, int) else None,
+                    roles=tuple(str(m.get("role", "")) for m in messages),
                 )
             )
             delay = config.latency_s
             if config.latency_jitter_s > 0:
                 delay += self._rng.uniform(0, config.latency_jitter_s)
         try:
-            if delay > 0:
-                await asyncio.sleep(delay)
+            async with self._slot(config.max_parallel):
+                if delay > 0:
+                    await asyncio.sleep(delay)
             return await self._answer(
                 kind, payload, messages, text, writer, config=config, close=close
             )
         finally:
             with self._lock:
                 self._stats.in_flight -= 1
+
+    def _slot(self, max_parallel: int) -> contextlib.AbstractAsyncContextManager[Any]:
+        """A decoding slot: unlimited for 0, else one of ``max_parallel`` (created on the
+        server's loop, again when the limit is reconfigured)."""
+        if max_parallel <= 0:
+            return contextlib.nullcontext()
+        if self._slots is None or self._slots[0] != max_parallel:
+            self._slots = (max_parallel, asyncio.Semaphore(max_parallel))
+        return self._slots[1]
 
     def _pick_fault(self, text: str) -> str:
         with self._lock:
@@ -448,6 +496,11 @@ class FakeOpenAIServer:
             body = _error_body("response_format is not supported", "invalid_request_error")
             await _write_response(writer, 400, body, close=close)
             return not close
+        if kind.startswith("rejected_"):
+            name = kind.removeprefix("rejected_")
+            body = _error_body(f"{name} is not supported", "invalid_request_error")
+            await _write_response(writer, 400, body, close=close)
+            return not close
         if kind == "hang":
             await asyncio.sleep(config.hang_s)
             return False
@@ -479,11 +532,19 @@ class FakeOpenAIServer:
         text: str,
         config: FakeServerConfig,
     ) -> dict[str, Any]:
+        if config.system_role == "dropped":
+            # What a template without a system role does: the model never sees them.
+            messages = [m for m in messages if m.get("role") != "system"]
+            text = "\n".join(str(m.get("content", "")) for m in messages)
         edit = _rubric_edit(text) if kind == OK else None
         if edit is not None:
             return _chat_completion(payload, config, messages, edit, [(edit, False)], edited=edit)
         letter = self._verdict_letter(messages, config)
         fmt = payload.get("response_format") or {}
+        constraint = _constraint_of(payload)
+        enforced = constraint is not None and getattr(config, constraint) == "supported"
+        sees_format = any(cue in text or cue in text.lower() for cue in _FORMAT_CUES)
+        code = _CODE_RE.search(text)
         # Without response_format, a system message that asks for JSON (the reasoned layout)
         # gets JSON; a mention of JSON inside the judged texts must not.
         first = messages[0] if messages else {}
@@ -499,6 +560,21 @@ class FakeOpenAIServer:
         )
         if kind == "refusal":
             pieces: list[tuple[str, bool]] = [(REFUSAL_TEXT, False)]
+        elif enforced and constraint == "json_schema" and not asks_json:
+            pieces = [('{"verdict": "', False), (letter, True), ('"}', False)]
+        elif enforced and constraint in ("guided_choice", "grammar"):
+            pieces = [("[[", False), (letter, True), ("]]", False)]
+        elif code is not None:
+            pieces = [(code.group(1), False)]
+        elif "capital letter" in text:
+            # Asked for one letter, even a model that ignores longer formats gives one.
+            pieces = [(letter, True)]
+        elif config.reply == "offformat" or not sees_format:
+            # A model that was never told the answer format does not produce it.
+            pieces = [(word + " ", False) for word in OFFFORMAT_TEXT.split()]
+        elif config.reply == "verbose":
+            pieces = [(word + " ", False) for word in VERBOSE_PREAMBLE.split()]
+            pieces += [("[[", False), (letter, True), ("]]", False)]
         elif wants_json:
             rationale = {
                 "A": "The first response answers the question more fully.",
@@ -550,6 +626,18 @@ class FakeOpenAIServer:
         digest = hashlib.sha256(json.dumps(messages, sort_keys=True).encode("utf-8")).digest()
         bucket = digest[0] % 20
         return "A" if bucket < 9 else "B" if bucket < 18 else "C"
+
+
+def _constraint_of(payload: dict[str, Any]) -> str | None:
+    """The kind of constrained output a request asks for, if any."""
+    fmt = payload.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        return "json_schema"
+    if payload.get("guided_choice") is not None:
+        return "guided_choice"
+    if payload.get("grammar") is not None:
+        return "grammar"
+    return None
 
 
 # Rubric editing (the red team's LLM editor): a request holding the editor marker and a JSON
@@ -791,7 +879,17 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-jitter", type=float, default=0.0)
     parser.add_argument("--verdict", choices=["A", "B", "C", "derived"], default="derived")
     parser.add_argument("--confidence", type=float, default=0.8)
-    parser.add_argument("--reply", choices=["auto", "verdict", "json"], default="auto")
+    parser.add_argument(
+        "--reply", choices=["auto", "verdict", "json", "offformat", "verbose"], default="auto"
+    )
+    parser.add_argument("--system-role", choices=["honoured", "dropped"], default="honoured")
+    parser.add_argument("--max-parallel", type=int, default=0, help="decoding slots (0: any)")
+    for option, default in (
+        ("--json-schema", "supported"),
+        ("--guided-choice", "ignored"),
+        ("--grammar", "ignored"),
+    ):
+        parser.add_argument(option, choices=["supported", "ignored", "rejected"], default=default)
     parser.add_argument(
         "--fault",
         action="append",
@@ -841,6 +939,11 @@ def config_from_args(args: argparse.Namespace) -> FakeServerConfig:
         logprobs=args.logprobs,
         response_format=args.response_format,
         seed=args.seed,
+        system_role=args.system_role,
+        max_parallel=args.max_parallel,
+        json_schema=args.json_schema,
+        guided_choice=args.guided_choice,
+        grammar=args.grammar,
     )
 
 

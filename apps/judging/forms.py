@@ -38,6 +38,13 @@ class RunStartForm(forms.Form):
         label="Reuse cached answers",
         help_text="Identical requests answered before are copied instead of asked again.",
     )
+    check_override = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Reason to start despite a failed judge check",
+        help_text="Only needed when the judge's last check failed; recorded in the audit log.",
+    )
 
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

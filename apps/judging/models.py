@@ -102,6 +102,8 @@ class JudgingRun(models.Model):
     # Accuracy summary (docs/api.md "run" accuracy), stored once the run has ended.
     summary = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # The reason given to start the run although the judge's last check failed (also audited).
+    check_override = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -163,7 +165,12 @@ class Judgment(models.Model):
     raw_output = models.TextField(blank=True)
     tokens_in = models.PositiveIntegerField(default=0)
     tokens_out = models.PositiveIntegerField(default=0)
+    # The server's time for the call that answered; waiting in the client is ``queue_ms``.
     latency_ms = models.PositiveIntegerField(default=0)
+    queue_ms = models.PositiveIntegerField(default=0)
+    # How the verdict was obtained (``options.VERDICT_SOURCES``: text, json_schema,
+    # guided_choice, grammar, logprobs, rules); empty while pending.
+    verdict_source = models.CharField(max_length=16, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     cached = models.BooleanField(default=False)
@@ -195,6 +202,7 @@ class CachedJudgment(models.Model):
     raw_output = models.TextField(blank=True)
     tokens_in = models.PositiveIntegerField(default=0)
     tokens_out = models.PositiveIntegerField(default=0)
+    verdict_source = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
 
@@ -238,3 +246,51 @@ class RunChunk(models.Model):
     @property
     def project(self) -> Any:
         return self.run.project
+
+
+class CheckStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    PASSED = "passed", "Passed"
+    WARNING = "warning", "Passed with warnings"
+    FAILED = "failed", "Failed"
+
+
+class JudgeCheck(models.Model):
+    """One check of a judge config before it is trusted (``apps/judging/check.py``).
+
+    Canary requests and a built-in sanity set judged in both orders; ``metrics`` holds the
+    figures (reachable, model listed, system role honoured, parse rate, position consistency,
+    option support, latency and tokens), ``findings`` what they mean in words, and
+    ``recommendations`` the parameter changes that fix them, applied in one click. ``config``
+    is the judge's configuration as checked, so a later edit does not rewrite history.
+    """
+
+    project = models.ForeignKey(
+        "accounts.Project", on_delete=models.CASCADE, related_name="judge_checks"
+    )
+    judge = models.ForeignKey(JudgeConfig, on_delete=models.CASCADE, related_name="checks")
+    status = models.CharField(
+        max_length=16, choices=CheckStatus.choices, default=CheckStatus.RUNNING
+    )
+    config = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    findings = models.JSONField(default=list, blank=True)
+    recommendations = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["judge", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"check {self.pk} of {self.judge_id}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status != CheckStatus.RUNNING

@@ -15,6 +15,14 @@ prefix caching (vLLM/SGLang automatic prefix caching, hosted prompt caching) mak
   same for every request, so it only lengthens the shared prefix); a template normally states its
   own verdict format, and ``parsing.parse_reasoned`` falls back to verdict markers.
 
+Per judge, the rubric reaches the model in one of two **prompt layouts**
+(``params["prompt_layout"]``): ``system`` (the default: the system message as above) or
+``merged`` (the system message's text placed at the top of the first user message). Several
+chat templates (Gemma's among them) have no system role and drop or fold the system message, so
+the model never sees the rubric; the judge check detects that and recommends ``merged``. In
+``one_token`` mode the answer instructions ask for a bare letter, so the first generated token
+carries the verdict and its log-probabilities.
+
 The letters shown to the judge are positions: ``A`` is the first shown response. In order ``BA``
 the pair's response B is shown first, as "Assistant A".
 """
@@ -45,6 +53,19 @@ VERDICT_INSTRUCTIONS = (
     "[[B]] if Assistant B's response is better\n"
     "[[C]] if they are equally good (a tie)"
 )
+
+# One-token mode: the first generated token must be the letter, so no brackets around it.
+LETTER_INSTRUCTIONS = (
+    "Compare the two responses using only the rubric above. The order in which the responses "
+    "are shown is arbitrary.\n"
+    "Answer with exactly one capital letter and nothing else:\n"
+    "A if Assistant A's response is better\n"
+    "B if Assistant B's response is better\n"
+    "C if they are equally good (a tie)"
+)
+PROMPT_LAYOUTS = ("system", "merged")
+# Between the merged system text and the user's own text.
+MERGE_SEPARATOR = "\n\n"
 
 _REASONED_HEAD = (
     "Compare the two responses using only the rubric above. The order in which the responses "
@@ -123,10 +144,13 @@ def render_criteria(criteria: Iterable[CriterionSpec]) -> str:
     return intro + "\n" + "\n".join(lines)
 
 
-def output_instructions(rubric: RubricSpec, mode: Mode) -> str:
-    """What the judge is told about the shape of its answer in ``mode``."""
+def output_instructions(rubric: RubricSpec, mode: Mode, *, one_token: bool = False) -> str:
+    """What the judge is told about the shape of its answer in ``mode``.
+
+    ``one_token`` (verdict mode only) asks for a bare letter, read from the first token.
+    """
     if mode == "verdict":
-        return VERDICT_INSTRUCTIONS
+        return LETTER_INSTRUCTIONS if one_token else VERDICT_INSTRUCTIONS
     if mode == "reasoned":
         keys = [c.key for c in rubric.criteria]
         criteria_example = ", ".join(f'"{key}": "A" | "B" | "tie"' for key in keys)
@@ -140,7 +164,7 @@ def output_instructions(rubric: RubricSpec, mode: Mode) -> str:
     raise ValueError(f"unknown mode {mode!r}")
 
 
-def render_system(rubric: RubricSpec, mode: Mode) -> str:
+def render_system(rubric: RubricSpec, mode: Mode, *, one_token: bool = False) -> str:
     """The system message of the default layout: the rubric, then the output instructions."""
     parts = ["You are an impartial judge comparing two responses to the same prompt."]
     if rubric.instructions.strip():
@@ -148,7 +172,7 @@ def render_system(rubric: RubricSpec, mode: Mode) -> str:
     criteria = render_criteria(rubric.criteria)
     if criteria:
         parts.append(criteria)
-    parts.append(output_instructions(rubric, mode))
+    parts.append(output_instructions(rubric, mode, one_token=one_token))
     return "\n\n".join(parts)
 
 
@@ -168,14 +192,48 @@ def _resolve_mode(rubric: RubricSpec, mode: Mode | None) -> Mode:
     return cast(Mode, resolved)
 
 
+def apply_layout(messages: tuple[dict[str, str], ...], layout: str) -> tuple[dict[str, str], ...]:
+    """``messages`` in a prompt layout: ``system`` leaves them; ``merged`` folds every system
+    message into the first user message (system text first), for chat templates that drop or
+    refuse the system role. The text the model reads is the same, so is the shared prefix."""
+    if layout == "system":
+        return messages
+    if layout != "merged":
+        raise ValueError(f"unknown prompt layout {layout!r}; known: {', '.join(PROMPT_LAYOUTS)}")
+    system = [m["content"] for m in messages if m["role"] == "system"]
+    rest = [dict(m) for m in messages if m["role"] != "system"]
+    if not system:
+        return messages
+    for message in rest:
+        if message["role"] == "user":
+            message["content"] = MERGE_SEPARATOR.join([*system, message["content"]])
+            return tuple(rest)
+    return ({"role": "user", "content": MERGE_SEPARATOR.join(system)}, *rest)
+
+
 def render_messages(
-    rubric: RubricSpec, pair: PairText, order: Order, *, mode: Mode | None = None
+    rubric: RubricSpec,
+    pair: PairText,
+    order: Order,
+    *,
+    mode: Mode | None = None,
+    layout: str = "system",
+    one_token: bool = False,
 ) -> tuple[dict[str, str], ...]:
     """OpenAI chat messages for judging ``pair`` shown in ``order``, rubric first, pair last.
 
-    ``mode`` defaults to the rubric's ``output_format``. Raises ``ValueError`` for a template
-    that lacks a placeholder (see ``missing_placeholders``).
+    ``mode`` defaults to the rubric's ``output_format``; ``layout`` is the judge's prompt layout
+    (``apply_layout``); ``one_token`` asks for a bare letter (verdict mode without a template).
+    Raises ``ValueError`` for a template that lacks a placeholder (see ``missing_placeholders``).
     """
+    return apply_layout(
+        _render_messages(rubric, pair, order, mode=mode, one_token=one_token), layout
+    )
+
+
+def _render_messages(
+    rubric: RubricSpec, pair: PairText, order: Order, *, mode: Mode | None, one_token: bool
+) -> tuple[dict[str, str], ...]:
     resolved = _resolve_mode(rubric, mode)
     first, second = shown_texts(pair, order)
     if rubric.template.strip():
@@ -191,7 +249,7 @@ def render_messages(
             )
         return ({"role": "user", "content": user},)
     return (
-        {"role": "system", "content": render_system(rubric, resolved)},
+        {"role": "system", "content": render_system(rubric, resolved, one_token=one_token)},
         {"role": "user", "content": render_pair(pair.prompt, first, second)},
     )
 
@@ -223,14 +281,23 @@ def estimate_messages_tokens(messages: Iterable[Mapping[str, str]]) -> int:
 
 
 def make_request(
-    *, key: str, rubric: RubricSpec, pair: PairText, order: Order, mode: Mode | None = None
+    *,
+    key: str,
+    rubric: RubricSpec,
+    pair: PairText,
+    order: Order,
+    mode: Mode | None = None,
+    layout: str = "system",
+    one_token: bool = False,
 ) -> JudgeRequest:
     """A ``JudgeRequest`` for ``pair`` shown in ``order``, with its rendered messages."""
     first, second = shown_texts(pair, order)
     return JudgeRequest(
         key=key,
         order=order,
-        messages=render_messages(rubric, pair, order, mode=mode),
+        messages=render_messages(
+            rubric, pair, order, mode=mode, layout=layout, one_token=one_token
+        ),
         rubric=rubric,
         prompt=pair.prompt,
         first=first,

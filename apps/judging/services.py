@@ -25,6 +25,7 @@ import json
 import logging
 import re
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -45,7 +46,7 @@ from apps.core.services import audit_event_record
 from apps.datasets.models import Dataset, Pair, ReferenceItem, ReferenceSet
 from apps.judging import judge_policy
 from apps.judging.accounting import cache_key, judge_fingerprint, token_cost
-from apps.judging.backends.base import JudgeBackend, backend_class
+from apps.judging.backends.base import BackendConfig, JudgeBackend, backend_class
 from apps.judging.models import (
     Backend,
     CachedJudgment,
@@ -58,6 +59,7 @@ from apps.judging.models import (
     RunStatus,
     Verdict,
 )
+from apps.judging.options import judge_options, option_errors
 from apps.judging.prompting import make_request, render_messages
 from apps.judging.protocol import criteria_to_pair, to_pair_verdict
 from apps.judging.types import JudgeRequest, JudgeResult, Mode, Order, PairText
@@ -122,6 +124,9 @@ def judge_config_errors(
                 f"Remove {', '.join(secret)}: keys are never stored; name the environment "
                 "variable that holds it in api_key_env."
             ]
+        options = option_errors(params)
+        if options:
+            errors.setdefault("params", []).extend(options)
     if "backend" not in errors and "api_key_env" not in errors:
         for field, messages in judge_policy.config_errors(
             backend=backend, model=model, base_url=base_url, api_key_env=api_key_env, params=params
@@ -284,6 +289,7 @@ def _check_target(
                 PairText(prompt="p", response_a="a", response_b="b"),
                 "AB",
                 mode=_mode(judge),
+                layout=judge_options(judge.params).layout,
             )
         except ValueError as exc:
             errors["rubric_version"] = [f"The rubric cannot be rendered: {exc}"]
@@ -315,11 +321,13 @@ def _create_work_items(run: JudgingRun) -> int:
         source_param = int(run.dataset_id or 0)
     columns = (
         "run_id, pair_id, {order}, status, verdict, p_first, rationale, criteria, raw_output, "
-        "tokens_in, tokens_out, latency_ms, attempts, error, cached, cache_key"
+        "tokens_in, tokens_out, latency_ms, queue_ms, verdict_source, attempts, error, cached, "
+        "cache_key"
     ).format(order=qn("order"))
     sql = (
         f"INSERT INTO {table} ({columns}) "  # noqa: S608
-        f"SELECT %s, src.pair_id, o.ord, %s, '', NULL, '', '{{}}', '', 0, 0, 0, 0, '', %s, '' "
+        f"SELECT %s, src.pair_id, o.ord, %s, '', NULL, '', '{{}}', '', 0, 0, 0, 0, '', 0, '', %s, "
+        f"'' "
         f"FROM ({source}) AS src CROSS JOIN (SELECT 'AB' AS ord UNION ALL SELECT 'BA') AS o "
         f"ORDER BY src.pair_id, o.ord"
     )
@@ -360,8 +368,12 @@ def run_start(
     use_cache: bool = True,
     chunk_size: int | None = None,
     dispatch: bool = True,
+    check_override: str = "",
 ) -> JudgingRun:
     """Create a run and its pending work items in one transaction; dispatch its chunks on commit.
+
+    A judge whose last check failed is refused (``check_override``) unless ``check_override``
+    gives a reason, which is stored on the run and audited.
 
     ``use_cache=False`` asks the judge again even where an identical request was answered
     before (the repeat run of a noise floor). ``dispatch=False`` leaves the chunks for the
@@ -369,9 +381,12 @@ def run_start(
     that is missing, empty or in another project, an unpublished version, an unknown backend or
     a rubric that cannot be rendered.
     """
+    from apps.judging.check import run_check_gate
+
     project = _check_target(
         rubric_version=rubric_version, judge=judge, reference_set=reference_set, dataset=dataset
     )
+    overridden = run_check_gate(judge=judge, override=check_override)
     size = chunk_size_for(judge, chunk_size)
     with transaction.atomic():
         run = JudgingRun.objects.create(
@@ -385,6 +400,7 @@ def run_start(
             chunk_size=size,
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
             heartbeat_at=timezone.now(),
+            check_override=check_override.strip() if overridden is not None else "",
         )
         total = _create_work_items(run)
         if total == 0:
@@ -406,6 +422,13 @@ def run_start(
                 "use_cache": use_cache,
             },
         )
+        if overridden is not None:
+            audit_event_record(
+                actor=actor,
+                action="run.check_override",
+                obj=run,
+                after={"check": overridden.pk, "reason": run.check_override},
+            )
         if dispatch:
             transaction.on_commit(partial(chunks_dispatch, run_id=run.pk, backend=judge.backend))
     return run
@@ -651,6 +674,11 @@ def judge_backend(judge: JudgeConfig) -> JudgeBackend:
     return backend
 
 
+def backend_config_for(judge: JudgeConfig) -> BackendConfig:
+    """What a backend needs from ``judge``, as the operator's policy builds it for a run."""
+    return judge_policy.backend_config(judge)
+
+
 def _spec_for(version: RubricVersion) -> RubricSpec:
     key = (
         version.pk,
@@ -715,6 +743,8 @@ class _Row:
     error: str
     cached: bool
     cache_key: str
+    queue_ms: int = 0
+    verdict_source: str = ""
 
 
 _UPDATE_FIELDS = (
@@ -731,6 +761,8 @@ _UPDATE_FIELDS = (
     "error",
     "cached",
     "cache_key",
+    "queue_ms",
+    "verdict_source",
 )
 
 
@@ -803,6 +835,7 @@ def _judge_items(run: JudgingRun, items: Sequence[tuple[int, int, str]]) -> tupl
     judge = run.judge
     spec = _spec_for(run.rubric_version)
     mode = _mode(judge)
+    options = judge_options(judge.params)
     fingerprint = judge_fingerprint(backend=judge.backend, model=judge.model, params=judge.params)
     texts = {
         pk: PairText(prompt=prompt, response_a=a, response_b=b, domain=domain)
@@ -819,6 +852,8 @@ def _judge_items(run: JudgingRun, items: Sequence[tuple[int, int, str]]) -> tupl
             pair=texts[pair_id],
             order=order,  # type: ignore[arg-type]
             mode=mode,
+            layout=options.layout,
+            one_token=options.one_token,
         )
         requests.append(request)
         keys.append(cache_key(messages=request.messages, fingerprint=fingerprint, order=order))
@@ -836,6 +871,7 @@ def _judge_items(run: JudgingRun, items: Sequence[tuple[int, int, str]]) -> tupl
                 "raw_output",
                 "tokens_in",
                 "tokens_out",
+                "verdict_source",
             )
         }
     misses = [i for i, key in enumerate(keys) if key not in hits]
@@ -870,6 +906,7 @@ def _judge_items(run: JudgingRun, items: Sequence[tuple[int, int, str]]) -> tupl
                     error="",
                     cached=True,
                     cache_key=key,
+                    verdict_source=hit["verdict_source"],
                 )
             )
             continue
@@ -895,6 +932,8 @@ def _judge_items(run: JudgingRun, items: Sequence[tuple[int, int, str]]) -> tupl
                 error=result.error,
                 cached=False,
                 cache_key=key,
+                queue_ms=max(0, int(result.queue_ms)),
+                verdict_source=result.verdict_source if result.verdict != "invalid" else "",
             )
         )
     return rows, len(misses)
@@ -909,22 +948,25 @@ UPDATE judging_judgment AS j SET
     status = v.status, verdict = v.verdict, p_first = v.p_first, rationale = v.rationale,
     criteria = v.criteria, raw_output = v.raw_output, tokens_in = v.tokens_in,
     tokens_out = v.tokens_out, latency_ms = v.latency_ms, attempts = v.attempts,
-    error = v.error, cached = v.cached, cache_key = v.cache_key
+    error = v.error, cached = v.cached, cache_key = v.cache_key, queue_ms = v.queue_ms,
+    verdict_source = v.verdict_source
 FROM jsonb_to_recordset(%s::jsonb) AS v(
     id bigint, status text, verdict text, p_first float8, rationale text, criteria jsonb,
     raw_output text, tokens_in int, tokens_out int, latency_ms int, attempts int, error text,
-    cached bool, cache_key text
+    cached bool, cache_key text, queue_ms int, verdict_source text
 )
 WHERE j.id = v.id AND j.status = 'pending'
 RETURNING j.id
 """
 _PG_CACHE_INSERT = """
 INSERT INTO judging_cachedjudgment
-    (key, verdict, p_first, rationale, criteria, raw_output, tokens_in, tokens_out, created_at)
-SELECT cache_key, verdict, p_first, rationale, criteria, raw_output, tokens_in, tokens_out, now()
+    (key, verdict, p_first, rationale, criteria, raw_output, tokens_in, tokens_out,
+     verdict_source, created_at)
+SELECT cache_key, verdict, p_first, rationale, criteria, raw_output, tokens_in, tokens_out,
+    verdict_source, now()
 FROM jsonb_to_recordset(%s::jsonb) AS v(
     cache_key text, verdict text, p_first float8, rationale text, criteria jsonb,
-    raw_output text, tokens_in int, tokens_out int
+    raw_output text, tokens_in int, tokens_out int, verdict_source text
 )
 ORDER BY cache_key
 ON CONFLICT (key) DO NOTHING
@@ -973,6 +1015,8 @@ def _update_pending(rows: Sequence[_Row]) -> set[int]:
             r.error,
             r.cached,
             r.cache_key,
+            r.queue_ms,
+            r.verdict_source,
             r.id,
             JudgmentStatus.PENDING.value,
         )
@@ -1041,6 +1085,7 @@ def _cache_store(rows: Sequence[_Row]) -> None:
                 raw_output=r.raw_output,
                 tokens_in=r.tokens_in,
                 tokens_out=r.tokens_out,
+                verdict_source=r.verdict_source,
             )
             for key, r in unique
         ],
@@ -1082,16 +1127,20 @@ def _finalize_if_complete(run_id: int) -> str | None:
         return None
     if row["done"] + row["failed"] < row["total"]:
         return None
-    if row["failed"] == 0:
-        status = RunStatus.SUCCEEDED
-    elif row["done"] > 0:
+    no_verdict = _no_verdict_summary(run_id, row["total"])
+    if row["done"] == 0:
+        status = RunStatus.FAILED
+    elif row["failed"] > 0 or no_verdict:
         status = RunStatus.PARTIAL
     else:
-        status = RunStatus.FAILED
+        status = RunStatus.SUCCEEDED
     now = timezone.now()
-    error = ""
-    if status != RunStatus.SUCCEEDED:
-        error = f"{row['failed']} of {row['total']} judgments failed; see the failures."
+    problems = []
+    if row["failed"]:
+        problems.append(f"{row['failed']} of {row['total']} judgments failed; see the failures.")
+    if no_verdict:
+        problems.append(no_verdict)
+    error = " ".join(problems)
     changed = JudgingRun.objects.filter(pk=run_id, status__in=ACTIVE_RUN_STATUSES).update(
         status=status, finished_at=now, heartbeat_at=now, error=error
     )
@@ -1102,6 +1151,37 @@ def _finalize_if_complete(run_id: int) -> str | None:
     run = JudgingRun.objects.get(pk=run_id)
     JudgingRun.objects.filter(pk=run_id).update(summary=run_accuracy_compute(run))
     return status
+
+
+# What the most common reason for answers without a verdict means, in the run's message.
+_NO_VERDICT_MEANINGS = {
+    "answer cut off at max_tokens without a verdict": (
+        "the model ignored the answer format (answers cut off at max_tokens)"
+    ),
+    "no verdict in the answer": "the model ignored the answer format",
+    "the judge refused": "the judge refused to answer",
+    "empty answer": "the judge gave empty answers",
+}
+
+
+def _no_verdict_summary(run_id: int, total: int) -> str:
+    """The run's message when more than ``JUDGING_MAX_INVALID_SHARE`` of its answers came back
+    without a verdict (empty when they did not): a run that produced mostly nothing must not
+    look ``succeeded``. Answers, not failures: failed items are counted separately."""
+    limit = float(getattr(settings, "JUDGING_MAX_INVALID_SHARE", 0.5))
+    invalid = Judgment.objects.filter(
+        run_id=run_id, status=JudgmentStatus.DONE, verdict=Verdict.INVALID
+    )
+    count = invalid.count()
+    if total == 0 or count / total <= limit:
+        return ""
+    reasons = Counter(invalid.values_list("error", flat=True)[:1000])
+    top = reasons.most_common(1)[0][0] if reasons else ""
+    meaning = _NO_VERDICT_MEANINGS.get(top) or top or "no reason was given"
+    return (
+        f"{count} of {total} answers had no verdict: {meaning}; run the judge check to find "
+        "out why and how to fix it."
+    )
 
 
 def run_execute(*, run: JudgingRun) -> JudgingRun:

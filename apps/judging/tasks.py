@@ -122,6 +122,18 @@ def queue_for(backend: str) -> str:
     return str(route["queue"].name)
 
 
+@shared_task(name="judging.judge_check", ignore_result=True, acks_late=True)
+def judge_check(check_id: int) -> str:
+    """Run a judge check (queue ``api``: it waits on the judge's endpoint)."""
+    from apps.judging.check import judge_check_execute
+    from apps.judging.models import JudgeCheck
+
+    check = JudgeCheck.objects.filter(pk=check_id).first()
+    if check is None or check.is_finished:
+        return "skipped"
+    return str(judge_check_execute(check=check).status)
+
+
 @shared_task(name="judging.sweep_orphaned_runs", ignore_result=True)
 def sweep_orphaned_runs() -> dict[str, list[int]]:
     """Resume chunks and runs nobody works on; fail what cannot progress (beat schedule)."""

@@ -60,6 +60,8 @@ class JudgeResult:
 
     ``criteria`` maps a criterion key to a shown verdict (``first``/``second``/``tie``) when the
     judge gave one per criterion; ``protocol.criteria_to_pair`` maps it to the pair's A and B.
+    ``latency_ms`` is the server's time for the call that gave the answer, never time spent
+    queued in the client.
     """
 
     key: str
@@ -74,6 +76,13 @@ class JudgeResult:
     attempts: int = 1
     error: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # How the verdict was obtained (``options.VERDICT_SOURCES``): parsed from free ``text``, a
+    # constrained answer (``json_schema``, ``guided_choice``, ``grammar``), the first token's
+    # ``logprobs``, or the offline judge's ``rules``.
+    verdict_source: str = "text"
+    # Time spent waiting before the call that answered (concurrency slot, pacing, backoff);
+    # ``latency_ms`` is the call itself.
+    queue_ms: int = 0
 
     @classmethod
     def failure(

@@ -16,10 +16,11 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from apps.accounts.permissions import Capability, ProjectAccessMixin
 from apps.core.htmx import is_partial_request, no_store, template_for
+from apps.judging import check as checks
 from apps.judging import judge_policy, selectors, services
 from apps.judging.filters import RunPageFilter
 from apps.judging.forms import JudgeConfigForm, RunStartForm
-from apps.judging.models import JudgingRun, Verdict
+from apps.judging.models import JudgeCheck, JudgeConfig, JudgingRun, RunStatus, Verdict
 
 PAIRS_PER_PAGE = 50
 RUNS_PER_PAGE = 25
@@ -84,6 +85,7 @@ class RunStartView(ProjectAccessMixin, TemplateView):
                     reference_set=data["reference_set"],
                     dataset=data["dataset"],
                     use_cache=bool(data.get("use_cache")),
+                    check_override=data.get("check_override") or "",
                 )
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
@@ -246,7 +248,12 @@ class JudgeListView(ProjectAccessMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["judges"] = [
-            (judge, services.judge_label(judge), judge_policy.describe(judge))
+            (
+                judge,
+                services.judge_label(judge),
+                judge_policy.describe(judge),
+                checks.judge_check_latest(judge),
+            )
             for judge in selectors.judges_for_project(project=self.project)
         ]
         context["can_create"] = Capability.RUN_START.value in self.capabilities
@@ -282,3 +289,70 @@ class JudgeCreateView(ProjectAccessMixin, TemplateView):
                     reverse("judging:judges", kwargs={"project": self.project.slug})
                 )
         return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+class JudgeCheckStartView(ProjectAccessMixin, View):
+    """Check a judge (POST): the check runs on a worker; its page follows it."""
+
+    required_capability = Capability.RUN_START
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        judge = get_object_or_404(JudgeConfig, pk=kwargs["judge"], project=self.project)
+        check = checks.judge_check_start(actor=request.user, judge=judge)
+        return HttpResponseRedirect(_check_url(self.project.slug, check))
+
+
+def _check_url(slug: str, check: JudgeCheck) -> str:
+    return reverse(
+        "judging:check", kwargs={"project": slug, "judge": check.judge_id, "check": check.pk}
+    )
+
+
+class JudgeCheckDetailView(ProjectAccessMixin, TemplateView):
+    """What a check found: figures, findings in words, recommendations to apply in one click."""
+
+    template_name = "judging/judge_check.html"
+    required_capability = Capability.RUN_VIEW
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        check = get_object_or_404(
+            JudgeCheck.objects.select_related("judge"),
+            pk=self.kwargs["check"],
+            judge_id=self.kwargs["judge"],
+            project=self.project,
+        )
+        context.update(
+            check=check,
+            judge=check.judge,
+            judge_label=services.judge_label(check.judge),
+            sanity=(check.metrics or {}).get("sanity") or {},
+            support=sorted(((check.metrics or {}).get("support") or {}).items()),
+            history=checks.checks_for_judge(check.judge),
+            can_start=Capability.RUN_START.value in self.capabilities,
+        )
+        return context
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return no_store(super().get(request, *args, **kwargs))
+
+
+class JudgeCheckApplyView(ProjectAccessMixin, View):
+    """Apply a check's recommendations (POST), then check the judge again."""
+
+    required_capability = Capability.RUN_START
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        check = get_object_or_404(
+            JudgeCheck, pk=kwargs["check"], judge_id=kwargs["judge"], project=self.project
+        )
+        try:
+            judge = checks.judge_check_apply(actor=request.user, check=check)
+        except ValidationError as exc:
+            for errors in exc.message_dict.values():
+                for error in errors:
+                    messages.error(request, error)
+            return HttpResponseRedirect(_check_url(self.project.slug, check))
+        messages.success(request, f"Recommendations applied to {judge.name}; checking again.")
+        again = checks.judge_check_start(actor=request.user, judge=judge)
+        return HttpResponseRedirect(_check_url(self.project.slug, again))

@@ -14,6 +14,9 @@ ROUTES = {
     "judging:progress": Route(_VIEW),
     "judging:cancel": Route(_START, methods=("POST",)),
     "judging:resume": Route(_START, methods=("POST",)),
+    "judging:check_start": Route(_START, methods=("POST",)),
+    "judging:check": Route(_VIEW),
+    "judging:check_apply": Route(_START, methods=("POST",)),
     # API: lists are read by every staff role; who may write is checked in test_api.py.
     "judge-list": Route(_VIEW, methods=("GET", "POST"), body=(("project", "project"),)),
     "judge-detail": Route(_VIEW, pk="judge"),
@@ -22,4 +25,7 @@ ROUTES = {
     "run-cancel": Route(_START, methods=("POST",), pk="run"),
     "run-resume": Route(_START, methods=("POST",), pk="run"),
     "run-judgments": Route(_VIEW, pk="run"),
+    "judge-check-list": Route(_VIEW, methods=("GET", "POST"), body=(("judge", "judge"),)),
+    "judge-check-detail": Route(_VIEW, pk="check"),
+    "judge-check-apply": Route(_START, methods=("POST",), pk="check"),
 }

@@ -459,7 +459,9 @@ def test_verdict_position_is_found_whatever_the_tokenisation() -> None:
 def test_fake_server_runs_standalone_from_the_command_line() -> None:
     with standalone_server("--verdict", "A") as (base_url, _):
         assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1")
-        body = {"model": "m", "messages": [{"role": "user", "content": "judge"}]}
+        # The answer format must be in the request: without it the server answers off-format.
+        messages = [{"role": "user", "content": "Judge; answer [[A]] or [[B]]."}]
+        body = {"model": "m", "messages": messages}
         answer = httpx.post(f"{base_url}/chat/completions", json=body, timeout=10).json()
         assert answer["choices"][0]["message"]["content"] == "[[A]]"
         stats = httpx.get(base_url.removesuffix("/v1") + "/_stats", timeout=10).json()

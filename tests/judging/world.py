@@ -1,10 +1,10 @@
-"""Judging objects of the route-table world: a judge and a finished run."""
+"""Judging objects of the route-table world: a judge, a finished run and a finished check."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from apps.judging import services
+from apps.judging import check, services
 from tests.judging.factories import make_judge, make_reference_set, make_version
 
 
@@ -22,3 +22,5 @@ def add_to_world(world: dict[str, Any]) -> None:
     )
     world["judge"] = judge
     world["run"] = services.run_execute(run=run)
+    started = check.judge_check_start(actor=None, judge=judge, dispatch=False)
+    world["check"] = check.judge_check_execute(check=started)

@@ -110,6 +110,7 @@ class RunSerializer(serializers.ModelSerializer):
             "saved_tokens",
             "saved_cost",
             "use_cache",
+            "check_override",
             "progress",
             "error",
             "waiting",
@@ -155,6 +156,13 @@ class RunStartSerializer(serializers.Serializer):
         queryset=Dataset.objects.all(), required=False, allow_null=True
     )
     use_cache = serializers.BooleanField(required=False, default=True)
+    check_override = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        max_length=2000,
+        help_text="A reason to start although the judge's last check failed (audited).",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -209,6 +217,8 @@ class JudgmentSerializer(serializers.ModelSerializer):
             "tokens_in",
             "tokens_out",
             "latency_ms",
+            "queue_ms",
+            "verdict_source",
             "attempts",
             "error",
             "cached",

@@ -135,6 +135,7 @@ class RunViewSet(
             reference_set=data.get("reference_set"),
             dataset=data.get("dataset"),
             use_cache=data.get("use_cache", True),
+            check_override=data.get("check_override", ""),
         )
         answer = {
             "id": run.pk,

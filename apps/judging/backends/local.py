@@ -288,8 +288,13 @@ class LocalBackend(JudgeBackend):
         latency_ms: int,
         error: str,
     ) -> JudgeResult:
+        # The verdict is read from the next-token logits of the letters, as in one-token mode.
         result = JudgeResult(
-            key=request.key, verdict="invalid", tokens_in=n_tokens, latency_ms=latency_ms
+            key=request.key,
+            verdict="invalid",
+            tokens_in=n_tokens,
+            latency_ms=latency_ms,
+            verdict_source="logprobs",
         )
         if logits is None:
             result.error = error

@@ -734,6 +734,7 @@ def to_result(
         tokens_in=tokens_in,
         tokens_out=estimate_tokens(raw),
         extra=extra,
+        verdict_source="rules",
     )
 
 

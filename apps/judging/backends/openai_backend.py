@@ -38,7 +38,15 @@ from openai.types.chat import ChatCompletion
 
 from apps.core import egress
 from apps.judging.backends.base import BackendConfig, JudgeBackend, register
-from apps.judging.parsing import p_first_from_logprobs, parse_reasoned, parse_verdict
+from apps.judging.options import constraint_arguments, judge_options
+from apps.judging.parsing import (
+    extract_json_object,
+    p_first_from_logprobs,
+    parse_reasoned,
+    parse_verdict,
+    verdict_token_class,
+    verdict_value,
+)
 from apps.judging.prompting import estimate_messages_tokens
 from apps.judging.types import JudgeRequest, JudgeResult, Mode, ShownVerdict
 
@@ -47,6 +55,11 @@ log = logging.getLogger(__name__)
 # Status codes worth another try: request timeout, conflict/lock, too early, rate limit, 5xx.
 RETRY_STATUSES = frozenset({408, 409, 425, 429})
 DEFAULT_MAX_TOKENS: dict[str, int] = {"verdict": 16, "reasoned": 1024}
+# One-token mode asks for this many alternatives at the first token, so the three letters are
+# among them even when the model's favourite first token is something else.
+ONE_TOKEN_TOP_LOGPROBS = 10
+# Words in a 400's message that say the server refused the constrained-output option.
+_CONSTRAINT_WORDS = ("grammar", "guided", "json_schema", "schema", "response_format")
 # Where the verdict letter sits in the generated text: the last [[X]] marker (what
 # parsing.parse_verdict reads) or the value of a JSON "verdict" key.
 _MARKER_RE = re.compile(r"\[\[\s*(A|B|C|tie)\s*\]\]", re.IGNORECASE)
@@ -181,6 +194,8 @@ class _Outcome:
     answered: bool = False
     # Gave up without ever reaching the endpoint (every attempt failed to connect).
     unreached: bool = False
+    # Duration of each HTTP call, in seconds; the last one is the answer's latency.
+    calls_s: list[float] = field(default_factory=list)
 
 
 @register("openai")
@@ -196,7 +211,14 @@ class OpenAIBackend(JudgeBackend):
     ``retry_after_cap_s`` (120), ``extra_body`` (merged into the request body, for
     server-specific options), ``http_client`` (``auto``: the SDK's aiohttp transport when
     installed; ``httpx``: the SDK's httpx transport; both check every connection against the
-    operator's egress policy).
+    operator's egress policy), and the answer options of ``options``:
+    ``prompt_layout`` (applied when the request is rendered), ``constrain`` (``json_schema``,
+    ``guided_choice``, ``grammar``; dropped for good when the server answers 400 naming it) and
+    ``one_token`` (``max_tokens`` 1, the verdict read from the first token's log-probabilities).
+
+    Timing: ``latency_ms`` is the duration of the HTTP call that gave the answer (the server's
+    time, network included); ``queue_ms`` is everything before it (waiting for a concurrency
+    slot, pacing, failed attempts and backoff).
     """
 
     def __init__(self, config: BackendConfig) -> None:
@@ -213,6 +235,8 @@ class OpenAIBackend(JudgeBackend):
         # a request that got a 400 with it succeeds without it.
         self.logprobs_supported = bool(params.get("logprobs", True))
         self.json_mode_supported = bool(params.get("json_mode", True))
+        self.options = judge_options(params)
+        self.constraint_supported = self.options.constrain != "off"
 
     # -- public entry points ----------------------------------------------------------------
 
@@ -282,8 +306,17 @@ class OpenAIBackend(JudgeBackend):
         mode = self.config.params.get("mode") or request.rubric.output_format
         return "reasoned" if mode == "reasoned" else "verdict"
 
+    def _one_token(self, mode: Mode) -> bool:
+        return self.options.one_token and mode == "verdict"
+
     def _arguments(
-        self, request: JudgeRequest, mode: Mode, *, logprobs: bool, json_mode: bool
+        self,
+        request: JudgeRequest,
+        mode: Mode,
+        *,
+        logprobs: bool,
+        json_mode: bool,
+        constrain: bool = False,
     ) -> dict[str, Any]:
         params = self.config.params
         args: dict[str, Any] = {
@@ -292,15 +325,22 @@ class OpenAIBackend(JudgeBackend):
             "temperature": float(params.get("temperature", 0.0)),
         }
         max_tokens = int(params.get("max_tokens", DEFAULT_MAX_TOKENS[mode]))
+        if self._one_token(mode):
+            max_tokens = 1
         args[str(params.get("max_tokens_field", "max_tokens"))] = max_tokens
         for name in ("top_p", "seed"):
             if params.get(name) is not None:
                 args[name] = params[name]
         if logprobs:
             args["logprobs"] = True
-            args["top_logprobs"] = int(params.get("top_logprobs", 5))
+            top = int(params.get("top_logprobs", 5))
+            if self._one_token(mode):
+                top = max(top, ONE_TOKEN_TOP_LOGPROBS)
+            args["top_logprobs"] = top
         if json_mode:
             args["response_format"] = {"type": "json_object"}
+        if constrain:
+            args.update(constraint_arguments(self.options.constrain, reasoned=mode == "reasoned"))
         if params.get("extra_body"):
             # Server-specific options (vLLM's guided decoding, say) go in the body as they are.
             args.update(dict(params["extra_body"]))
@@ -319,7 +359,11 @@ class OpenAIBackend(JudgeBackend):
                 key=request.key, verdict="invalid", error=f"{type(exc).__name__}: {exc}"
             )
         result.attempts = max(outcome.attempts, 1)
-        result.latency_ms = round((time.monotonic() - started) * 1000)
+        # The server's time is the call that answered; everything else was spent waiting here.
+        total_s = time.monotonic() - started
+        call_s = outcome.calls_s[-1] if outcome.calls_s else 0.0
+        result.latency_ms = round(call_s * 1000)
+        result.queue_ms = max(0, round((total_s - call_s) * 1000))
         if outcome.errors:
             result.extra["retry_errors"] = outcome.errors
         return result, outcome
@@ -330,6 +374,7 @@ class OpenAIBackend(JudgeBackend):
         mode = self._mode(request)
         use_logprobs = self.logprobs_supported
         use_json = mode == "reasoned" and self.json_mode_supported
+        use_constraint = self.constraint_supported
         failures = 0
         while True:
             await self._pace(state, request, mode)
@@ -340,9 +385,18 @@ class OpenAIBackend(JudgeBackend):
                 await state.wait_for_gate()
                 use_logprobs = use_logprobs and self.logprobs_supported
                 use_json = use_json and self.json_mode_supported
-                args = self._arguments(request, mode, logprobs=use_logprobs, json_mode=use_json)
+                use_constraint = use_constraint and self.constraint_supported
+                args = self._arguments(
+                    request,
+                    mode,
+                    logprobs=use_logprobs,
+                    json_mode=use_json,
+                    constrain=use_constraint,
+                )
                 outcome.attempts += 1
+                call_started = time.monotonic()
                 answer = await self._call(client, args)
+                outcome.calls_s.append(time.monotonic() - call_started)
             if isinstance(answer, ChatCompletion):
                 outcome.answered = True
                 # A request that only worked with an option off teaches the whole backend.
@@ -350,17 +404,38 @@ class OpenAIBackend(JudgeBackend):
                     self.logprobs_supported = False
                 if mode == "reasoned" and self.json_mode_supported and not use_json:
                     self.json_mode_supported = False
-                return self._result(request, mode, answer, used_logprobs=use_logprobs)
+                if self.constraint_supported and not use_constraint:
+                    self.constraint_supported = False
+                return self._result(
+                    request,
+                    mode,
+                    answer,
+                    used_logprobs=use_logprobs,
+                    constrained=use_constraint
+                    and bool(
+                        constraint_arguments(self.options.constrain, reasoned=mode == "reasoned")
+                    ),
+                )
 
             failure = answer
             outcome.answered = outcome.answered or failure.answered
-            if failure.status == 400 and (use_logprobs or use_json):
-                # Servers that lack logprobs or JSON mode answer 400: ask again without, once
-                # for each option, and without counting it as a failed attempt. An error that
-                # names the option is remembered at once; otherwise only once the request
-                # succeeds without it (the 400 may have had another cause).
+            # 422: servers built on FastAPI answer an option they do not know with a
+            # validation error rather than a 400.
+            refused = failure.status == 400 or (failure.status == 422 and use_constraint)
+            if refused and (use_logprobs or use_json or use_constraint):
+                # Servers that lack logprobs, JSON mode or constrained output answer 400: ask
+                # again without, once for each option, and without counting it as a failed
+                # attempt. An error that names the option is remembered at once; otherwise only
+                # once the request succeeds without it (the 400 may have had another cause).
+                # The constraint goes first: it is the newest and least widely supported option.
                 text = failure.message.lower()
-                if use_logprobs and (not use_json or "logprob" in text):
+                names_constraint = any(word in text for word in _CONSTRAINT_WORDS)
+                if use_constraint and (names_constraint or not (use_logprobs or use_json)):
+                    dropped = "constrained output"
+                    use_constraint = False
+                    if names_constraint:
+                        self.constraint_supported = False
+                elif use_logprobs and (not use_json or "logprob" in text):
                     dropped = "logprobs"
                     use_logprobs = False
                     if "logprob" in text:
@@ -465,7 +540,13 @@ class OpenAIBackend(JudgeBackend):
         return answer
 
     def _result(
-        self, request: JudgeRequest, mode: Mode, completion: ChatCompletion, *, used_logprobs: bool
+        self,
+        request: JudgeRequest,
+        mode: Mode,
+        completion: ChatCompletion,
+        *,
+        used_logprobs: bool,
+        constrained: bool = False,
     ) -> JudgeResult:
         choice = completion.choices[0]
         message = choice.message
@@ -487,12 +568,21 @@ class OpenAIBackend(JudgeBackend):
             result.raw_output = refusal if not content else f"{content}\n{refusal}"
             result.error = "the judge refused"
             return result
+        if self._one_token(mode):
+            return self._one_token_result(result, choice, content, used_logprobs=used_logprobs)
         if not content.strip():
             result.error = "empty answer"
             return result
 
         verdict: ShownVerdict
-        if mode == "reasoned":
+        if constrained:
+            result.verdict_source = self.options.constrain
+        if constrained and self.options.constrain == "json_schema" and mode == "verdict":
+            found = extract_json_object(content)
+            verdict = verdict_value(found.get("verdict")) if found else "invalid"
+            if verdict == "invalid":
+                verdict = parse_verdict(content)
+        elif mode == "reasoned":
             verdict, rationale, criteria = parse_reasoned(content)
             result.rationale = rationale
             result.criteria = dict(criteria)
@@ -515,6 +605,41 @@ class OpenAIBackend(JudgeBackend):
             )
             if top is not None:
                 result.p_first = p_first_from_logprobs(top)
+        return result
+
+    @staticmethod
+    def _one_token_result(
+        result: JudgeResult, choice: Any, content: str, *, used_logprobs: bool
+    ) -> JudgeResult:
+        """One-token mode: the verdict is the likeliest letter among the first token's
+        alternatives (``p_first`` from all of them); the text is read only when the server sent
+        no log-probabilities."""
+        first = None
+        if used_logprobs and choice.logprobs is not None and choice.logprobs.content:
+            first = choice.logprobs.content[0]
+        if first is not None:
+            alternatives = [(a.token, a.logprob) for a in first.top_logprobs] or [
+                (first.token, first.logprob)
+            ]
+            letters = [
+                (shown, logprob)
+                for token, logprob in alternatives
+                if (shown := verdict_token_class(token)) is not None
+            ]
+            if letters:
+                best = max(letters, key=lambda item: item[1])[0]
+                result.verdict = best
+                result.verdict_source = "logprobs"
+                result.p_first = p_first_from_logprobs(alternatives)
+                return result
+        verdict = parse_verdict(content) if content.strip() else "invalid"
+        result.verdict = verdict
+        if verdict == "invalid":
+            result.error = (
+                "no verdict letter in the first token or its log-probabilities"
+                if first is not None
+                else "no verdict in the one-token answer (the server sent no log-probabilities)"
+            )
         return result
 
 

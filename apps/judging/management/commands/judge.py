@@ -31,6 +31,11 @@ class Command(BaseCommand):
         target.add_argument("--reference-set", type=int, help="reference snapshot id")
         target.add_argument("--dataset", type=int, help="dataset id (every pair)")
         parser.add_argument("--no-cache", action="store_true", help="ask the judge again")
+        parser.add_argument(
+            "--check-override",
+            default="",
+            help="a reason to start although the judge's last check failed (audited)",
+        )
         parser.add_argument("--wait", action="store_true", help="follow the run until it ends")
         parser.add_argument("--timeout", type=float, default=0, help="give up waiting (seconds)")
         parser.add_argument("--interval", type=float, default=0.5, help="polling interval (s)")
@@ -65,6 +70,7 @@ class Command(BaseCommand):
                 dataset=dataset,
                 purpose="cli",
                 use_cache=not options["no_cache"],
+                check_override=options["check_override"],
             )
         except ValidationError as exc:
             raise CommandError(
