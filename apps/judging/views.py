@@ -20,7 +20,7 @@ from apps.judging import check as checks
 from apps.judging import judge_policy, selectors, services
 from apps.judging.filters import RunPageFilter
 from apps.judging.forms import JudgeConfigForm, RunStartForm
-from apps.judging.models import JudgeCheck, JudgeConfig, JudgingRun, RunStatus, Verdict
+from apps.judging.models import JudgeCheck, JudgeConfig, JudgingRun, Verdict
 
 PAIRS_PER_PAGE = 50
 RUNS_PER_PAGE = 25
