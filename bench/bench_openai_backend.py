@@ -1,7 +1,7 @@
 """Throughput of the ``openai`` backend against the loopback server with a fixed latency.
 
 The fake OpenAI-compatible server runs in its own process (``python -m
-apps.judging.fake_server``), holding every request for ``--latency`` seconds, so the figure is
+tests.fake_openai_server``), holding every request for ``--latency`` seconds, so the figure is
 the client's: one backend in one process, as one API worker process runs it. Printed:
 
 * ``concurrent``: requests/s of ``judge_batch`` at ``--concurrency``, against the ideal

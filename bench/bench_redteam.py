@@ -3,7 +3,7 @@
 The search runs in this process (``job_step`` one step at a time, as a worker on the ``api``
 queue would run it), on a database of its own (``rs_load_redteam``, dropped at the end unless
 ``--keep``), with the deterministic editor and a judge config pointing at the loopback server
-(``python -m apps.judging.fake_server --latency 0.2``) with ``--concurrency`` requests in
+(``python -m tests.fake_openai_server --latency 0.2``) with ``--concurrency`` requests in
 flight. Printed:
 
 * **candidates per minute**: search candidates judged per minute of search wall time (each is

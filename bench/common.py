@@ -354,7 +354,7 @@ def start_worker(env: dict[str, str], *, concurrency: int, queues: str = "defaul
 def fake_openai_server(latency: float) -> Iterator[tuple[str, int]]:
     """The loopback OpenAI-compatible server in a child process, holding each request for
     ``latency`` seconds; yields its base URL and process id."""
-    from apps.judging.fake_server import standalone_server
+    from tests.fake_openai_server import standalone_server
 
     with standalone_server("--latency", str(latency)) as server:
         yield server

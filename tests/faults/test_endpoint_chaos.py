@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from django.db.models import Count, Q, Sum
 
-from apps.judging.fake_server import FakeServerConfig, FaultRule, running_fake_server
 from apps.judging.models import JudgingRun, Judgment, JudgmentStatus, RunStatus, Verdict
 from apps.judging.services import run_start
+from tests.fake_openai_server import FakeServerConfig, FaultRule, running_fake_server
 from tests.faults.conftest import Evidence, wait_for
 from tests.judging.factories import make_judge, make_reference_set, make_version
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from apps.judging.fake_server import FakeOpenAIServer, FakeServerConfig, running_fake_server
 from apps.judging.prompting import make_request
 from apps.judging.types import JudgeRequest, Order, PairText
 from apps.rubrics.spec import CriterionSpec, RubricSpec
+from tests.fake_openai_server import FakeOpenAIServer, FakeServerConfig, running_fake_server
 
 RUBRIC = RubricSpec(
     instructions="Prefer the response that answers the prompt correctly and concisely.",

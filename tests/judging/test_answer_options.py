@@ -1,6 +1,6 @@
 """Prompt layouts, constrained and one-token verdicts, honest timing, and the mostly-invalid run.
 
-Backends talk real HTTP to ``apps.judging.fake_server`` through the real openai SDK; runs use
+Backends talk real HTTP to ``tests.fake_openai_server`` through the real openai SDK; runs use
 the real database. Timing assertions are lower bounds that the server's own sleeps guarantee,
 or comparisons between two measured values, never thresholds.
 """
@@ -13,11 +13,11 @@ import pytest
 
 from apps.judging import services
 from apps.judging.backends.base import BackendConfig, backend_class
-from apps.judging.fake_server import FakeOpenAIServer
 from apps.judging.models import Judgment, RunStatus
 from apps.judging.options import judge_options, option_errors
 from apps.judging.prompting import apply_layout, render_messages
 from apps.judging.types import JudgeRequest, PairText
+from tests.fake_openai_server import FakeOpenAIServer
 from tests.judging.conftest import RUBRIC
 from tests.judging.factories import make_judge, make_reference_set, make_version
 
@@ -252,7 +252,7 @@ def test_a_run_records_verdict_sources_and_queue_wait(
 def test_the_standalone_server_plays_the_quirks_from_its_command_line() -> None:
     import httpx
 
-    from apps.judging.fake_server import standalone_server
+    from tests.fake_openai_server import standalone_server
 
     with standalone_server("--system-role", "dropped", "--grammar", "supported") as (url, _):
         user = {"role": "user", "content": "Write a short poem about the sea."}

@@ -3,7 +3,7 @@
 Each scenario checks a judge, asserts the finding and the recommendation, applies the
 recommendation the way the page's one click does, checks again and asserts that the finding is
 gone and the sanity set got a verdict for every request. The server is
-``apps.judging.fake_server`` over real HTTP through the real openai SDK; the database is real.
+``tests.fake_openai_server`` over real HTTP through the real openai SDK; the database is real.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from django.core.management.base import CommandError
 from apps.core.models import AuditEvent
 from apps.judging import check as checks
 from apps.judging import services
-from apps.judging.fake_server import FakeOpenAIServer
 from apps.judging.models import CheckStatus, JudgeCheck, JudgeConfig, RunStatus
+from tests.fake_openai_server import FakeOpenAIServer
 from tests.judging.factories import make_judge, make_reference_set, make_version
 
 pytestmark = pytest.mark.django_db

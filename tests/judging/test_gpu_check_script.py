@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from apps.judging.fake_server import standalone_server
+from tests.fake_openai_server import standalone_server
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "bench" / "gpu_check.py"

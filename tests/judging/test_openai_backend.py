@@ -1,6 +1,6 @@
 """The ``openai`` backend against a real HTTP server on loopback, through the real SDK.
 
-Every test talks HTTP to ``apps.judging.fake_server``; faults are scripted so each test knows
+Every test talks HTTP to ``tests.fake_openai_server``; faults are scripted so each test knows
 exactly what the server will do. Timing assertions are lower bounds only (a retry waited at
 least as long as the server asked), never upper bounds.
 """
@@ -27,8 +27,8 @@ from apps.judging.backends.openai_backend import (
     parse_retry_after,
     verdict_position_logprobs,
 )
-from apps.judging.fake_server import REFUSAL_TEXT, FakeOpenAIServer, FaultRule, standalone_server
 from apps.judging.types import JudgeRequest
+from tests.fake_openai_server import REFUSAL_TEXT, FakeOpenAIServer, FaultRule, standalone_server
 
 REPO = Path(__file__).resolve().parents[2]
 MakeRequests = Callable[..., list[JudgeRequest]]

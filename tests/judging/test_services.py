@@ -318,7 +318,7 @@ def test_a_chunk_that_keeps_failing_is_retried_then_given_up_and_the_run_ends_pa
 def test_requests_that_never_reach_the_judge_fail_and_the_run_ends_partial(
     project: Any, fake_server: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    from apps.judging.fake_server import FaultRule
+    from tests.fake_openai_server import FaultRule
 
     dataset, bad = make_dataset(project, n_pairs=5, marker=" FAILME")
     _, good = make_dataset(project, n_pairs=20, start=5, dataset=dataset)

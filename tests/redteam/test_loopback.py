@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from apps.judging.fake_server import running_fake_server
 from apps.redteam import services
 from apps.redteam.models import Candidate, JobStatus, PairVerdict, Phase, RedTeamJob
+from tests.fake_openai_server import running_fake_server
 from tests.judging.factories import make_judge
 from tests.redteam.factories import demo_rubric_version, redteam_reference_set
 

@@ -27,7 +27,7 @@ sees it; a request for a bare capital letter gets one.
 
 Run it standalone::
 
-    python -m apps.judging.fake_server --port 8999 --latency 0.2 --fault 429=0.05
+    python -m tests.fake_openai_server --port 8999 --latency 0.2 --fault 429=0.05
 
 or in-process, in a background thread, from a test::
 
@@ -184,7 +184,7 @@ class FakeOpenAIServer:
         self._rules: list[tuple[str, list[str]]] = [
             (r.contains, list(r.faults)) for r in self._config.rules
         ]
-        self._rng = random.Random(self._config.seed)  # noqa: S311 - reproducible faults
+        self._rng = random.Random(self._config.seed)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -210,7 +210,7 @@ class FakeOpenAIServer:
             if "rules" in changes:
                 self._rules = [(r.contains, list(r.faults)) for r in self._config.rules]
             if "seed" in changes:
-                self._rng = random.Random(self._config.seed)  # noqa: S311 - reproducible faults
+                self._rng = random.Random(self._config.seed)
 
     def stats(self) -> ServerStats:
         """A copy of the counters, safe to read from another thread."""
@@ -718,7 +718,7 @@ def _token_logprobs(
         probs[" " + letter] = rest * 0.04
         probs["D"] = rest * 0.01
         # In JSON replies the tie is written as the word "tie".
-        if token == "tie":  # noqa: S105 - a verdict word, not a password
+        if token == "tie":
             probs = {("tie" if k == "C" else k): v for k, v in probs.items()}
         chosen = token
         candidates = sorted(probs.items(), key=lambda kv: -kv[1])
@@ -870,7 +870,7 @@ def running_fake_server(
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m apps.judging.fake_server",
+        prog="python -m tests.fake_openai_server",
         description="Serve a fake OpenAI-compatible judge on loopback.",
     )
     parser.add_argument("--host", default="127.0.0.1")
@@ -952,9 +952,9 @@ def standalone_server(*options: str) -> Iterator[tuple[str, int]]:
     """This server started from its command line (``options`` as ``main`` takes them) in a
     child process on a free loopback port; yields its base URL and process id."""
     # Our own module and options, from tests and benchmarks: no untrusted input.
-    process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "apps.judging.fake_server", "--port", "0", *options],
-        cwd=Path(__file__).resolve().parents[2],
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fake_openai_server", "--port", "0", *options],
+        cwd=Path(__file__).resolve().parents[1],
         stdout=subprocess.PIPE,
         text=True,
     )
