@@ -37,6 +37,7 @@ from apps.accounts.models import Membership, Role
 from apps.core import egress
 from apps.drift import explain
 from apps.drift.models import DeliveryStatus, DriftAlert, WebhookDelivery
+from rubricstudio.celery import app as celery_app
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,11 @@ def alert_payload(alert: DriftAlert, *, event: str, delivery: int | None = None)
 
 # --- dispatch -----------------------------------------------------------------------------------
 
+# The delivery tasks, by their registered names (``apps.drift.tasks``): the tasks call this
+# module, so it sends them by name and never imports them.
+WEBHOOK_TASK = "drift.webhook_deliver"
+EMAIL_TASK = "drift.alert_email"
+
 
 def alert_notify(*, alert_id: int, event: str) -> list[int]:
     """Queue every notification of an alert event: the webhook message (when the project has a
@@ -124,8 +130,6 @@ def alert_notify(*, alert_id: int, event: str) -> list[int]:
 
     Call after the alert's change has committed (``transaction.on_commit``).
     """
-    from apps.drift import tasks
-
     alert = DriftAlert.objects.select_related(
         "project", "rubric", "version", "report", "resolved_by"
     ).get(pk=alert_id)
@@ -138,10 +142,10 @@ def alert_notify(*, alert_id: int, event: str) -> list[int]:
             )
             delivery.payload = alert_payload(alert, event=event, delivery=delivery.pk)
             delivery.save(update_fields=["payload"])
-            transaction.on_commit(partial(tasks.webhook_deliver.delay, delivery.pk))
+            transaction.on_commit(partial(celery_app.tasks[WEBHOOK_TASK].delay, delivery.pk))
         created.append(delivery.pk)
     if email_configured() and admin_emails(alert):
-        transaction.on_commit(partial(tasks.alert_email.delay, alert.pk, event))
+        transaction.on_commit(partial(celery_app.tasks[EMAIL_TASK].delay, alert.pk, event))
     return created
 
 

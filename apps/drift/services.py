@@ -41,6 +41,7 @@ from apps.drift.stats import PairedOutcomes, compute_drift_report, flip_moves
 from apps.judging import services as judging_services
 from apps.judging.models import JudgeConfig, JudgingRun, RunStatus
 from apps.rubrics.models import Rubric, RubricVersion
+from rubricstudio.celery import app as celery_app
 
 log = logging.getLogger(__name__)
 
@@ -181,10 +182,13 @@ def _lock_rubric(rubric_id: int) -> Rubric:
     return Rubric.objects.select_for_update().get(pk=rubric_id)
 
 
-def _dispatch_await(report_id: int) -> None:
-    from apps.drift import tasks
+# Sent by its registered name (``apps.drift.tasks``): the tasks call these services, so this
+# module never imports them.
+AWAIT_REPORT_TASK = "drift.await_report_runs"
 
-    tasks.await_report_runs.delay(report_id)
+
+def _dispatch_await(report_id: int) -> None:
+    celery_app.tasks[AWAIT_REPORT_TASK].delay(report_id)
 
 
 # --- building a report --------------------------------------------------------------------------

@@ -46,8 +46,10 @@ from apps.judging.options import CHOICES, constraint_arguments, judge_options
 from apps.judging.parsing import extract_json_object
 from apps.judging.prompting import make_request
 from apps.judging.protocol import to_pair_verdict
+from apps.judging.services.configs import backend_config_for, judge_config_errors
 from apps.judging.types import ORDERS, JudgeRequest, JudgeResult, Mode, Order, PairText
 from apps.rubrics.spec import CriterionSpec, RubricSpec
+from rubricstudio.celery import app as celery_app
 
 log = logging.getLogger(__name__)
 
@@ -641,13 +643,16 @@ def _format_recommendations(
     return []
 
 
+# The check task, by its registered name (``apps.judging.tasks``): the tasks call this module,
+# so it sends the task by name and never imports them.
+CHECK_TASK = "judging.judge_check"
+
+
 # --- services ---------------------------------------------------------------------------------
 
 
 def backend_config(judge: JudgeConfig) -> BackendConfig:
     """The backend configuration of ``judge`` (the same as a run's, key from the environment)."""
-    from apps.judging.services import backend_config_for
-
     return backend_config_for(judge)
 
 
@@ -676,9 +681,7 @@ def judge_check_start(*, actor: Any, judge: JudgeConfig, dispatch: bool = True) 
         )
         audit_event_record(actor=actor, action="judge.check", obj=check, after={"judge": judge.pk})
         if dispatch:
-            from apps.judging import tasks
-
-            transaction.on_commit(partial(tasks.judge_check.delay, check.pk))
+            transaction.on_commit(partial(celery_app.tasks[CHECK_TASK].delay, check.pk))
     return check
 
 
@@ -741,8 +744,6 @@ def judge_check_apply(
     change is audited with the values before and after. Raises ``ValidationError`` naming
     ``codes`` for an unknown recommendation, ``check`` for a check with nothing to apply.
     """
-    from apps.judging.services import judge_config_errors
-
     recs = {r["code"]: r for r in check.recommendations}
     if codes is None:
         codes = list(recs)

@@ -31,12 +31,13 @@ from django.conf import settings
 from django.db import connection
 
 from apps.judging import services
-from apps.judging.models import Backend
+from apps.judging.check import judge_check_execute
+from apps.judging.models import JudgeCheck
 
 log = logging.getLogger(__name__)
 
 TEST_DELAY_ENV = "RUBRICSTUDIO_TEST_CHUNK_DELAY_S"
-MAX_RETRIES = int(getattr(settings, "JUDGING_CHUNK_RETRIES", 3))
+MAX_RETRIES = services.CHUNK_RETRIES
 BACKOFF_FACTOR_S = 2
 BACKOFF_MAX_S = 120
 
@@ -102,32 +103,24 @@ def judge_chunk_gpu(self: Task, run_id: int, index: int) -> Any:
     return _judge_chunk(self, run_id, index)
 
 
-_BY_BACKEND: dict[str, Task] = {
-    Backend.OFFLINE.value: judge_chunk,
-    Backend.OPENAI.value: judge_chunk_api,
-    Backend.LOCAL.value: judge_chunk_gpu,
+_CHUNK_TASKS: dict[str, Task] = {
+    task.name: task for task in (judge_chunk, judge_chunk_api, judge_chunk_gpu)
 }
 
 
 def chunk_task_for(backend: str) -> Task:
     """The chunk task whose name routes a chunk of this backend to the right queue."""
-    return _BY_BACKEND.get(backend, judge_chunk)
+    return _CHUNK_TASKS[services.chunk_task_name(backend)]
 
 
 def queue_for(backend: str) -> str:
     """The queue the chunks of this backend go to, as Celery's router sends them."""
-    from rubricstudio.celery import app
-
-    route = app.amqp.router.route({}, chunk_task_for(backend).name, args=(), kwargs={})
-    return str(route["queue"].name)
+    return services.chunk_queue_for(backend)
 
 
 @shared_task(name="judging.judge_check", ignore_result=True, acks_late=True)
 def judge_check(check_id: int) -> str:
     """Run a judge check (queue ``api``: it waits on the judge's endpoint)."""
-    from apps.judging.check import judge_check_execute
-    from apps.judging.models import JudgeCheck
-
     check = JudgeCheck.objects.filter(pk=check_id).first()
     if check is None or check.is_finished:
         return "skipped"

@@ -84,7 +84,7 @@ def test_a_beater_beats_from_its_own_thread_until_the_block_ends(project: Any) -
     old = run.heartbeat_at
     assert old is not None
     # The beat a chunk at work runs (claim, then run heartbeat).
-    beater = liveness.Beater(lambda: services._chunk_beat(run.pk, 0), every=0.05)
+    beater = liveness.Beater(lambda: services.chunks._chunk_beat(run.pk, 0), every=0.05)
     with beater:
         assert beater.running
         deadline = 400
