@@ -24,7 +24,13 @@ what is still pending (after a worker died or the broker lost messages), and
 went silent (a chunk at work beats both every few seconds; see ``apps.core.liveness``).
 """
 
-from apps.judging.services.cache import CachedAnswer, ResultRow, cache_store, judge_texts_cached
+from apps.judging.services.cache import (
+    CachedAnswer,
+    ResultRow,
+    backend_answers,
+    cache_store,
+    judge_texts_cached,
+)
 from apps.judging.services.chunks import (
     ChunkOutcome,
     chunk_fail,
@@ -76,6 +82,7 @@ __all__ = [
     "ChunkOutcome",
     "ResultRow",
     "RunNotActive",
+    "backend_answers",
     "backend_config_for",
     "cache_store",
     "chunk_fail",

@@ -19,7 +19,7 @@ from apps.judging.models import (
 from apps.judging.prompting import make_request
 from apps.judging.protocol import criteria_to_pair, to_pair_verdict
 from apps.judging.services.configs import judge_backend, judge_mode
-from apps.judging.types import JudgeResult, Order, PairText
+from apps.judging.types import JudgeRequest, JudgeResult, Order, PairText
 from apps.rubrics.spec import RubricSpec
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,22 @@ def cache_store(rows: Sequence[ResultRow]) -> None:
     )
 
 
+def backend_answers(
+    judge: JudgeConfig, requests: Sequence[JudgeRequest], indexes: Sequence[int]
+) -> dict[int, JudgeResult]:
+    """The backend's answers to ``requests[i]`` for each ``i`` in ``indexes`` (the cache
+    misses), by index; one batch, none when nothing is missing."""
+    if not indexes:
+        return {}
+    answers = judge_backend(judge).judge_batch([requests[i] for i in indexes])
+    if len(answers) != len(indexes):
+        raise RuntimeError(
+            f"the {judge.backend} backend returned {len(answers)} results for "
+            f"{len(indexes)} requests"
+        )
+    return dict(zip(indexes, answers, strict=True))
+
+
 @dataclass
 class CachedAnswer:
     """One order of one pair judged for a caller that keeps its own records (no ``Judgment``).
@@ -136,15 +152,7 @@ def judge_texts_cached(
         )
     }
     misses = [i for i, key in enumerate(keys) if key not in hits]
-    fresh: dict[int, JudgeResult] = {}
-    if misses:
-        answers = judge_backend(judge).judge_batch([requests[i] for i in misses])
-        if len(answers) != len(misses):
-            raise RuntimeError(
-                f"the {judge.backend} backend returned {len(answers)} results for "
-                f"{len(misses)} requests"
-            )
-        fresh = dict(zip(misses, answers, strict=True))
+    fresh = backend_answers(judge, requests, misses)
     out: list[CachedAnswer] = []
     to_store: list[ResultRow] = []
     for i, (key, _pair, order) in enumerate(items):

@@ -32,8 +32,8 @@ from apps.judging.models import (
 from apps.judging.options import judge_options
 from apps.judging.prompting import make_request
 from apps.judging.protocol import criteria_to_pair, to_pair_verdict
-from apps.judging.services.cache import ResultRow, cache_store, rows_json
-from apps.judging.services.configs import judge_backend, judge_mode
+from apps.judging.services.cache import ResultRow, backend_answers, cache_store, rows_json
+from apps.judging.services.configs import judge_mode
 from apps.judging.services.finish import ACTIVE_RUN_STATUSES, finalize_if_complete, run_fail
 from apps.judging.types import JudgeRequest, JudgeResult, Order, PairText
 from apps.rubrics.models import RubricVersion
@@ -169,6 +169,24 @@ def _judge_items(
     run: JudgingRun, items: Sequence[tuple[int, int, str]]
 ) -> tuple[list[ResultRow], int]:
     """Results for the items: copied from the cache where possible, from the backend otherwise."""
+    requests, keys = _requests_for(run, items)
+    hits = _cache_hits(keys) if run.use_cache else {}
+    misses = [i for i, key in enumerate(keys) if key not in hits]
+    results = backend_answers(run.judge, requests, misses)
+    rows: list[ResultRow] = []
+    for i, (judgment_id, _pair_id, order) in enumerate(items):
+        hit = hits.get(keys[i])
+        if hit is not None:
+            rows.append(_hit_row(judgment_id, keys[i], hit))
+        else:
+            rows.append(_fresh_row(judgment_id, keys[i], order, results[i]))  # type: ignore[arg-type]
+    return rows, len(misses)
+
+
+def _requests_for(
+    run: JudgingRun, items: Sequence[tuple[int, int, str]]
+) -> tuple[list[JudgeRequest], list[str]]:
+    """The judge request of each item and its judging-cache key, in the items' order."""
     judge = run.judge
     spec = _spec_for(run.rubric_version)
     mode = judge_mode(judge)
@@ -194,86 +212,72 @@ def _judge_items(
         )
         requests.append(request)
         keys.append(cache_key(messages=request.messages, fingerprint=fingerprint, order=order))
+    return requests, keys
 
-    hits: dict[str, dict[str, Any]] = {}
-    if run.use_cache:
-        hits = {
-            row["key"]: dict(row)
-            for row in CachedJudgment.objects.filter(key__in=set(keys)).values(
-                "key",
-                "verdict",
-                "p_first",
-                "rationale",
-                "criteria",
-                "raw_output",
-                "tokens_in",
-                "tokens_out",
-                "verdict_source",
-            )
-        }
-    misses = [i for i, key in enumerate(keys) if key not in hits]
-    results: dict[int, JudgeResult] = {}
-    if misses:
-        answers = judge_backend(judge).judge_batch([requests[i] for i in misses])
-        if len(answers) != len(misses):
-            raise RuntimeError(
-                f"the {judge.backend} backend returned {len(answers)} results for "
-                f"{len(misses)} requests"
-            )
-        results = dict(zip(misses, answers, strict=True))
 
-    rows: list[ResultRow] = []
-    for i, (judgment_id, _pair_id, order) in enumerate(items):
-        key = keys[i]
-        hit = hits.get(key)
-        if hit is not None:
-            rows.append(
-                ResultRow(
-                    id=judgment_id,
-                    status=JudgmentStatus.DONE,
-                    verdict=hit["verdict"],
-                    p_first=hit["p_first"],
-                    rationale=hit["rationale"],
-                    criteria=hit["criteria"] or {},
-                    raw_output=hit["raw_output"],
-                    tokens_in=hit["tokens_in"],
-                    tokens_out=hit["tokens_out"],
-                    latency_ms=0,
-                    attempts=0,
-                    error="",
-                    cached=True,
-                    cache_key=key,
-                    verdict_source=hit["verdict_source"],
-                )
-            )
-            continue
-        result = results[i]
-        shown_order: Order = order  # type: ignore[assignment]
-        # An error that consumed no tokens never reached the judge (HTTP errors after the
-        # backend's retries, an exception): the item failed. An answer without a verdict (a
-        # refusal, unparseable text) is the judge's answer: done, with verdict "invalid".
-        unanswered = bool(result.error) and not result.tokens_in and not result.tokens_out
-        rows.append(
-            ResultRow(
-                id=judgment_id,
-                status=JudgmentStatus.FAILED if unanswered else JudgmentStatus.DONE,
-                verdict=to_pair_verdict(result.verdict, shown_order),
-                p_first=result.p_first,
-                rationale=result.rationale,
-                criteria=criteria_to_pair(result.criteria, shown_order),
-                raw_output=result.raw_output,
-                tokens_in=max(0, int(result.tokens_in)),
-                tokens_out=max(0, int(result.tokens_out)),
-                latency_ms=max(0, int(result.latency_ms)),
-                attempts=max(0, int(result.attempts)),
-                error=result.error,
-                cached=False,
-                cache_key=key,
-                queue_ms=max(0, int(result.queue_ms)),
-                verdict_source=result.verdict_source if result.verdict != "invalid" else "",
-            )
+def _cache_hits(keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The cached answers among ``keys``, by key."""
+    return {
+        row["key"]: dict(row)
+        for row in CachedJudgment.objects.filter(key__in=set(keys)).values(
+            "key",
+            "verdict",
+            "p_first",
+            "rationale",
+            "criteria",
+            "raw_output",
+            "tokens_in",
+            "tokens_out",
+            "verdict_source",
         )
-    return rows, len(misses)
+    }
+
+
+def _hit_row(judgment_id: int, key: str, hit: dict[str, Any]) -> ResultRow:
+    """A judgment answered from the cache: done, no tokens spent, no call made."""
+    return ResultRow(
+        id=judgment_id,
+        status=JudgmentStatus.DONE,
+        verdict=hit["verdict"],
+        p_first=hit["p_first"],
+        rationale=hit["rationale"],
+        criteria=hit["criteria"] or {},
+        raw_output=hit["raw_output"],
+        tokens_in=hit["tokens_in"],
+        tokens_out=hit["tokens_out"],
+        latency_ms=0,
+        attempts=0,
+        error="",
+        cached=True,
+        cache_key=key,
+        verdict_source=hit["verdict_source"],
+    )
+
+
+def _fresh_row(judgment_id: int, key: str, order: Order, result: JudgeResult) -> ResultRow:
+    """A judgment answered by the backend, in the pair's own A/B terms."""
+    # An error that consumed no tokens never reached the judge (HTTP errors after the
+    # backend's retries, an exception): the item failed. An answer without a verdict (a
+    # refusal, unparseable text) is the judge's answer: done, with verdict "invalid".
+    unanswered = bool(result.error) and not result.tokens_in and not result.tokens_out
+    return ResultRow(
+        id=judgment_id,
+        status=JudgmentStatus.FAILED if unanswered else JudgmentStatus.DONE,
+        verdict=to_pair_verdict(result.verdict, order),
+        p_first=result.p_first,
+        rationale=result.rationale,
+        criteria=criteria_to_pair(result.criteria, order),
+        raw_output=result.raw_output,
+        tokens_in=max(0, int(result.tokens_in)),
+        tokens_out=max(0, int(result.tokens_out)),
+        latency_ms=max(0, int(result.latency_ms)),
+        attempts=max(0, int(result.attempts)),
+        error=result.error,
+        cached=False,
+        cache_key=key,
+        queue_ms=max(0, int(result.queue_ms)),
+        verdict_source=result.verdict_source if result.verdict != "invalid" else "",
+    )
 
 
 _UPDATE_FIELDS = (
