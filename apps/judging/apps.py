@@ -6,7 +6,10 @@ class JudgingConfig(AppConfig):
     label = "judging"
 
     def ready(self) -> None:
-        from apps.judging import dashboard  # noqa: F401 - registers the dashboard section
+        from apps.judging import (
+            dashboard,  # noqa: F401 - registers the dashboard section
+            tasks,  # noqa: F401 - registers the tasks services send by name
+        )
         from apps.judging.preview import version_prompt_preview
         from apps.rubrics.hooks import register_prompt_preview
 
