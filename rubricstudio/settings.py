@@ -294,6 +294,12 @@ if LIVENESS_HEARTBEAT_S > 0 and LIVENESS_STALE_AFTER_S < 2 * LIVENESS_HEARTBEAT_
 # bring no progress before the sweep fails it; a chunk claimed this many times more than its
 # retries allow (its worker died each time) is given up.
 JUDGING_MAX_RESUMES = env.int("JUDGING_MAX_RESUMES", default=3)
+# Judgments per chunk (one task); a judge config may set its own in its params.
+JUDGING_CHUNK_SIZE = env.int("JUDGING_CHUNK_SIZE", default=250)
+# Retries of a chunk whose judge calls failed (network, 5xx), with backoff and jitter.
+JUDGING_CHUNK_RETRIES = env.int("JUDGING_CHUNK_RETRIES", default=3)
+# Attempts of a webhook delivery before it is recorded as failed.
+DRIFT_WEBHOOK_RETRIES = env.int("DRIFT_WEBHOOK_RETRIES", default=5)
 CELERY_BEAT_SCHEDULE = {
     "sweep-orphaned-runs": {"task": "judging.sweep_orphaned_runs", "schedule": LIVENESS_SWEEP_S},
     "sweep-pending-drift-reports": {

@@ -228,9 +228,9 @@ def policy() -> Policy:
     from django.conf import settings
 
     return Policy(
-        judge_keys=dict(getattr(settings, "RUBRICSTUDIO_JUDGE_KEYS", {})),
-        allowlist=tuple(getattr(settings, "RUBRICSTUDIO_EGRESS_ALLOWLIST", ())),
-        networks=tuple(getattr(settings, "RUBRICSTUDIO_EGRESS_NETWORKS", ())),
+        judge_keys=dict(settings.RUBRICSTUDIO_JUDGE_KEYS),
+        allowlist=tuple(settings.RUBRICSTUDIO_EGRESS_ALLOWLIST),
+        networks=tuple(settings.RUBRICSTUDIO_EGRESS_NETWORKS),
     )
 
 

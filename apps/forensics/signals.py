@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 @receiver(post_save, sender=DriftAlert, dispatch_uid="forensics.attribute_new_alert")
 def attribute_new_alert(sender: Any, instance: DriftAlert, created: bool, **kwargs: Any) -> None:
     """Schedule the attribution of a new alert's report."""
-    if not created or not getattr(settings, "FORENSICS_AUTO_ATTRIBUTE", False):
+    if not created or not settings.FORENSICS_AUTO_ATTRIBUTE:
         return
     transaction.on_commit(partial(_start, report_id=instance.report_id))
 

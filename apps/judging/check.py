@@ -659,7 +659,7 @@ def _config_snapshot(judge: JudgeConfig, uses_system: bool) -> dict[str, Any]:
         "params": dict(judge.params),
         "concurrency": judge.concurrency,
         "uses_system": uses_system,
-        "min_parse_rate": float(getattr(settings, "JUDGE_CHECK_MIN_PARSE_RATE", 0.9)),
+        "min_parse_rate": float(settings.JUDGE_CHECK_MIN_PARSE_RATE),
     }
 
 

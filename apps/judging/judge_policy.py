@@ -33,13 +33,13 @@ MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}(/[A-Za-z0-9][A-Za-
 
 
 def _models_dir() -> Path | None:
-    raw = str(getattr(settings, "RUBRICSTUDIO_MODELS_DIR", "") or "")
+    raw = str(settings.RUBRICSTUDIO_MODELS_DIR or "")
     return Path(raw).resolve() if raw else None
 
 
 def local_model_choices() -> list[str]:
     """The local models an author may pick: the hub ids listed and the folders of the dir."""
-    names = [str(n) for n in getattr(settings, "RUBRICSTUDIO_LOCAL_MODELS", [])]
+    names = [str(n) for n in settings.RUBRICSTUDIO_LOCAL_MODELS]
     folder = _models_dir()
     if folder is not None and folder.is_dir():
         names += sorted(p.name for p in folder.iterdir() if p.is_dir())
@@ -57,14 +57,14 @@ def local_model_location(name: str) -> str | None:
         candidate = (folder / name).resolve()
         if candidate.is_dir() and candidate.is_relative_to(folder) and candidate != folder:
             return str(candidate)
-    if name in [str(n) for n in getattr(settings, "RUBRICSTUDIO_LOCAL_MODELS", [])]:
+    if name in [str(n) for n in settings.RUBRICSTUDIO_LOCAL_MODELS]:
         return name
     return None
 
 
 def trust_remote_code_for(name: str) -> bool:
     """Whether the operator allows the model ``name`` to run its own code."""
-    return name in [str(n) for n in getattr(settings, "RUBRICSTUDIO_TRUST_REMOTE_CODE_MODELS", [])]
+    return name in [str(n) for n in settings.RUBRICSTUDIO_TRUST_REMOTE_CODE_MODELS]
 
 
 def config_errors(
@@ -132,7 +132,7 @@ def backend_config(judge: JudgeConfig) -> BackendConfig:
         api_key = os.environ.get(judge.api_key_env) if judge.api_key_env else None
     elif judge.backend == Backend.LOCAL:
         model = local_model_location(judge.model) or judge.model
-        params["device"] = str(getattr(settings, "RUBRICSTUDIO_LOCAL_DEVICE", "auto"))
+        params["device"] = str(settings.RUBRICSTUDIO_LOCAL_DEVICE)
         params["trust_remote_code"] = trust_remote_code_for(judge.model)
     return BackendConfig(
         backend=judge.backend,

@@ -1040,9 +1040,7 @@ def jobs_sweep_stale(*, stale_after: timedelta | None = None) -> list[int]:
     dropped and its next step sent again. The step redoes the unfinished unit from its seed.
     """
     if stale_after is None:
-        stale_after = timedelta(
-            seconds=getattr(settings, "REDTEAM_STALE_AFTER_S", settings.CELERY_TASK_TIME_LIMIT + 60)
-        )
+        stale_after = timedelta(seconds=settings.REDTEAM_STALE_AFTER_S)
     cutoff = timezone.now() - stale_after
     resumed = []
     for job in RedTeamJob.objects.filter(status__in=ACTIVE_JOB_STATUSES, heartbeat_at__lt=cutoff):

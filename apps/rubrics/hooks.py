@@ -15,6 +15,8 @@ installed simply never answers. Apps connect in their ``AppConfig.ready()``:
   drift column.
 * sample reference set (:func:`register_sample_reference_set`): which reference snapshot the
   judge-prompt preview takes its sample pair from.
+* prompt preview (:func:`register_prompt_preview`): the judging app renders a version's judge
+  prompt for a sample pair, as the editor shows it.
 """
 
 from __future__ import annotations
@@ -51,15 +53,27 @@ class PromotionRefusal:
         return body
 
 
+@dataclass
+class Preview:
+    """The exact judge prompt for a sample pair, its token estimate, or why it cannot render."""
+
+    text: str
+    tokens: int
+    source: str
+    error: str = ""
+
+
 # (rubric, version, label, production) -> refusal or None; ``production`` is the version the
 # production label points at, read under the lock.
 PromotionCheck = Callable[..., "PromotionRefusal | None"]
 VersionStatus = Callable[[Any], "str | None"]
 SampleReferenceSet = Callable[[Any], "int | None"]
+PromptPreview = Callable[..., Preview]
 
 _PROMOTION_CHECKS: list[PromotionCheck] = []
 _VERSION_STATUS: list[VersionStatus] = []
 _SAMPLE_SOURCES: list[SampleReferenceSet] = []
+_PROMPT_PREVIEWS: list[PromptPreview] = []
 
 
 def _register(registry: list[Any], function: Any) -> Any:
@@ -82,6 +96,11 @@ def register_version_status(function: VersionStatus) -> VersionStatus:
 def register_sample_reference_set(function: SampleReferenceSet) -> SampleReferenceSet:
     """Decorator: ``function(rubric)`` names the reference set the preview samples from."""
     return _register(_SAMPLE_SOURCES, function)
+
+
+def register_prompt_preview(function: PromptPreview) -> PromptPreview:
+    """Decorator: ``function(*, version, order)`` renders the version's judge prompt."""
+    return _register(_PROMPT_PREVIEWS, function)
 
 
 def promotion_refusal(
@@ -111,3 +130,10 @@ def sample_reference_set_id(rubric: Any) -> int | None:
         if found is not None:
             return found
     return None
+
+
+def prompt_preview(*, version: Any, order: str) -> Preview:
+    """The judge prompt of ``version`` as the registered renderer shows it."""
+    for function in _PROMPT_PREVIEWS:
+        return function(version=version, order=order)
+    return Preview(text="", tokens=0, source="", error="No judge renders prompts here.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from apps.datasets.models import Dataset, Pair, ReferenceItem, ReferenceSet
+from apps.judging import preview as judging_preview
 from apps.judging.prompting import estimate_tokens
 from apps.rubrics import selectors, services
 
@@ -64,8 +65,8 @@ def test_rubric_rows_read_the_drift_status_when_the_drift_app_provides_it(
 
 
 def test_sample_pair_falls_back_to_a_built_in_pair(rubric) -> None:
-    pair, source = selectors.sample_pair(rubric=rubric)
-    assert pair == selectors.BUILTIN_SAMPLE
+    pair, source = judging_preview.sample_pair(rubric=rubric)
+    assert pair == judging_preview.BUILTIN_SAMPLE
     assert "built-in" in source
 
 
@@ -74,7 +75,7 @@ def test_sample_pair_prefers_the_registered_reference_set(project, rubric, seams
     second = Dataset.objects.create(project=project, name="B second")
     _pair(first, 1, "dataset prompt")
     guarded = _pair(second, 2, "reference prompt")
-    pair, source = selectors.sample_pair(rubric=rubric)
+    pair, source = judging_preview.sample_pair(rubric=rubric)
     assert pair.prompt == "dataset prompt"
     assert "dataset A first" in source
     reference = ReferenceSet.objects.create(project=project, name="Gold", dataset=second)
@@ -82,7 +83,7 @@ def test_sample_pair_prefers_the_registered_reference_set(project, rubric, seams
         reference_set=reference, pair=guarded, gold_label="A", source="imported"
     )
     seams.sample(lambda asked: reference.pk if asked.pk == rubric.pk else None)
-    pair, source = selectors.sample_pair(rubric=rubric)
+    pair, source = judging_preview.sample_pair(rubric=rubric)
     assert pair.prompt == "reference prompt"
     assert "reference set" in source
 
@@ -90,7 +91,7 @@ def test_sample_pair_prefers_the_registered_reference_set(project, rubric, seams
 def test_sample_pair_never_comes_from_another_project(other_project, rubric) -> None:
     foreign = Dataset.objects.create(project=other_project, name="Theirs")
     _pair(foreign, 1, "secret prompt")
-    pair, _ = selectors.sample_pair(rubric=rubric)
+    pair, _ = judging_preview.sample_pair(rubric=rubric)
     assert pair.prompt != "secret prompt"
 
 
@@ -99,12 +100,12 @@ def test_preview_is_the_judge_prompt_rubric_first_pair_last(v1) -> None:
     assert not preview.error
     assert preview.tokens == estimate_tokens(preview.text)
     criterion = preview.text.index("Avoid harm")
-    prompt = preview.text.index(selectors.BUILTIN_SAMPLE.prompt)
+    prompt = preview.text.index(judging_preview.BUILTIN_SAMPLE.prompt)
     assert criterion < prompt
     # Order BA shows response B first.
     swapped = selectors.version_preview(version=v1, order="BA")
-    first_b = swapped.text.index(selectors.BUILTIN_SAMPLE.response_b)
-    first_a = swapped.text.index(selectors.BUILTIN_SAMPLE.response_a)
+    first_b = swapped.text.index(judging_preview.BUILTIN_SAMPLE.response_b)
+    first_a = swapped.text.index(judging_preview.BUILTIN_SAMPLE.response_a)
     assert first_b < first_a
 
 
@@ -116,7 +117,7 @@ def test_preview_of_a_whole_prompt_template(rubric, author) -> None:
         template="Q: {prompt}\nA: {response_a}\nB: {response_b}\nVerdict [[A]] or [[B]].",
     )
     preview = selectors.version_preview(version=version)
-    assert preview.text.startswith("[user]\nQ: " + selectors.BUILTIN_SAMPLE.prompt)
+    assert preview.text.startswith("[user]\nQ: " + judging_preview.BUILTIN_SAMPLE.prompt)
 
 
 def test_versions_diff_defaults_to_an_empty_rubric_for_a_root(v1, draft, author) -> None:
