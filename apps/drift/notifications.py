@@ -73,7 +73,7 @@ def verify_signature(body: bytes, header: str | None, secret: str) -> bool:
 
 
 def _absolute(path: str) -> str:
-    base = str(getattr(settings, "RUBRICSTUDIO_BASE_URL", "") or "").rstrip("/")
+    base = str(settings.RUBRICSTUDIO_BASE_URL or "").rstrip("/")
     return f"{base}{path}" if base else path
 
 
@@ -245,9 +245,9 @@ def _record(delivery: WebhookDelivery, outcome: Attempt, *, final: bool) -> None
 def email_configured() -> bool:
     """Whether Django's mail settings can send: any non-SMTP backend (console in development,
     memory in tests), or SMTP with an ``EMAIL_HOST``."""
-    backend = str(getattr(settings, "EMAIL_BACKEND", ""))
+    backend = str(settings.EMAIL_BACKEND)
     if backend.endswith("smtp.EmailBackend"):
-        return bool(getattr(settings, "EMAIL_HOST", ""))
+        return bool(settings.EMAIL_HOST)
     return not backend.endswith("dummy.EmailBackend")
 
 

@@ -98,7 +98,7 @@ def _no_verdict_summary(run_id: int, total: int) -> str:
     """The run's message when more than ``JUDGING_MAX_INVALID_SHARE`` of its answers came back
     without a verdict (empty when they did not): a run that produced mostly nothing must not
     look ``succeeded``. Answers, not failures: failed items are counted separately."""
-    limit = float(getattr(settings, "JUDGING_MAX_INVALID_SHARE", 0.5))
+    limit = float(settings.JUDGING_MAX_INVALID_SHARE)
     invalid = Judgment.objects.filter(
         run_id=run_id, status=JudgmentStatus.DONE, verdict=Verdict.INVALID
     )

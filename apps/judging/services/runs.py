@@ -63,7 +63,7 @@ CHUNK_TASK_NAMES: dict[str, str] = {
     Backend.LOCAL.value: "judging.judge_chunk_gpu",
 }
 # How often a chunk task retries a failing chunk before giving it up (its ``max_retries``).
-CHUNK_RETRIES = int(getattr(settings, "JUDGING_CHUNK_RETRIES", 3))
+CHUNK_RETRIES = int(settings.JUDGING_CHUNK_RETRIES)
 
 
 def chunk_task_name(backend: str) -> str:
@@ -83,11 +83,7 @@ def chunk_size_for(judge: JudgeConfig, requested: int | None = None) -> int:
     Clamped to [50, 500] and made even, so both orders of a pair land in the same chunk (the
     backends analyse a pair's texts once for both).
     """
-    raw = (
-        requested
-        or judge.params.get("chunk_size")
-        or getattr(settings, "JUDGING_CHUNK_SIZE", DEFAULT_CHUNK_SIZE)
-    )
+    raw = requested or judge.params.get("chunk_size") or settings.JUDGING_CHUNK_SIZE
     try:
         size = int(raw)
     except (TypeError, ValueError):
