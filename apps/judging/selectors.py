@@ -476,7 +476,9 @@ def judgment_evidence(run: JudgingRun, *, pair_id: int, order: str) -> JudgmentE
     if order not in ("AB", "BA"):
         return None
     judgment = (
-        Judgment.objects.select_related("pair").filter(run=run, pair_id=pair_id, order=order).first()
+        Judgment.objects.select_related("pair")
+        .filter(run=run, pair_id=pair_id, order=order)
+        .first()
     )
     if judgment is None:
         return None
