@@ -46,6 +46,14 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
+def _command_line(process: psutil.Process) -> str:
+    """A child's command line; empty for one that already exited (a zombie has none)."""
+    try:
+        return " ".join(process.cmdline())
+    except (psutil.ZombieProcess, psutil.NoSuchProcess):
+        return ""
+
+
 def _alive(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
@@ -73,7 +81,7 @@ def test_a_signal_stops_the_web_server_and_the_worker(transactional_db: Any, sig
     try:
         wait_until(lambda: _answers(port), timeout=90)
         children = psutil.Process(studio.pid).children(recursive=True)
-        commands = [" ".join(child.cmdline()) for child in children]
+        commands = [_command_line(child) for child in children]
         assert any("runserver" in c for c in commands), commands
         assert any("celery" in c and "worker" in c for c in commands), commands
 
