@@ -23,7 +23,7 @@ from django.utils import timezone
 from apps.accounts.models import Project
 from apps.core import liveness
 from apps.datasets.models import Dataset, Pair, ReferenceItem, ReferenceSet
-from apps.judging.accounting import token_cost
+from apps.judging.accounting import cache_key, judge_fingerprint, token_cost
 from apps.judging.backends.offline import REFUSAL_WINDOW, is_refusal
 from apps.judging.models import (
     Backend,
@@ -459,6 +459,10 @@ class JudgmentEvidence:
     judge's mode and answer options): rendering is deterministic and published versions never
     change, so the rebuilt messages are the ones sent (the cache key is a hash of the same text).
     ``render_error`` says why they could not be rebuilt (a template missing a placeholder).
+    The judge config can be edited after the run (a check's recommendations change its prompt
+    layout), so ``verified`` says whether the rebuilt messages hash to the cache key the
+    judgment stored when it was sent: True, they are the very messages; False, the config
+    changed since; None, nothing stored to compare with (a judgment still pending).
     """
 
     judgment: Judgment
@@ -466,6 +470,7 @@ class JudgmentEvidence:
     gold: str | None
     messages: tuple[dict[str, str], ...]
     render_error: str
+    verified: bool | None
     cost: Decimal
     other_order: str
 
@@ -506,12 +511,21 @@ def judgment_evidence(run: JudgingRun, *, pair_id: int, order: str) -> JudgmentE
         )
     except ValueError as exc:
         render_error = str(exc)
+    verified: bool | None = None
+    if judgment.cache_key and messages:
+        fingerprint = judge_fingerprint(
+            backend=judge.backend, model=judge.model, params=judge.params
+        )
+        verified = judgment.cache_key == cache_key(
+            messages=messages, fingerprint=fingerprint, order=order
+        )
     return JudgmentEvidence(
         judgment=judgment,
         pair=pair,
         gold=gold,
         messages=messages,
         render_error=render_error,
+        verified=verified,
         # A cached answer cost nothing in this run: its tokens count as savings.
         cost=Decimal(0)
         if judgment.cached

@@ -82,6 +82,7 @@ def test_judgment_page_shows_the_evidence(project: Any, members: dict[str, Any])
     assert re.findall(r'data-message-role="(\w+)"', html) == ["user"]
     assert escape(messages[0]["content"]) in html
     assert escape(judgment.raw_output) in html
+    assert "data-prompt-verified" in html and "data-prompt-changed" not in html
     # The other order is one click away.
     assert f'href="{_url(run, judgment.pair_id, "AB")}" data-other-order' in html
 
@@ -143,3 +144,15 @@ def test_run_table_links_every_row_and_keeps_rationales_whole(
     ).content.decode()
     assert "<html" not in partial and 'id="run-pairs"' in partial
     assert "data-judgment-link" in partial
+
+
+def test_judgment_page_says_when_the_judge_changed_since(
+    project: Any, members: dict[str, Any]
+) -> None:
+    run = _run(project, n_pairs=2)
+    pair_id = Judgment.objects.filter(run=run).values_list("pair_id", flat=True).first()
+    assert pair_id is not None
+    run.judge.params = {**run.judge.params, "prompt_layout": "merged"}
+    run.judge.save(update_fields=["params"])
+    html = _client(members["viewer"]).get(_url(run, pair_id, "AB")).content.decode()
+    assert "data-prompt-changed" in html and "data-prompt-verified" not in html
