@@ -15,6 +15,7 @@ class DriftConfig(AppConfig):
             gate,
             selectors,
             services,
+            tasks,  # noqa: F401 - registers the tasks the services dispatch by name
         )
         from apps.rubrics import hooks
 

@@ -39,6 +39,7 @@ from apps.drift.models import (
     ReportStatus,
     ReportTrigger,
 )
+from apps.drift.services.checks import drift_check_start
 from apps.rubrics.hooks import PromotionRefusal
 from apps.rubrics.models import Rubric, RubricVersion
 
@@ -87,13 +88,11 @@ def _start_missing(
 ) -> PromotionRefusal:
     """Follow-up of a refusal: start the missing comparisons (after the refused transaction),
     and say where to watch them."""
-    from apps.drift import services
-
     version = RubricVersion.objects.select_related("rubric__project").get(pk=version_id)
     started: list[DriftReport] = []
     for baseline in RubricVersion.objects.filter(pk__in=baseline_ids, rubric_id=rubric_id):
         try:
-            report = services.drift_check_start(
+            report = drift_check_start(
                 actor=None, version=version, baseline=baseline, trigger=ReportTrigger.PROMOTION
             )
         except ValidationError as exc:

@@ -22,10 +22,10 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import httpx
+from celery import signature
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
@@ -122,10 +122,9 @@ def alert_notify(*, alert_id: int, event: str) -> list[int]:
     """Queue every notification of an alert event: the webhook message (when the project has a
     webhook URL) and the e-mail to the project's admins. Returns the new deliveries' ids.
 
-    Call after the alert's change has committed (``transaction.on_commit``).
+    Call after the alert's change has committed (``transaction.on_commit``). The tasks are
+    named, not imported: ``tasks`` imports this module (``DriftConfig.ready`` registers them).
     """
-    from apps.drift import tasks
-
     alert = DriftAlert.objects.select_related(
         "project", "rubric", "version", "report", "resolved_by"
     ).get(pk=alert_id)
@@ -138,10 +137,10 @@ def alert_notify(*, alert_id: int, event: str) -> list[int]:
             )
             delivery.payload = alert_payload(alert, event=event, delivery=delivery.pk)
             delivery.save(update_fields=["payload"])
-            transaction.on_commit(partial(tasks.webhook_deliver.delay, delivery.pk))
+            transaction.on_commit(signature("drift.webhook_deliver", args=(delivery.pk,)).delay)
         created.append(delivery.pk)
     if email_configured() and admin_emails(alert):
-        transaction.on_commit(partial(tasks.alert_email.delay, alert.pk, event))
+        transaction.on_commit(signature("drift.alert_email", args=(alert.pk, event)).delay)
     return created
 
 

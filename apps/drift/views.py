@@ -1,8 +1,9 @@
 """Drift pages: the alerts inbox, a report (or alert) with its evidence and the admin decision,
 a rubric's drift history, the drift guard form and the "check this version" action.
 
-Views stay thin: they load objects within the project, call selectors, services and the pure
-helpers (``charts``, ``explain``) and render. htmx requests get partials of the same template.
+Views stay thin: they load objects within the project, call selectors, services, the report
+presenter (``presenters``) and the pure helpers (``charts``, ``explain``) and render. htmx
+requests get partials of the same template.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
@@ -23,34 +22,16 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from apps.accounts.permissions import Capability, ProjectAccessMixin
 from apps.core.htmx import is_partial_request, no_store, template_for
-from apps.drift import explain, selectors, services
-from apps.drift.charts import accuracy_chart, history_chart
-from apps.drift.explain import DASH
+from apps.drift import explain, presenters, selectors, services
+from apps.drift.charts import history_chart
 from apps.drift.filters import AlertFilter
 from apps.drift.forms import AnchorForm, GuardForm, ResolveForm
 from apps.drift.models import DriftAlert, DriftReport, ReportStatus
-from apps.rubrics.diff import diff_rubrics
 from apps.rubrics.models import Rubric, RubricVersion
 
 REPORT_TEMPLATE = "drift/report.html"
 ALERTS_PER_PAGE = 25
 REPORTS_PER_PAGE = 25
-FLIPS_PER_PAGE = 20
-DIFF_PARTIAL = "rubrics/partials/_diff.html"
-SCOPE_FIELDS = (
-    "n",
-    "baseline_accuracy",
-    "candidate_accuracy",
-    "delta",
-    "delta_ci",
-    "mcnemar_p",
-    "p_holm",
-    "q_bh",
-    "flip_rate",
-    "flips",
-    "mde",
-    "noise_floor",
-)
 
 
 def _field_errors(error: ValidationError) -> list[str]:
@@ -119,168 +100,7 @@ class ReportListView(ProjectAccessMixin, TemplateView):
         return context
 
 
-# --- one report ---------------------------------------------------------------------------------
-
-
-def _pct(value: float | None) -> str:
-    return "" if value is None else f"{value * 100:.1f}%"
-
-
-def _p(value: float | None) -> str:
-    if value is None:
-        return ""
-    return "<0.001" if value < 0.001 else f"{value:.3f}"
-
-
-def _scope_row(
-    name: str, scope: dict[str, Any], min_effect: float, flagged: set[str]
-) -> dict[str, Any]:
-    """One line of the statistics table, with its numbers already worded for the page."""
-    row = {field: scope.get(field) for field in SCOPE_FIELDS}
-    ci = scope.get("delta_ci") or [None, None]
-    noise = scope.get("noise_floor")
-    row.update(
-        name=name,
-        flagged=name in flagged,
-        baseline_pct=_pct(scope.get("baseline_accuracy")) or DASH,
-        candidate_pct=_pct(scope.get("candidate_accuracy")) or DASH,
-        delta_pts=explain.points(scope.get("delta")),
-        ci_pts=(
-            f"{ci[0] * 100:+.1f} to {ci[1] * 100:+.1f}"
-            if ci[0] is not None and ci[1] is not None
-            else ""
-        ),
-        p_text=_p(scope.get("mcnemar_p")),
-        holm_text=_p(scope.get("p_holm")),
-        bh_text=_p(scope.get("q_bh")),
-        flip_pct=_pct(scope.get("flip_rate")),
-        mde_text=f"{scope['mde'] * 100:.1f} pts" if scope.get("mde") is not None else "",
-        noise_text=_pct(noise) if noise is not None else "",
-        power_note=explain.power_note(int(scope.get("n") or 0), scope.get("mde"), min_effect),
-        noise_source=scope.get("noise_floor_source"),
-        directions=[
-            (key, explain.DIRECTION_TITLES[key], explain.direction_sentence(key, test), test)
-            for key, test in (scope.get("direction") or {}).items()
-        ],
-    )
-    return row
-
-
-FAMILY_TITLES = {"accuracy": "Accuracy drop", **explain.DIRECTION_TITLES}
-
-
-def _family_context(report: DriftReport) -> dict[str, Any]:
-    """The report's alert family (each test's raw and adjusted p) and its direction notes."""
-    family = report.stats.get("family") or {}
-    tests = [
-        {
-            "test": test.get("test"),
-            "title": FAMILY_TITLES.get(str(test.get("test")), str(test.get("test"))),
-            "scope": test.get("domain") or "all pairs",
-            "p_text": _p(test.get("p")),
-            "adjusted_text": _p(test.get("p_adjusted")),
-            "weight_text": f"{test['weight'] * 100:.1f}%" if test.get("weight") else "",
-            "survived": bool(test.get("survived")),
-        }
-        for test in family.get("tests") or []
-    ]
-    return {
-        "family_tests": tests,
-        "family_method": str(family.get("method") or "").capitalize(),
-        "direction_notes": list(report.stats.get("direction_notes") or []),
-    }
-
-
-def _rubric_diff(report: DriftReport) -> dict[str, Any]:
-    return diff_rubrics(
-        report.baseline_version.to_spec(), report.candidate_version.to_spec()
-    ).to_dict()
-
-
-def _diff_template() -> str | None:
-    try:
-        get_template(DIFF_PARTIAL)
-    except TemplateDoesNotExist:
-        return None
-    return DIFF_PARTIAL
-
-
-def report_context(
-    request: HttpRequest, report: DriftReport, capabilities: set[str], form: ResolveForm | None
-) -> dict[str, Any]:
-    """Everything the report page shows: chart, table, flags, notes, diff, flips, decision."""
-    alert = selectors.report_alert(report)
-    status = selectors.report_drift_status(report)
-    flags = list(report.flags or [])
-    overall = report.overall
-    by_domain = report.by_domain
-    thresholds = report.thresholds or {}
-    min_effect = float(thresholds.get("min_effect", 0.02))
-    flagged = {
-        str(flag.get("domain"))
-        for flag in flags
-        if flag.get("kind") in ("domain_drift", "masked_drift") and flag.get("domain")
-    }
-    rows = []
-    if overall:
-        rows.append(_scope_row("all pairs", overall, min_effect, flagged))
-    rows.extend(
-        _scope_row(name, by_domain[name], min_effect, flagged) for name in sorted(by_domain)
-    )
-
-    domain = request.GET.get("domain", "")
-    direction = request.GET.get("direction", "")
-    flips = selectors.filter_flips(
-        report.stats.get("flipped") or [], domain=domain, direction=direction
-    )
-    page = Paginator(flips, FLIPS_PER_PAGE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return {
-        "report": report,
-        "alert": alert,
-        "lineage": selectors.blocked_ancestry(report.candidate_version),
-        "status": status,
-        "waiting_runs": selectors.report_waiting_runs(report),
-        "status_badge": selectors.STATUS_BADGES.get(status, ""),
-        "diff_old_label": f"v{report.baseline_version.number}",
-        "diff_new_label": f"v{report.candidate_version.number}",
-        "chart": accuracy_chart(by_domain, overall, flagged=flagged) if overall else None,
-        "rows": rows,
-        "flags": [
-            (
-                flag,
-                explain.FLAG_TITLES.get(str(flag.get("kind")), str(flag.get("kind"))),
-                explain.explain_flag(flag, overall),
-            )
-            for flag in flags
-        ],
-        "power_notes": [row for row in rows if row["power_note"]],
-        **_family_context(report),
-        "overall_directions": rows[0]["directions"] if rows else [],
-        # A partial (the flip list) never shows the diff: skip computing it.
-        "diff": None if is_partial_request(request) else _rubric_diff(report),
-        "diff_template": _diff_template(),
-        "flips": selectors.flip_details(report, list(page.object_list)),
-        "flips_page": page,
-        "flips_total": len(report.stats.get("flipped") or []),
-        "flips_query": query.urlencode(),
-        "flip_domain": domain,
-        "flip_direction": direction,
-        "flip_domains": sorted(by_domain),
-        "direction_filters": [
-            (key, words) for key, (_, _, words) in selectors.DIRECTION_FILTERS.items()
-        ],
-        "deliveries": list(alert.deliveries.all()[:20]) if alert is not None else [],
-        "can_resolve": Capability.ALERT_RESOLVE.value in capabilities,
-        "form": form or ResolveForm(),
-        "pairs_compared": report.stats.get("pairs_compared"),
-        "thresholds_points": {
-            "min_effect": min_effect * 100,
-            "tolerance": float(thresholds.get("tolerance", 0.01)) * 100,
-            "alpha": thresholds.get("alpha"),
-        },
-    }
+# --- one report ----------------------------------------------------------------------------------
 
 
 class _ReportPageMixin(ProjectAccessMixin):
@@ -292,7 +112,13 @@ class _ReportPageMixin(ProjectAccessMixin):
     def render_report(
         self, report: DriftReport, *, form: ResolveForm | None = None, status: int = 200
     ) -> HttpResponse:
-        context = report_context(self.request, report, self.capabilities, form)
+        context = presenters.report_context(
+            report,
+            query=self.request.GET,
+            partial=is_partial_request(self.request),
+            capabilities=self.capabilities,
+            form=form,
+        )
         context.update(project=self.project, capabilities=self.capabilities)
         template = template_for(self.request, REPORT_TEMPLATE, "flips")
         return render(self.request, template, context, status=status)
@@ -377,7 +203,13 @@ class AlertResolveView(_ReportPageMixin, View):
                 if not partial:
                     return redirect("drift:alert", project=self.project.slug, alert=alert.pk)
         report = get_object_or_404(_report_queryset(), pk=alert.report_id)
-        context = report_context(request, report, self.capabilities, form if form.errors else None)
+        context = presenters.report_context(
+            report,
+            query=request.GET,
+            partial=partial,
+            capabilities=self.capabilities,
+            form=form if form.errors else None,
+        )
         context.update(project=self.project, capabilities=self.capabilities)
         if partial:
             # htmx swaps only 2xx answers, so a refused decision comes back as 200 with errors.
@@ -417,7 +249,7 @@ class RubricHistoryView(ProjectAccessMixin, TemplateView):
                 anchor_cells.append(
                     {
                         "name": "all" if name == "overall" else name,
-                        "accuracy": _pct(accuracy) if accuracy is not None else "",
+                        "accuracy": presenters.percent(accuracy) if accuracy is not None else "",
                         "delta": explain.points(delta) if delta is not None else "",
                         "drop": delta is not None and delta <= -min_effect,
                     }

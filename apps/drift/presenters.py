@@ -1,0 +1,212 @@
+"""How a drift report reads on its page: the statistics table, the alert family, flags and
+notes worded for people, the rubric diff and the page of flipped pairs.
+
+Kept apart from the views so they stay thin: a view loads the report and renders what
+:func:`report_context` returns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.http import QueryDict
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+
+from apps.accounts.permissions import Capability
+from apps.drift import explain, selectors
+from apps.drift.charts import accuracy_chart
+from apps.drift.explain import DASH
+from apps.drift.forms import ResolveForm
+from apps.drift.models import DriftReport
+from apps.rubrics.diff import diff_rubrics
+
+FLIPS_PER_PAGE = 20
+DIFF_PARTIAL = "rubrics/partials/_diff.html"
+SCOPE_FIELDS = (
+    "n",
+    "baseline_accuracy",
+    "candidate_accuracy",
+    "delta",
+    "delta_ci",
+    "mcnemar_p",
+    "p_holm",
+    "q_bh",
+    "flip_rate",
+    "flips",
+    "mde",
+    "noise_floor",
+)
+
+
+def percent(value: float | None) -> str:
+    """A share as a percentage with one decimal; empty when unknown."""
+    return "" if value is None else f"{value * 100:.1f}%"
+
+
+def p_text(value: float | None) -> str:
+    """A p-value as the table shows it (``<0.001`` below that); empty when unknown."""
+    if value is None:
+        return ""
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def scope_row(
+    name: str, scope: dict[str, Any], min_effect: float, flagged: set[str]
+) -> dict[str, Any]:
+    """One line of the statistics table, with its numbers already worded for the page."""
+    row = {field: scope.get(field) for field in SCOPE_FIELDS}
+    ci = scope.get("delta_ci") or [None, None]
+    noise = scope.get("noise_floor")
+    row.update(
+        name=name,
+        flagged=name in flagged,
+        baseline_pct=percent(scope.get("baseline_accuracy")) or DASH,
+        candidate_pct=percent(scope.get("candidate_accuracy")) or DASH,
+        delta_pts=explain.points(scope.get("delta")),
+        ci_pts=(
+            f"{ci[0] * 100:+.1f} to {ci[1] * 100:+.1f}"
+            if ci[0] is not None and ci[1] is not None
+            else ""
+        ),
+        p_text=p_text(scope.get("mcnemar_p")),
+        holm_text=p_text(scope.get("p_holm")),
+        bh_text=p_text(scope.get("q_bh")),
+        flip_pct=percent(scope.get("flip_rate")),
+        mde_text=f"{scope['mde'] * 100:.1f} pts" if scope.get("mde") is not None else "",
+        noise_text=percent(noise) if noise is not None else "",
+        power_note=explain.power_note(int(scope.get("n") or 0), scope.get("mde"), min_effect),
+        noise_source=scope.get("noise_floor_source"),
+        directions=[
+            (key, explain.DIRECTION_TITLES[key], explain.direction_sentence(key, test), test)
+            for key, test in (scope.get("direction") or {}).items()
+        ],
+    )
+    return row
+
+
+FAMILY_TITLES = {"accuracy": "Accuracy drop", **explain.DIRECTION_TITLES}
+
+
+def family_context(report: DriftReport) -> dict[str, Any]:
+    """The report's alert family (each test's raw and adjusted p) and its direction notes."""
+    family = report.stats.get("family") or {}
+    tests = [
+        {
+            "test": test.get("test"),
+            "title": FAMILY_TITLES.get(str(test.get("test")), str(test.get("test"))),
+            "scope": test.get("domain") or "all pairs",
+            "p_text": p_text(test.get("p")),
+            "adjusted_text": p_text(test.get("p_adjusted")),
+            "weight_text": f"{test['weight'] * 100:.1f}%" if test.get("weight") else "",
+            "survived": bool(test.get("survived")),
+        }
+        for test in family.get("tests") or []
+    ]
+    return {
+        "family_tests": tests,
+        "family_method": str(family.get("method") or "").capitalize(),
+        "direction_notes": list(report.stats.get("direction_notes") or []),
+    }
+
+
+def rubric_diff(report: DriftReport) -> dict[str, Any]:
+    """What changed between the report's two rubric versions."""
+    return diff_rubrics(
+        report.baseline_version.to_spec(), report.candidate_version.to_spec()
+    ).to_dict()
+
+
+def diff_template() -> str | None:
+    """The rubric diff partial, when the rubrics app provides it."""
+    try:
+        get_template(DIFF_PARTIAL)
+    except TemplateDoesNotExist:
+        return None
+    return DIFF_PARTIAL
+
+
+def report_context(
+    report: DriftReport,
+    *,
+    query: QueryDict,
+    partial: bool,
+    capabilities: set[str],
+    form: ResolveForm | None,
+) -> dict[str, Any]:
+    """Everything the report page shows: chart, table, flags, notes, diff, flips, decision.
+
+    ``query`` is the page's query string (flip filters and page number); a ``partial`` render
+    (the flip list alone) skips the rubric diff.
+    """
+    alert = selectors.report_alert(report)
+    status = selectors.report_drift_status(report)
+    flags = list(report.flags or [])
+    overall = report.overall
+    by_domain = report.by_domain
+    thresholds = report.thresholds or {}
+    min_effect = float(thresholds.get("min_effect", 0.02))
+    flagged = {
+        str(flag.get("domain"))
+        for flag in flags
+        if flag.get("kind") in ("domain_drift", "masked_drift") and flag.get("domain")
+    }
+    rows = []
+    if overall:
+        rows.append(scope_row("all pairs", overall, min_effect, flagged))
+    rows.extend(scope_row(name, by_domain[name], min_effect, flagged) for name in sorted(by_domain))
+
+    domain = query.get("domain", "")
+    direction = query.get("direction", "")
+    flips = selectors.filter_flips(
+        report.stats.get("flipped") or [], domain=domain, direction=direction
+    )
+    page = Paginator(flips, FLIPS_PER_PAGE).get_page(query.get("page"))
+    kept = query.copy()
+    kept.pop("page", None)
+    return {
+        "report": report,
+        "alert": alert,
+        "lineage": selectors.blocked_ancestry(report.candidate_version),
+        "status": status,
+        "waiting_runs": selectors.report_waiting_runs(report),
+        "status_badge": selectors.STATUS_BADGES.get(status, ""),
+        "diff_old_label": f"v{report.baseline_version.number}",
+        "diff_new_label": f"v{report.candidate_version.number}",
+        "chart": accuracy_chart(by_domain, overall, flagged=flagged) if overall else None,
+        "rows": rows,
+        "flags": [
+            (
+                flag,
+                explain.FLAG_TITLES.get(str(flag.get("kind")), str(flag.get("kind"))),
+                explain.explain_flag(flag, overall),
+            )
+            for flag in flags
+        ],
+        "power_notes": [row for row in rows if row["power_note"]],
+        **family_context(report),
+        "overall_directions": rows[0]["directions"] if rows else [],
+        # A partial (the flip list) never shows the diff: skip computing it.
+        "diff": None if partial else rubric_diff(report),
+        "diff_template": diff_template(),
+        "flips": selectors.flip_details(report, list(page.object_list)),
+        "flips_page": page,
+        "flips_total": len(report.stats.get("flipped") or []),
+        "flips_query": kept.urlencode(),
+        "flip_domain": domain,
+        "flip_direction": direction,
+        "flip_domains": sorted(by_domain),
+        "direction_filters": [
+            (key, words) for key, (_, _, words) in selectors.DIRECTION_FILTERS.items()
+        ],
+        "deliveries": list(alert.deliveries.all()[:20]) if alert is not None else [],
+        "can_resolve": Capability.ALERT_RESOLVE.value in capabilities,
+        "form": form or ResolveForm(),
+        "pairs_compared": report.stats.get("pairs_compared"),
+        "thresholds_points": {
+            "min_effect": min_effect * 100,
+            "tolerance": float(thresholds.get("tolerance", 0.01)) * 100,
+            "alpha": thresholds.get("alpha"),
+        },
+    }

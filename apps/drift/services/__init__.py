@@ -1,0 +1,72 @@
+"""Writes of the drift app: drift reports, the automatic check on publish, alert decisions and
+the rubric's drift guard.
+
+How a guarded publish flows (docs/judging-and-drift.md, "Drift between two rubric versions"):
+
+1. ``rubric_version_publish`` (rubrics app) calls :func:`drift_check_on_publish` after its commit.
+2. :func:`drift_check_start` finds the predecessor, reuses a finished run of it on the guard's
+   judge and reference set (or starts one), starts the candidate's run, and creates a pending
+   report, all in one transaction; the runs' chunks and the ``drift.await_report_runs`` task
+   are dispatched once it commits.
+3. ``drift.await_report_runs`` looks at the runs and re-schedules itself until both have ended,
+   then :func:`drift_report_build` computes the statistics, stores them, and opens an alert when
+   a flag is raised; the alert is audited and notified (webhook, e-mail).
+
+The package is split by concern: ``reports`` (creating, building, failing a report),
+``checks`` (the check of a version and the automatic checks), ``alerts`` (decisions on
+alerts) and ``guard`` (the guard's settings and anchor). Callers import the package: every
+public name is re-exported here.
+"""
+
+from apps.drift.services.alerts import DECISIONS, alert_resolve
+from apps.drift.services.checks import (
+    drift_check_on_publish,
+    drift_check_start,
+    guard_checks_start,
+    on_version_published,
+)
+from apps.drift.services.guard import (
+    guard_anchor_move,
+    guard_state,
+    on_label_moved,
+    rubric_guard_update,
+)
+from apps.drift.services.reports import (
+    ACTIVE_RUN_STATUSES,
+    BOOTSTRAP_SEED,
+    BUILT,
+    DRIFT_RUN_PURPOSE,
+    N_BOOTSTRAP,
+    UNUSABLE_RUN_STATUSES,
+    WAITING,
+    drift_report_advance,
+    drift_report_build,
+    drift_report_create,
+    drift_report_fail,
+    drift_reports_sweep,
+)
+
+__all__ = [
+    "ACTIVE_RUN_STATUSES",
+    "BOOTSTRAP_SEED",
+    "BUILT",
+    "DECISIONS",
+    "DRIFT_RUN_PURPOSE",
+    "N_BOOTSTRAP",
+    "UNUSABLE_RUN_STATUSES",
+    "WAITING",
+    "alert_resolve",
+    "drift_check_on_publish",
+    "drift_check_start",
+    "drift_report_advance",
+    "drift_report_build",
+    "drift_report_create",
+    "drift_report_fail",
+    "drift_reports_sweep",
+    "guard_anchor_move",
+    "guard_checks_start",
+    "guard_state",
+    "on_label_moved",
+    "on_version_published",
+    "rubric_guard_update",
+]

@@ -1,0 +1,257 @@
+"""The check of a version: reusing or starting the runs a comparison needs, the automatic
+check on publish and the guard's checks."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from apps.core.services import audit_event_record
+from apps.datasets.models import ReferenceSet
+from apps.drift import selectors
+from apps.drift.models import (
+    DriftReport,
+    ReportStatus,
+    ReportTrigger,
+)
+from apps.drift.services.reports import (
+    ACTIVE_RUN_STATUSES,
+    DRIFT_RUN_PURPOSE,
+    actor_user,
+    drift_report_build,
+    drift_report_create,
+    lock_rubric,
+)
+from apps.judging import services as judging_services
+from apps.judging.models import JudgeConfig, JudgingRun, RunStatus
+from apps.rubrics.models import RubricVersion
+
+log = logging.getLogger(__name__)
+
+# --- the check of a version ---------------------------------------------------------------------
+
+
+def _reusable_run(
+    *,
+    version: RubricVersion,
+    judge: JudgeConfig,
+    reference_set: ReferenceSet,
+    active_ok: bool,
+) -> JudgingRun | None:
+    """A run of ``version`` on this judge and snapshot that a report can use instead of a new one.
+
+    A succeeded run made after the judge config was last edited; failing that (and when
+    ``active_ok``), one still queued or running. Runs with failures are not reused: their invalid
+    verdicts would count as wrong answers.
+    """
+    runs = JudgingRun.objects.filter(
+        rubric_version=version, judge=judge, reference_set=reference_set
+    ).order_by("-created_at", "-pk")
+    if judge.updated_at is not None:
+        runs = runs.filter(created_at__gte=judge.updated_at)
+    finished = runs.filter(status=RunStatus.SUCCEEDED).first()
+    if finished is not None or not active_ok:
+        return finished
+    return runs.filter(status__in=ACTIVE_RUN_STATUSES).first()
+
+
+def drift_check_start(
+    *,
+    actor: Any,
+    version: RubricVersion,
+    baseline: RubricVersion | None = None,
+    judge: JudgeConfig | None = None,
+    reference_set: ReferenceSet | None = None,
+    trigger: str = ReportTrigger.MANUAL,
+    execute: bool = False,
+) -> DriftReport | None:
+    """Compare ``version`` with ``baseline`` (default: its predecessor) on a judge and snapshot
+    (default: the rubric's guard): reuse or start both runs and create the report.
+
+    A comparison that was made already (same versions, judge config and snapshot, a report that
+    did not fail) is not made again: its stored report, and so its decision, is returned (the
+    page, the API and ``drift_check`` alike). Returns None when there is nothing to compare
+    against (the first published version). With
+    ``execute`` the missing runs are judged in this process and the report is built before
+    returning (the command line); otherwise the runs go to the workers and the report is built
+    by ``drift.await_report_runs``. A run that cannot start (the rubric cannot be rendered, the
+    snapshot is empty...) gives a failed report that says why.
+    """
+    rubric = version.rubric
+    guard = selectors.guard_for(rubric)
+    judge = judge or guard.judge
+    reference_set = reference_set or guard.reference_set
+    errors: dict[str, list[str]] = {}
+    if judge is None:
+        errors["judge"] = ["Name a judge, or set the rubric's drift guard."]
+    if reference_set is None:
+        errors["reference_set"] = ["Name a reference set, or set the rubric's drift guard."]
+    if not version.is_published:
+        errors["candidate_version"] = ["Only published versions can be checked."]
+    if errors:
+        raise ValidationError(errors)
+    assert judge is not None and reference_set is not None  # narrowed by the checks above
+    if judge.project_id != rubric.project_id or reference_set.project_id != rubric.project_id:
+        raise ValidationError({"judge": ["The judge and reference set must be in this project."]})
+    baseline = baseline or selectors.drift_predecessor(version)
+    if baseline is None:
+        return None
+    if baseline.rubric.project_id != rubric.project_id:
+        raise ValidationError({"baseline_version": ["The baseline belongs to another project."]})
+
+    started: list[JudgingRun] = []
+
+    def run_for(target: RubricVersion) -> JudgingRun:
+        reused = _reusable_run(
+            version=target, judge=judge, reference_set=reference_set, active_ok=not execute
+        )
+        if reused is not None:
+            return reused
+        run = judging_services.run_start(
+            actor=actor,
+            rubric_version=target,
+            judge=judge,
+            reference_set=reference_set,
+            purpose=DRIFT_RUN_PURPOSE,
+            dispatch=not execute,
+        )
+        started.append(run)
+        return run
+
+    try:
+        with transaction.atomic():
+            lock_rubric(rubric.pk)
+            stored = selectors.comparison_report(
+                candidate=version, baseline=baseline, judge=judge, reference_set_id=reference_set.pk
+            )
+            if stored is not None and stored.status != ReportStatus.FAILED:
+                return stored
+            baseline_run = run_for(baseline)
+            candidate_run = run_for(version)
+            report = drift_report_create(
+                actor=actor,
+                baseline_run=baseline_run,
+                candidate_run=candidate_run,
+                trigger=trigger,
+                dispatch=not execute,
+            )
+    except ValidationError as exc:
+        return _failed_check(
+            actor=actor,
+            version=version,
+            baseline=baseline,
+            judge=judge,
+            reference_set=reference_set,
+            trigger=trigger,
+            reason="; ".join(exc.messages),
+        )
+    if execute:
+        for run in started:
+            judging_services.run_execute(run=run)
+        report = drift_report_build(report_id=report.pk)
+    return report
+
+
+def _failed_check(
+    *,
+    actor: Any,
+    version: RubricVersion,
+    baseline: RubricVersion,
+    judge: JudgeConfig,
+    reference_set: ReferenceSet,
+    trigger: str,
+    reason: str,
+) -> DriftReport:
+    """A failed report for a check whose runs could not even start, so the failure is visible."""
+    with transaction.atomic():
+        report = DriftReport.objects.create(
+            project_id=version.rubric.project_id,
+            rubric=version.rubric,
+            baseline_version=baseline,
+            candidate_version=version,
+            reference_set=reference_set,
+            judge=judge,
+            thresholds=asdict(selectors.guard_thresholds(version.rubric)),
+            trigger=trigger,
+            status=ReportStatus.FAILED,
+            error=f"The runs could not start: {reason}"[:4000],
+            created_by=actor_user(actor),
+            finished_at=timezone.now(),
+        )
+        audit_event_record(
+            actor=actor, action="drift_report.fail", obj=report, after={"reason": report.error}
+        )
+    return report
+
+
+def drift_check_on_publish(*, version_id: int) -> DriftReport | None:
+    """Start the drift checks of a guarded rubric's newly published version.
+
+    Connected to ``apps.rubrics.hooks.version_published`` (sent after the publish commits). The
+    version is compared with the production version, with the guard's anchor and, for its
+    author, with its parent where that differs (with its predecessor while the rubric has neither
+    production nor an anchor). Returns the first report (the one against production when there
+    is a production version). Does nothing for an unguarded rubric or the first published
+    version. Never raises: the version is published whatever happens here, and a check that
+    could not start leaves a failed report (or a log line) rather than an error page.
+    """
+    version = RubricVersion.objects.select_related("rubric", "parent").filter(pk=version_id).first()
+    if version is None or not version.is_published:
+        return None
+    guard = selectors.guard_for(version.rubric)
+    if not guard.is_complete:
+        return None
+    production = selectors.production_version(version.rubric)
+    reports: list[DriftReport] = []
+    for baseline in selectors.guard_baselines(version, guard=guard, production=production):
+        try:
+            report = drift_check_start(
+                actor=None,
+                version=version,
+                baseline=baseline.version,
+                trigger=ReportTrigger.PUBLISH,
+            )
+        except Exception:
+            log.exception(
+                "the drift check of rubric version %s against %s could not start",
+                version_id,
+                baseline.words,
+            )
+            continue
+        if report is not None:
+            reports.append(report)
+    return reports[0] if reports else None
+
+
+def guard_checks_start(
+    *, actor: Any, version: RubricVersion, trigger: str = ReportTrigger.MANUAL
+) -> list[DriftReport]:
+    """Start (or find) every comparison the guard makes for ``version``: against production,
+    the anchor and its parent (see ``selectors.guard_baselines``); the gating ones first.
+
+    Without a complete guard, the version is compared with its predecessor on nothing, which
+    raises the ``ValidationError`` that names the missing judge or reference set.
+    """
+    guard = selectors.guard_for(version.rubric)
+    if not guard.is_complete:
+        report = drift_check_start(actor=actor, version=version, trigger=trigger)
+        return [report] if report is not None else []
+    production = selectors.production_version(version.rubric)
+    reports = []
+    for baseline in selectors.guard_baselines(version, guard=guard, production=production):
+        report = drift_check_start(
+            actor=actor, version=version, baseline=baseline.version, trigger=trigger
+        )
+        if report is not None:
+            reports.append(report)
+    return reports
+
+
+def on_version_published(sender: Any, version_id: int, **kwargs: Any) -> None:
+    """Receiver of ``apps.rubrics.hooks.version_published`` (connected in ``DriftConfig``)."""
+    drift_check_on_publish(version_id=version_id)
