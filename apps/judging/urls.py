@@ -24,6 +24,11 @@ urlpatterns = [
         name="check_apply",
     ),
     path("<int:run>/", views.RunDetailView.as_view(), name="detail"),
+    path(
+        "<int:run>/pairs/<int:pair>/<str:order>/",
+        views.JudgmentDetailView.as_view(),
+        name="judgment",
+    ),
     path("<int:run>/progress/", views.RunProgressView.as_view(), name="progress"),
     path("<int:run>/cancel/", views.RunCancelView.as_view(), name="cancel"),
     path("<int:run>/resume/", views.RunResumeView.as_view(), name="resume"),

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views import View
@@ -175,6 +175,25 @@ class RunDetailView(ProjectAccessMixin, TemplateView):
             "verdicts": Verdict.values,
             "correctness_values": selectors.CORRECTNESS,
         }
+
+
+class JudgmentDetailView(ProjectAccessMixin, TemplateView):
+    """One pair in one order of a run: the messages sent, the raw answer, the parsed verdict and
+    how it was obtained, log-probabilities, tokens, latency, cost, cache and retries."""
+
+    template_name = "judging/judgment_detail.html"
+    required_capability = Capability.RUN_VIEW
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        run = _get_run(self, self.kwargs["run"])
+        evidence = selectors.judgment_evidence(
+            run, pair_id=self.kwargs["pair"], order=self.kwargs["order"]
+        )
+        if evidence is None:
+            raise Http404("This run has no judgment of that pair in that order.")
+        context.update(run=run, evidence=evidence, judgment=evidence.judgment, pair=evidence.pair)
+        return context
 
 
 class RunProgressView(ProjectAccessMixin, View):

@@ -254,3 +254,20 @@ def test_dashboard_card_counts_open_alerts(
     client.force_login(members["annotator"])
     html = client.get(reverse("dashboard", kwargs={"project": project.slug})).content.decode()
     assert "Drift alerts" not in html
+
+
+def test_flips_link_to_both_runs_judgments(
+    project: Any, members: dict[str, Any], client: Any
+) -> None:
+    report = _report(make_scenario(project, MASKED))
+    client.force_login(members["viewer"])
+    html = client.get(_url("alert", project, alert=report.alert.pk)).content.decode()
+    pair_ids = re.findall(r'class="flip" data-pair="(\d+)"', html)
+    assert pair_ids
+    slug = project.slug
+    for pair_id in pair_ids:
+        for run in (report.baseline_run_id, report.candidate_run_id):
+            for order in ("AB", "BA"):
+                assert f'href="/p/{slug}/runs/{run}/pairs/{pair_id}/{order}/"' in html
+    judgment = client.get(f"/p/{slug}/runs/{report.candidate_run_id}/pairs/{pair_ids[0]}/BA/")
+    assert judgment.status_code == 200

@@ -22,5 +22,7 @@ def add_to_world(world: dict[str, Any]) -> None:
     )
     world["judge"] = judge
     world["run"] = services.run_execute(run=run)
+    # The judgment page of the route table: the world pair (in the world reference set) in A,B.
+    world["order"] = "AB"
     started = check.judge_check_start(actor=None, judge=judge, dispatch=False)
     world["check"] = check.judge_check_execute(check=started)
