@@ -51,7 +51,7 @@ class AttributionCreateSerializer(serializers.Serializer):
 class JudgeDriftReportSerializer(serializers.ModelSerializer):
     """A judge drift report: ``kind`` (``judge`` or ``factorial``), the judges as they were,
     the runs, ``blame`` and ``headline``, and ``stats`` (``comparisons``: each with the drift
-    statistics of API.md; ``effects`` for the 2 x 2) with ``flags`` (each with its
+    statistics of docs/api.md; ``effects`` for the 2 x 2) with ``flags`` (each with its
     ``comparison`` and ``cause``)."""
 
     # Empty until the report is ready.
