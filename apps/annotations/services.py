@@ -30,7 +30,7 @@ from apps.annotations.models import (
     Assignment,
     AssignmentStatus,
 )
-from apps.core.services import audit_event_record
+from apps.core.services import actor_or_none, audit_event_record
 from apps.datasets.models import Dataset, GoldLabel, Pair
 
 CHOICES: tuple[str, ...] = tuple(GoldLabel.values)
@@ -157,7 +157,7 @@ def annotation_queue_create(
         overlap=overlap,
         min_agreement=min_agreement,
         instructions=instructions or "",
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        created_by=actor_or_none(actor),
     )
     queue.annotators.set(users)
     audit_event_record(

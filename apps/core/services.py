@@ -9,6 +9,12 @@ from django.db import models
 from apps.core.models import AuditEvent
 
 
+def actor_or_none(actor: Any) -> Any:
+    """The user to store as author of a row: ``actor`` when signed in, else None (a command
+    run without a user, an anonymous caller)."""
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
 def audit_event_record(
     *,
     actor: Any,

@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.db.models import F, Field
 
 from apps.accounts.models import Project
-from apps.core.services import audit_event_record
+from apps.core.services import actor_or_none, audit_event_record
 from apps.datasets.importers import (
     FORMATS,
     ImportFailed,
@@ -90,7 +90,7 @@ def dataset_create(
         name=name,
         description=description,
         source=source,
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        created_by=actor_or_none(actor),
     )
     audit_event_record(actor=actor, action="dataset.create", obj=dataset, after={"name": name})
     return dataset
@@ -498,7 +498,7 @@ def reference_set_create(
         domain_counts=domain_counts,
         content_hash=content_hash,
         unlabelled_count=labels.unlabelled,
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        created_by=actor_or_none(actor),
     )
     for chunk in _chunks(items, BATCH_SIZE):
         ReferenceItem.objects.bulk_create(

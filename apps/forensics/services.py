@@ -32,11 +32,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.accounts.permissions import Capability, check_capability
-from apps.core.services import audit_event_record
+from apps.core.services import actor_or_none, audit_event_record
 from apps.datasets.models import Pair, ReferenceItem, ReferenceSet
 from apps.drift.flags import DriftThresholds
 from apps.drift.models import DriftReport, ReportStatus
 from apps.drift.selectors import guard_thresholds, paired_records
+from apps.drift.services import BOOTSTRAP_SEED, N_BOOTSTRAP
 from apps.drift.stats import PairedOutcomes, compute_drift_report
 from apps.forensics import analysis, probing
 from apps.forensics.hunks import apply_hunks, split_hunks
@@ -48,6 +49,7 @@ from apps.forensics.models import (
     JudgeDriftReport,
     JudgeDriftTrigger,
 )
+from apps.judging import selectors as judging_selectors
 from apps.judging import services as judging_services
 from apps.judging.models import JudgeConfig, JudgingRun, RunStatus
 from apps.rubrics.models import Rubric, RubricVersion
@@ -55,14 +57,7 @@ from apps.rubrics.selectors import label_version, latest_published
 
 log = logging.getLogger(__name__)
 
-N_BOOTSTRAP = 2000
-BOOTSTRAP_SEED = 0
 JUDGE_DRIFT_RUN_PURPOSE = "judge-drift"
-ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
-
-
-def _user(actor: Any) -> Any:
-    return actor if getattr(actor, "is_authenticated", False) else None
 
 
 def default_budget() -> int:
@@ -129,7 +124,7 @@ def attribution_start(
             budget=budget,
             control_size=control_size,
             seed=seed,
-            created_by=_user(actor),
+            created_by=actor_or_none(actor),
         )
         audit_event_record(
             actor=actor,
@@ -340,22 +335,6 @@ def judge_state(judge: JudgeConfig) -> dict[str, Any]:
     }
 
 
-def _reusable_run(
-    *, version: RubricVersion, judge: JudgeConfig, reference_set: ReferenceSet, active_ok: bool
-) -> JudgingRun | None:
-    """A succeeded run of this version, judge and snapshot made after the judge config was last
-    edited; failing that (and when ``active_ok``), one still queued or running."""
-    runs = JudgingRun.objects.filter(
-        rubric_version=version, judge=judge, reference_set=reference_set
-    ).order_by("-created_at", "-pk")
-    if judge.updated_at is not None:
-        runs = runs.filter(created_at__gte=judge.updated_at)
-    finished = runs.filter(status=RunStatus.SUCCEEDED).first()
-    if finished is not None or not active_ok:
-        return finished
-    return runs.filter(status__in=ACTIVE_RUN_STATUSES).first()
-
-
 def _run_before_edit(
     version: RubricVersion, judge: JudgeConfig, reference_set: ReferenceSet
 ) -> JudgingRun | None:
@@ -459,7 +438,7 @@ def judge_drift_start(
             found = _run_before_edit(version, judge, reference_set)
             assert found is not None  # checked by _judge_drift_errors
             return found
-        reused = _reusable_run(
+        reused = judging_selectors.reusable_run(
             version=version, judge=judge, reference_set=reference_set, active_ok=not execute
         )
         if reused is not None:
@@ -505,7 +484,7 @@ def judge_drift_start(
             old_judge_state=old_state,
             new_judge_state=judge_state(new_judge),
             thresholds=asdict(guard_thresholds(rubric)),
-            created_by=_user(actor),
+            created_by=actor_or_none(actor),
             **runs,
         )
         audit_event_record(

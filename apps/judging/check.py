@@ -39,7 +39,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core import egress
-from apps.core.services import audit_event_record
+from apps.core.services import actor_or_none, audit_event_record
 from apps.judging.backends.base import BackendConfig, backend_class
 from apps.judging.models import Backend, CheckStatus, JudgeCheck, JudgeConfig
 from apps.judging.options import CHOICES, constraint_arguments, judge_options
@@ -677,7 +677,7 @@ def judge_check_start(*, actor: Any, judge: JudgeConfig, dispatch: bool = True) 
         check = JudgeCheck.objects.create(
             project=judge.project,
             judge=judge,
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            created_by=actor_or_none(actor),
         )
         audit_event_record(actor=actor, action="judge.check", obj=check, after={"judge": judge.pk})
         if dispatch:

@@ -58,6 +58,7 @@ class RunStatus(models.TextChoices):
 TERMINAL_RUN_STATUSES = frozenset(
     {RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.CANCELLED}
 )
+ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
 class JudgingRun(models.Model):

@@ -26,6 +26,7 @@ from apps.datasets.models import Dataset, Pair, ReferenceItem, ReferenceSet
 from apps.judging.accounting import cache_key, judge_fingerprint, token_cost
 from apps.judging.backends.offline import REFUSAL_WINDOW, is_refusal
 from apps.judging.models import (
+    ACTIVE_RUN_STATUSES,
     Backend,
     JudgeConfig,
     JudgingRun,
@@ -532,3 +533,21 @@ def judgment_evidence(run: JudgingRun, *, pair_id: int, order: str) -> JudgmentE
         else token_cost(judgment.tokens_in, judgment.tokens_out, judge.price_in, judge.price_out),
         other_order="BA" if order == "AB" else "AB",
     )
+
+
+def reusable_run(
+    *, version: Any, judge: JudgeConfig, reference_set: ReferenceSet, active_ok: bool
+) -> JudgingRun | None:
+    """A run of ``version`` on this judge and snapshot that a comparison can use instead of a
+    new one: a succeeded run made after the judge config was last edited; failing that (and
+    when ``active_ok``), one still queued or running. Runs with failures are not reused: their
+    invalid verdicts would count as wrong answers."""
+    runs = JudgingRun.objects.filter(
+        rubric_version=version, judge=judge, reference_set=reference_set
+    ).order_by("-created_at", "-pk")
+    if judge.updated_at is not None:
+        runs = runs.filter(created_at__gte=judge.updated_at)
+    finished = runs.filter(status=RunStatus.SUCCEEDED).first()
+    if finished is not None or not active_ok:
+        return finished
+    return runs.filter(status__in=ACTIVE_RUN_STATUSES).first()

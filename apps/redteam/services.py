@@ -38,7 +38,7 @@ from django.utils import timezone
 from openai import OpenAI
 
 from apps.core.api import Conflict
-from apps.core.services import audit_event_record
+from apps.core.services import actor_or_none, audit_event_record
 from apps.datasets.models import ReferenceItem, ReferenceSet
 from apps.drift import selectors as drift_selectors
 from apps.drift.stats import PairedOutcomes, compute_drift_report
@@ -390,7 +390,7 @@ def redteam_start(
         "reserve_cost": str(reserve_cost),
     }
     with transaction.atomic():
-        job.created_by = actor if getattr(actor, "is_authenticated", False) else None
+        job.created_by = actor_or_none(actor)
         job.heartbeat_at = timezone.now()
         job.save()
         audit_event_record(

@@ -32,7 +32,6 @@ from apps.drift.services.guard import (
     rubric_guard_update,
 )
 from apps.drift.services.reports import (
-    ACTIVE_RUN_STATUSES,
     BOOTSTRAP_SEED,
     BUILT,
     DRIFT_RUN_PURPOSE,
@@ -47,7 +46,6 @@ from apps.drift.services.reports import (
 )
 
 __all__ = [
-    "ACTIVE_RUN_STATUSES",
     "BOOTSTRAP_SEED",
     "BUILT",
     "DECISIONS",

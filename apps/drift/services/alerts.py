@@ -10,10 +10,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.permissions import Capability, check_capability
-from apps.core.services import audit_event_record
+from apps.core.services import actor_or_none, audit_event_record
 from apps.drift import notifications
 from apps.drift.models import AlertStatus, DriftAlert
-from apps.drift.services.reports import actor_user, lock_rubric, notify
+from apps.drift.services.reports import lock_rubric, notify
 
 DECISIONS: dict[str, AlertStatus] = {
     "approve": AlertStatus.APPROVED,
@@ -49,7 +49,7 @@ def alert_resolve(*, actor: Any, alert: DriftAlert, decision: str, reason: str) 
         before = {"status": locked.status, "reason": locked.reason}
         locked.status = DECISIONS[decision]
         locked.reason = reason
-        locked.resolved_by = actor_user(actor)
+        locked.resolved_by = actor_or_none(actor)
         locked.resolved_at = timezone.now()
         locked.save(update_fields=["status", "reason", "resolved_by", "resolved_at"])
         audit_event_record(

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from apps.core.services import audit_event_record
+from apps.core.services import actor_or_none, audit_event_record
 from apps.datasets.models import ReferenceSet
 from apps.drift import selectors
 from apps.drift.models import (
@@ -20,44 +20,19 @@ from apps.drift.models import (
     ReportTrigger,
 )
 from apps.drift.services.reports import (
-    ACTIVE_RUN_STATUSES,
     DRIFT_RUN_PURPOSE,
-    actor_user,
     drift_report_build,
     drift_report_create,
     lock_rubric,
 )
+from apps.judging import selectors as judging_selectors
 from apps.judging import services as judging_services
-from apps.judging.models import JudgeConfig, JudgingRun, RunStatus
+from apps.judging.models import JudgeConfig, JudgingRun
 from apps.rubrics.models import RubricVersion
 
 log = logging.getLogger(__name__)
 
 # --- the check of a version ---------------------------------------------------------------------
-
-
-def _reusable_run(
-    *,
-    version: RubricVersion,
-    judge: JudgeConfig,
-    reference_set: ReferenceSet,
-    active_ok: bool,
-) -> JudgingRun | None:
-    """A run of ``version`` on this judge and snapshot that a report can use instead of a new one.
-
-    A succeeded run made after the judge config was last edited; failing that (and when
-    ``active_ok``), one still queued or running. Runs with failures are not reused: their invalid
-    verdicts would count as wrong answers.
-    """
-    runs = JudgingRun.objects.filter(
-        rubric_version=version, judge=judge, reference_set=reference_set
-    ).order_by("-created_at", "-pk")
-    if judge.updated_at is not None:
-        runs = runs.filter(created_at__gte=judge.updated_at)
-    finished = runs.filter(status=RunStatus.SUCCEEDED).first()
-    if finished is not None or not active_ok:
-        return finished
-    return runs.filter(status__in=ACTIVE_RUN_STATUSES).first()
 
 
 def drift_check_start(
@@ -107,7 +82,7 @@ def drift_check_start(
     started: list[JudgingRun] = []
 
     def run_for(target: RubricVersion) -> JudgingRun:
-        reused = _reusable_run(
+        reused = judging_selectors.reusable_run(
             version=target, judge=judge, reference_set=reference_set, active_ok=not execute
         )
         if reused is not None:
@@ -180,7 +155,7 @@ def _failed_check(
             trigger=trigger,
             status=ReportStatus.FAILED,
             error=f"The runs could not start: {reason}"[:4000],
-            created_by=actor_user(actor),
+            created_by=actor_or_none(actor),
             finished_at=timezone.now(),
         )
         audit_event_record(

@@ -9,14 +9,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.permissions import Capability, check_capability
-from apps.core.services import audit_event_record
+from apps.core.services import actor_or_none, audit_event_record
 from apps.datasets.models import ReferenceSet
 from apps.drift import selectors
 from apps.drift.flags import DriftThresholds
 from apps.drift.models import (
     DriftGuard,
 )
-from apps.drift.services.reports import actor_user, lock_rubric
+from apps.drift.services.reports import lock_rubric
 from apps.judging.models import JudgeConfig
 from apps.rubrics.models import Rubric, RubricVersion
 
@@ -112,7 +112,7 @@ def _anchor_write(*, actor: Any, guard: DriftGuard, version: RubricVersion, reas
     }
     guard.anchor = version
     guard.anchor_reason = reason
-    guard.anchor_set_by = actor_user(actor)
+    guard.anchor_set_by = actor_or_none(actor)
     guard.anchor_set_at = timezone.now()
     guard.save(update_fields=["anchor", "anchor_reason", "anchor_set_by", "anchor_set_at"])
     audit_event_record(

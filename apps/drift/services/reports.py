@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from apps.core.services import audit_event_record
+from apps.core.services import actor_or_none, audit_event_record
 from apps.drift import explain, notifications, selectors
 from apps.drift.flags import DriftThresholds
 from apps.drift.models import (
@@ -33,15 +33,10 @@ N_BOOTSTRAP = 2000
 BOOTSTRAP_SEED = 0
 DRIFT_RUN_PURPOSE = "drift"
 UNUSABLE_RUN_STATUSES = (RunStatus.FAILED, RunStatus.CANCELLED)
-ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 # States of a pending report, as ``drift_report_advance`` returns them.
 WAITING = "waiting"
 BUILT = "built"
-
-
-def actor_user(actor: Any) -> Any:
-    return actor if getattr(actor, "is_authenticated", False) else None
 
 
 # --- creating a report ------------------------------------------------------------------------
@@ -134,7 +129,7 @@ def drift_report_create(
             judge_id=candidate_run.judge_id,
             thresholds=values,
             trigger=trigger,
-            created_by=actor_user(actor),
+            created_by=actor_or_none(actor),
         )
         audit_event_record(
             actor=actor,

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from apps.core.services import audit_event_record
 from apps.judging.models import (
+    ACTIVE_RUN_STATUSES,
     ChunkStatus,
     JudgingRun,
     Judgment,
@@ -23,9 +24,6 @@ from apps.judging.models import (
 from apps.judging.selectors import run_accuracy_compute
 
 log = logging.getLogger(__name__)
-
-
-ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
 def run_fail(*, run: JudgingRun, reason: str) -> None:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from apps.accounts.models import Project
 from apps.core import liveness
 from apps.core.api import Conflict
-from apps.core.services import audit_event_record
+from apps.core.services import actor_or_none, audit_event_record
 from apps.datasets.models import Dataset, Pair, ReferenceItem, ReferenceSet
 from apps.judging.backends.base import backend_class
 from apps.judging.models import (
@@ -244,7 +244,7 @@ def run_start(
             purpose=purpose,
             use_cache=use_cache,
             chunk_size=size,
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            created_by=actor_or_none(actor),
             heartbeat_at=timezone.now(),
             check_override=check_override.strip() if overridden is not None else "",
         )

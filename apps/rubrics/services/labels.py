@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from apps.core.api import Conflict
-from apps.core.services import audit_event_record
+from apps.core.services import actor_or_none, audit_event_record
 from apps.rubrics import hooks
 from apps.rubrics.models import (
     Rubric,
@@ -17,7 +17,6 @@ from apps.rubrics.models import (
     RubricVersion,
 )
 from apps.rubrics.services.validation import DEFAULT_LABEL
-from apps.rubrics.services.versions import actor_user
 
 
 def rubric_label_move(
@@ -101,11 +100,11 @@ def _label_point(
     before = {"label": label, "version": previous.number} if previous is not None else None
     if existing is None:
         moved = RubricLabel.objects.create(
-            rubric=rubric, name=label, version=version, moved_by=actor_user(actor)
+            rubric=rubric, name=label, version=version, moved_by=actor_or_none(actor)
         )
     else:
         existing.version = version
-        existing.moved_by = actor_user(actor)
+        existing.moved_by = actor_or_none(actor)
         existing.save()
         moved = existing
     hooks.label_moved.send(

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from apps.accounts.models import Project
-from apps.core.services import audit_event_record
+from apps.core.services import actor_or_none, audit_event_record
 from apps.rubrics.models import (
     Rubric,
 )
@@ -49,7 +49,7 @@ def rubric_create(
         name=name,
         slug=slug or _unique_slug(project, name),
         description=description,
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        created_by=actor_or_none(actor),
     )
     audit_event_record(
         actor=actor, action="rubric.create", obj=rubric, after={"name": name, "slug": rubric.slug}

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from apps.core.services import audit_event_record
+from apps.core.services import actor_or_none, audit_event_record
 from apps.rubrics import hooks
 from apps.rubrics import spec as spec_module
 from apps.rubrics.models import (
@@ -35,10 +35,6 @@ from apps.rubrics.spec import (
 )
 
 # --- drafts ----------------------------------------------------------------------------------
-
-
-def actor_user(actor: Any) -> Any:
-    return actor if getattr(actor, "is_authenticated", False) else None
 
 
 def _unique_key(wanted: str, taken: set[str]) -> str:
@@ -183,7 +179,7 @@ def rubric_version_create(
         instructions=clean.get("instructions", base.instructions),
         template=clean.get("template", base.template),
         output_format=clean.get("output_format", base.output_format),
-        author=actor_user(actor),
+        author=actor_or_none(actor),
         message=message,
     )
     _write_criteria(version, cleaned)
