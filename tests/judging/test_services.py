@@ -622,3 +622,29 @@ def test_sweep_gives_up_a_chunk_whose_worker_keeps_dying(
     chunk = RunChunk.objects.get(run=run, index=0)
     assert chunk.status == ChunkStatus.FAILED and f"lost {claims} times" in chunk.error
     assert (run.status, run.failed, run.done) == (RunStatus.FAILED, 50, 0)
+
+
+def test_judging_outside_a_run_asks_once_per_distinct_request_and_then_only_the_cache(
+    project: Any,
+) -> None:
+    judge = make_judge(project)
+    spec = make_version(project).to_spec()
+    pair = PairText(prompt="Say hi", response_a="Hi!", response_b="No.", domain="chat")
+    items = [("first", pair, "AB"), ("again", pair, "AB"), ("other", pair, "BA")]
+
+    plan = services.cache_plan(
+        judge=judge, items=[(key, spec, text, order) for key, text, order in items]
+    )
+    assert plan.calls_needed == 2 and plan.missing == [0, 2]
+    answers = services.judge_texts_cached(judge=judge, spec=spec, items=items)
+    assert [(a.key, a.cached) for a in answers] == [
+        ("first", False),
+        ("again", True),
+        ("other", False),
+    ]
+    assert answers[0].verdict == answers[1].verdict
+    assert CachedJudgment.objects.count() == 2
+
+    repeat = services.judge_texts_cached(judge=judge, spec=spec, items=items)
+    assert all(a.cached for a in repeat)
+    assert [a.verdict for a in repeat] == [a.verdict for a in answers]
