@@ -110,7 +110,7 @@ def test_forest_plot_centres_zero_and_draws_each_interval() -> None:
     assert chart.zero_x == pytest.approx((left + right) / 2)
     # The axis is symmetric and reaches past the largest bound, in steps of 5 points.
     span = 0.40
-    assert [t.text for t in chart.ticks][0] == "\u221240" and chart.ticks[-1].text == "+40"
+    assert [t.text for t in chart.ticks] == ["\u221240", "\u221220", "+0", "+20", "+40"]
 
     def x_of(value: float) -> float:
         return left + (value + span) / (2 * span) * (right - left)
@@ -120,7 +120,11 @@ def test_forest_plot_centres_zero_and_draws_each_interval() -> None:
     safety = chart.rows[2]
     assert safety.flagged and not chart.rows[1].flagged and chart.rows[0].overall
     assert safety.x == pytest.approx(x_of(-0.30), abs=0.01)
-    assert safety.interval == (pytest.approx(x_of(-0.38), abs=0.01), pytest.approx(x_of(-0.21), abs=0.01))
+    low, high = safety.interval or (0.0, 0.0)
+    assert (low, high) == (
+        pytest.approx(x_of(-0.38), abs=0.01),
+        pytest.approx(x_of(-0.21), abs=0.01),
+    )
     assert safety.text == "\u221230.0 (\u221238.0 to \u221221.0)"
     assert chart.threshold_x == pytest.approx(x_of(-0.02), abs=0.01)
     # Rows go down the page, one per scope, inside the plot.

@@ -86,7 +86,7 @@ def test_full_page_has_jump_links_forest_plot_and_filter_bar(
         assert f'href="{anchor}"' in nav
         assert f'id="{anchor[1:]}"' in html, anchor
     assert 'href="#flipped-pairs">Flipped pairs (30)' in nav and 'id="flipped-pairs"' in html
-    assert 'class="forest-chart"' in html and "<title id=\"forest-title\">" in html
+    assert 'class="forest-chart"' in html and '<title id="forest-title">' in html
     assert "harmlessness: \u221230.0 (" in html  # the forest plot's description
     assert 'class="accuracy-chart"' in html
     # The one filter bar, swapping only the table.

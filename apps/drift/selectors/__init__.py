@@ -127,6 +127,7 @@ __all__ = [
     "report_alert",
     "report_drift_status",
     "report_flips",
+    "report_waiting_runs",
     "reports_for_project",
     "rubric_drift_history",
     "verdict_score",

@@ -17,6 +17,7 @@ from apps.drift.selectors.status import (
 )
 from apps.rubrics.models import Rubric, RubricVersion, VersionStatus
 
+
 @dataclass(frozen=True)
 class HistoryRow:
     """One published version on the drift history page."""

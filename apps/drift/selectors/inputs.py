@@ -9,6 +9,7 @@ from apps.drift.models import DriftReport, ReportStatus
 from apps.judging.models import JudgingRun, RunStatus
 from apps.judging.selectors import run_pair_outcomes, run_waiting
 
+
 def repeat_run_for(report: DriftReport) -> JudgingRun | None:
     """A second finished run of the baseline rubric version on the same judge and snapshot that
     asked the judge again (``use_cache=False``): its flips against the baseline are the judge's

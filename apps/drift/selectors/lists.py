@@ -7,6 +7,7 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 from apps.accounts.models import Project
 from apps.drift.models import AlertStatus, DriftAlert, DriftReport, Severity
 
+
 def alerts_for_project(*, project: Project) -> QuerySet[DriftAlert]:
     """The project's alerts for the inbox: open first, then high severity, then newest."""
     return order_inbox(DriftAlert.objects.filter(project=project))
