@@ -174,9 +174,9 @@ def accuracy_chart(
 
 # --- the deltas and their intervals (forest plot) -----------------------------------------------
 
-FOREST_WIDTH = 560
+FOREST_WIDTH = 620
 FOREST_LABEL_WIDTH = 140
-FOREST_RIGHT = 150  # room for "-30.0 (-38.1 to -21.9)" right of the plot
+FOREST_RIGHT = 190  # room for "-30.0 (-38.1 to -21.9)" right of the plot, at 13 px
 FOREST_TOP = 40
 FOREST_ROW = 26
 FOREST_AXIS = 30
@@ -312,7 +312,7 @@ def forest_chart(
     bottom = FOREST_TOP + len(scopes) * FOREST_ROW
     stride = max(1, steps // 2)
     ticks = tuple(
-        Tick(x=x_of(k * FOREST_STEP), text=_points(k * FOREST_STEP, digits=0))
+        Tick(x=x_of(k * FOREST_STEP), text=_points(k * FOREST_STEP, digits=0) if k else "0")
         for k in range(-steps, steps + 1)
         if k % stride == 0
     )

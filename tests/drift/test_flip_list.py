@@ -110,7 +110,7 @@ def test_forest_plot_centres_zero_and_draws_each_interval() -> None:
     assert chart.zero_x == pytest.approx((left + right) / 2)
     # The axis is symmetric and reaches past the largest bound, in steps of 5 points.
     span = 0.40
-    assert [t.text for t in chart.ticks] == ["\u221240", "\u221220", "+0", "+20", "+40"]
+    assert [t.text for t in chart.ticks] == ["\u221240", "\u221220", "0", "+20", "+40"]
 
     def x_of(value: float) -> float:
         return left + (value + span) / (2 * span) * (right - left)
@@ -140,4 +140,4 @@ def test_forest_plot_without_an_estimate_or_interval() -> None:
     assert small.interval is None and small.text == "+1.0"
     assert chart.threshold_x is None
     # At least 5 points either side of zero, so a small change is not drawn as a large one.
-    assert [t.text for t in chart.ticks] == ["\u22125", "+0", "+5"]
+    assert [t.text for t in chart.ticks] == ["\u22125", "0", "+5"]
