@@ -184,7 +184,7 @@ FOREST_AXIS = 30
 # drawn as a large one.
 FOREST_MIN_SPAN = 0.05
 FOREST_STEP = 0.05
-FOREST_LABEL_CHARS = 20
+FOREST_LABEL_CHARS = 16  # at 14 px, within the label column
 FOREST_SQUARE = 10
 
 
