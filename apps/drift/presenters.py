@@ -17,8 +17,9 @@ from django.template.loader import get_template
 
 from apps.accounts.permissions import Capability
 from apps.drift import explain, selectors
-from apps.drift.charts import accuracy_chart, forest_chart
+from apps.drift.charts import accuracy_chart
 from apps.drift.explain import DASH
+from apps.drift.forest import forest_chart
 from apps.drift.forms import FlipFilterForm, ResolveForm
 from apps.drift.models import DriftReport
 from apps.rubrics.diff import diff_rubrics

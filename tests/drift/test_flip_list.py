@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.http import QueryDict
 
-from apps.drift.charts import FOREST_LABEL_WIDTH, FOREST_RIGHT, FOREST_WIDTH, forest_chart
+from apps.drift.forest import FOREST_LABEL_WIDTH, FOREST_RIGHT, FOREST_WIDTH, forest_chart
 from apps.drift.forms import FlipFilterForm
 from apps.drift.selectors import (
     CORRECTION,
