@@ -82,33 +82,33 @@ def _matching_guard_report(
 
 def _report_clearance(report: JudgeDriftReport, link: str) -> JudgeClearance:
     """What a judge drift report says of its new judge (see ``guard_judge_clearance``)."""
-    found = {"report_id": report.pk, "link": link}
-    if report.is_accepted:
+
+    def answer(cleared: bool, reason: str) -> JudgeClearance:
         return JudgeClearance(
-            cleared=True,
-            reason=f"Accepted by {report.accepted_by or 'an admin'}: {report.acceptance_reason}",
+            cleared=cleared,
+            reason=reason,
+            report_id=report.pk,
             flagged=bool(report.flags),
-            **found,
+            link=link,
         )
+
+    if report.is_accepted:
+        by = report.accepted_by or "an admin"
+        return answer(True, f"Accepted by {by}: {report.acceptance_reason}")
     if report.status == JobStatus.PENDING:
-        return JudgeClearance(
-            cleared=False, reason=f"Judge drift report {report.pk} is running.", **found
-        )
+        return answer(False, f"Judge drift report {report.pk} is running.")
     if report.status == JobStatus.FAILED:
-        return JudgeClearance(
-            cleared=False,
-            reason=f"Judge drift report {report.pk} failed ({report.error}); an admin may accept "
-            "the new judge with a reason.",
-            **found,
+        return answer(
+            False,
+            f"Judge drift report {report.pk} failed ({report.error}); an admin may accept the "
+            "new judge with a reason.",
         )
     if not report.flags:
-        return JudgeClearance(cleared=True, reason=f"No drift flagged: {report.headline}", **found)
-    return JudgeClearance(
-        cleared=False,
-        flagged=True,
-        reason=f"{report.headline} {len(report.flags)} flag(s); an admin must accept the new "
-        "judge with a reason.",
-        **found,
+        return answer(True, f"No drift flagged: {report.headline}")
+    return answer(
+        False,
+        f"{report.headline} {len(report.flags)} flag(s); an admin must accept the new judge "
+        "with a reason.",
     )
 
 

@@ -141,7 +141,7 @@ class JudgeDriftDetailView(ProjectAccessMixin, View):
         return render(request, "forensics/judge_drift.html", context)
 
 
-class JudgeDriftAcceptView(JudgeDriftDetailView):
+class JudgeDriftAcceptView(ProjectAccessMixin, View):
     """An admin accepts a guard's new judge despite the report's flags, with a reason."""
 
     required_capability = Capability.GUARD_EDIT

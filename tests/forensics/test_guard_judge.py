@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from apps.core.models import AuditEvent
 from apps.drift import services as drift_services
-from apps.drift.models import DriftGuard
+from apps.drift.models import DriftGuard, ReportStatus
 from apps.forensics import services
 from apps.forensics.models import JobStatus, JudgeDriftReport, JudgeDriftTrigger
 from apps.judging import services as judging_services
@@ -176,6 +176,7 @@ def test_choosing_the_judge_in_use_again_cancels_the_request(
 def test_a_judge_config_edited_in_place_is_a_new_judge_and_the_guard_waits(
     guarded: dict[str, Any],
     members: Any,
+    client: Any,
     api_client_for: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
@@ -187,13 +188,27 @@ def test_a_judge_config_edited_in_place_is_a_new_judge_and_the_guard_waits(
     assert report.old_judge_id == report.new_judge_id == old.pk
     assert report.status == JobStatus.READY and report.flags
     assert "edited_at" in report.old_judge_state
-    # The config's earlier values are gone: no old judge to fall back on, the check waits.
-    with pytest.raises(ValidationError) as waiting:
-        drift_services.guard_checks_start(actor=admin, version=new_version(guarded, "First."))
-    assert "edited in place" in " ".join(waiting.value.messages)
+    # The config's earlier values are gone: no old judge to fall back on, the check waits and
+    # its failed report says why.
+    waiting = drift_services.guard_checks_start(actor=admin, version=new_version(guarded, "First."))
+    assert waiting and all(r.status == ReportStatus.FAILED for r in waiting)
+    assert all("edited in place and waits for clearance" in r.error for r in waiting)
+    assert all(r.baseline_run_id is None and r.candidate_run_id is None for r in waiting)
     watch = guard_api(api_client_for, admin, rubric)["judge_watch"]
     assert watch["edited_in_place"] is True and watch["waiting"] is True
-    services.guard_judge_accept(actor=admin, report=report, reason="The new snapshot is wanted.")
+    client.force_login(admin)
+    page_url = reverse(
+        "forensics:judge_drift", kwargs={"project": rubric.project.slug, "pk": report.pk}
+    )
+    assert "Accept the new judge" in client.get(page_url).content.decode()
+    accept_url = reverse(
+        "forensics:judge_drift_accept", kwargs={"project": rubric.project.slug, "pk": report.pk}
+    )
+    response = client.post(accept_url, {"reason": "The new <i>snapshot</i> is wanted."})
+    assert response.status_code == 302
+    page = client.get(page_url).content.decode()
+    assert "The new &lt;i&gt;snapshot&lt;/i&gt; is wanted." in page
+    assert "Accept the new judge" not in page
     assert checked_judges(guarded, admin, "Second.") == {old.pk}
     guard = DriftGuard.objects.get(rubric=rubric)
     assert guard.judge_state["params"]["position_bias"] == 0.6

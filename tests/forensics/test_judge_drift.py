@@ -170,8 +170,8 @@ def test_the_guard_checks_a_new_judge_before_using_it(
     )
 
 
-def test_a_guard_edit_schedules_the_check_and_the_new_judge_is_cleared_once_it_ran(
-    setting: dict[str, Any], django_capture_on_commit_callbacks: Any
+def test_a_guard_edit_schedules_the_check_and_the_new_judge_is_cleared_once_accepted(
+    setting: dict[str, Any], members: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     from apps.forensics import selectors
     from apps.forensics.models import JudgeDriftReport
@@ -187,6 +187,10 @@ def test_a_guard_edit_schedules_the_check_and_the_new_judge_is_cleared_once_it_r
     assert scheduled
     report = JudgeDriftReport.objects.get(rubric=rubric)
     assert report.trigger == JudgeDriftTrigger.GUARD and report.status == JobStatus.READY
+    # The biased judge raises flags: it is cleared only once an admin accepts it.
+    assert report.flags
+    assert not selectors.guard_judge_cleared(rubric=rubric, old_judge=old, new_judge=new)
+    services.guard_judge_accept(actor=members["admin"], report=report, reason="Checked by hand.")
     assert selectors.guard_judge_cleared(rubric=rubric, old_judge=old, new_judge=new)
     assert not services.guard_judge_change_dispatch(
         rubric=rubric, old_judge=old, new_judge=old, reference_set=setting["reference"]

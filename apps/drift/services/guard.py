@@ -39,10 +39,10 @@ def rubric_guard_update(
 
     Thresholds are proportions (0.02 = 2 accuracy points). A guard that is on needs a judge and
     a reference set of the rubric's project. A judge other than the one the guard has is only
-    requested (``guard_judge``): checks keep the guard's judge until it is cleared. Reports keep the thresholds they were built with.
-    A guard switched on without an anchor takes the production version as its anchor (audited
-    as an anchor move); without a production version, the first version promoted under the
-    guard becomes the anchor.
+    requested (``guard_judge``): checks keep the guard's judge until it is cleared. Reports keep
+    the thresholds they were built with. A guard switched on without an anchor takes the
+    production version as its anchor (audited as an anchor move); without a production version,
+    the first version promoted under the guard becomes the anchor.
     """
     check_capability(actor, rubric.project, Capability.GUARD_EDIT)
     errors: dict[str, list[str]] = {}

@@ -9,7 +9,8 @@ when that config was edited in place since it was cleared:
 * a requested judge that is not cleared: the check runs with the judge the guard had, which
   still answers as it did when it was cleared;
 * its own judge edited in place and not cleared: the earlier config no longer exists, so there
-  is no old judge to fall back on and the check waits (``ValidationError`` with the reason).
+  is no old judge to fall back on and the check waits (``ValidationError`` with the reason;
+  ``drift_check_start`` turns it into a failed report that says so).
 """
 
 from __future__ import annotations
@@ -57,9 +58,7 @@ def _adopt(guard: DriftGuard, judge: JudgeConfig, clearance: hooks.JudgeClearanc
         if locked.requested_judge_id == judge.pk:
             locked.requested_judge = None
             locked.judge_requested_at = None
-        locked.save(
-            update_fields=["judge", "judge_state", "requested_judge", "judge_requested_at"]
-        )
+        locked.save(update_fields=["judge", "judge_state", "requested_judge", "judge_requested_at"])
         audit_event_record(
             actor=None,
             action="drift_guard.judge_adopt",
@@ -121,9 +120,7 @@ def guard_judge_watch(guard: DriftGuard) -> dict[str, Any]:
         watch["requested_judge_name"] = guard.requested_judge.name
         watch["clearance"] = hooks.judge_clearance(guard, guard.requested_judge).payload()
     elif (
-        judge is not None
-        and guard.judge_state
-        and guard.judge_state != hooks.judge_identity(judge)
+        judge is not None and guard.judge_state and guard.judge_state != hooks.judge_identity(judge)
     ):
         clearance = hooks.judge_clearance(guard, judge)
         watch["edited_in_place"] = True

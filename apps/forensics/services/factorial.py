@@ -7,7 +7,6 @@ from typing import Any
 
 from apps.forensics.models import Blame, JudgeDriftKind
 
-
 # The four comparisons of the 2 x 2, as (name, changed factor, baseline run, candidate run).
 FACTORIAL_COMPARISONS = (
     ("judge_under_old_rubric", "judge", "run_old", "run_new_judge"),

@@ -22,9 +22,9 @@ from apps.core.services import actor_or_none, audit_event_record
 from apps.datasets.models import ReferenceSet
 from apps.drift.models import DriftGuard
 from apps.forensics.models import JobStatus, JudgeDriftReport, JudgeDriftTrigger
+from apps.forensics.selectors import guard_version
 from apps.forensics.services.judge_drift import judge_drift_start
 from apps.judging.models import JudgeConfig
-from apps.forensics.selectors import guard_version
 from apps.rubrics.models import Rubric
 
 log = logging.getLogger(__name__)
