@@ -17,6 +17,7 @@ from apps.forensics import services
 from apps.forensics.models import JobStatus, JudgeDriftReport, JudgeDriftTrigger
 from apps.judging import services as judging_services
 from apps.judging.models import JudgeConfig
+from tests.conftest import wait_until
 from tests.forensics.factories import EDITED_INSTRUCTIONS, judged, publish
 from tests.judging.factories import SAFE_CRITERIA, make_judge, make_reference_set
 
@@ -225,3 +226,31 @@ def test_an_edit_that_does_not_change_the_answers_starts_nothing(
         judging_services.judge_config_save(actor=members["admin"], judge=old)
     assert not JudgeDriftReport.objects.filter(rubric=guarded["rubric"]).exists()
     assert checked_judges(guarded, members["admin"], "First.") == {old.pk}
+
+
+@pytest.mark.worker
+@pytest.mark.slow
+def test_the_check_runs_on_a_worker_once_the_guard_edit_commits(
+    celery_worker_process: Any, project: Any, members: Any
+) -> None:
+    """Committed for real: the edit's on-commit dispatch reaches a worker, which starts the
+    runs, judges them and builds the report; until then the guard judges with the old judge."""
+    admin = members["admin"]
+    v1 = publish(project, criteria=SAFE_CRITERIA)
+    reference = make_reference_set(project, n_pairs=20)
+    old = make_judge(project, name="Offline")
+    set_judge(admin, v1.rubric, reference, old)
+    copy = make_judge(project, name="Offline, renamed copy")
+    celery_worker_process(queues="default", concurrency=1)
+    guard = set_judge(admin, v1.rubric, reference, copy)
+    assert guard.judge_id == old.pk and guard.requested_judge_id == copy.pk
+
+    def ready() -> JudgeDriftReport | None:
+        report = JudgeDriftReport.objects.filter(rubric=v1.rubric).first()
+        return report if report is not None and report.status != JobStatus.PENDING else None
+
+    report = wait_until(ready, timeout=180, interval=0.5)
+    assert report.status == JobStatus.READY, report.error
+    assert report.flags == [] and report.trigger == JudgeDriftTrigger.GUARD
+    world = {"rubric": v1.rubric}
+    assert checked_judges(world, admin, "First.") == {copy.pk}
