@@ -248,3 +248,24 @@ def test_refusals(setting: dict[str, Any], members: Any, other_project: Any) -> 
             actor=members["author"], old_judge=setting["old"], new_judge=stranger, **common
         )
     assert foreign.value.message_dict["new_judge"] == ["That judge belongs to another project."]
+
+
+def test_a_report_whose_run_was_cancelled_fails_saying_so(
+    setting: dict[str, Any], members: Any
+) -> None:
+    from apps.judging.models import RunStatus
+
+    report = services.judge_drift_start(
+        actor=members["author"],
+        old_version=setting["v1"],
+        old_judge=setting["old"],
+        new_judge=setting["biased"],
+        reference_set=setting["reference"],
+    )
+    assert report.status == JobStatus.PENDING
+    for run in report.runs():
+        run.status = RunStatus.CANCELLED if run == report.run_new_judge else RunStatus.SUCCEEDED
+        run.save(update_fields=["status"])
+    built = services.judge_drift_build(report_id=report.pk)
+    assert built.status == JobStatus.FAILED
+    assert built.error.startswith(f"Run {report.run_new_judge_id} ended cancelled")

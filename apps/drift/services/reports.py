@@ -160,8 +160,9 @@ def _dispatch_await(report_id: int) -> None:
     signature("drift.await_report_runs", args=(report_id,)).delay()
 
 
-class NoPairedRecords(ValueError):
-    """Two runs share no judged pair: there is nothing to compare."""
+class RunsNotComparable(ValueError):
+    """Two runs cannot be compared: one ended failed or cancelled, or they share no judged
+    pair. The message says which, for the report that fails."""
 
 
 def runs_compare(
@@ -175,14 +176,18 @@ def runs_compare(
 
     One computation for every comparison of two runs (a drift report, a judge drift report):
     ``compute_drift_report`` over the pairs both runs judged (with the repeat run's noise floor
-    when given), each flip with what moved in it. Raises ``NoPairedRecords`` when no pair was
-    judged by both, ``ValueError`` when the statistics cannot be computed.
+    when given), each flip with what moved in it. Raises ``RunsNotComparable`` when a run ended
+    failed or cancelled or no pair was judged by both, ``ValueError`` when the statistics cannot
+    be computed.
     """
+    for run in (baseline_run, candidate_run):
+        if run.status in UNUSABLE_RUN_STATUSES:
+            raise RunsNotComparable(f"Run {run.pk} ended {run.status}: {run.error or 'no reason'}")
     records, unmatched = selectors.paired_records(
         baseline_run=baseline_run, candidate_run=candidate_run, repeat_run=repeat_run
     )
     if not records:
-        raise NoPairedRecords(
+        raise RunsNotComparable(
             f"No pair was judged by both run {baseline_run.pk} and run {candidate_run.pk}."
         )
     result = compute_drift_report(
@@ -249,11 +254,6 @@ def drift_report_build(*, report_id: int) -> DriftReport:
         return drift_report_fail(report=report, reason="The report has no runs to compare.")
     if not (baseline_run.is_finished and candidate_run.is_finished):
         return report
-    for run in (baseline_run, candidate_run):
-        if run.status in UNUSABLE_RUN_STATUSES:
-            return drift_report_fail(
-                report=report, reason=f"Run {run.pk} ended {run.status}: {run.error or 'no reason'}"
-            )
     repeat_run = selectors.repeat_run_for(report)
     try:
         stats, flags = runs_compare(
@@ -262,7 +262,7 @@ def drift_report_build(*, report_id: int) -> DriftReport:
             thresholds=DriftThresholds(**report.thresholds),
             repeat_run=repeat_run,
         )
-    except NoPairedRecords as exc:
+    except RunsNotComparable as exc:
         return drift_report_fail(report=report, reason=str(exc))
     except ValueError as exc:
         return drift_report_fail(report=report, reason=f"The statistics failed: {exc}")

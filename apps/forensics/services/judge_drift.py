@@ -23,7 +23,12 @@ from apps.datasets.models import ReferenceSet
 from apps.drift.flags import DriftThresholds
 from apps.drift.hooks import judge_identity
 from apps.drift.selectors import guard_thresholds
-from apps.drift.services import NoPairedRecords, runs_compare
+from apps.drift.services import (
+    BUILT,
+    WAITING,
+    RunsNotComparable,
+    runs_compare,
+)
 from apps.forensics.models import (
     JobStatus,
     JudgeDriftKind,
@@ -231,10 +236,6 @@ def _dispatch_await(report_id: int) -> None:
     tasks.await_judge_drift.delay(report_id)
 
 
-WAITING = "waiting"
-BUILT = "built"
-
-
 def judge_drift_advance(*, report_id: int) -> str:
     """Build the report once all its runs have ended; ``"waiting"`` until then."""
     report = JudgeDriftReport.objects.select_related(
@@ -271,7 +272,7 @@ def judge_drift_build(*, report_id: int) -> JudgeDriftReport:
                 thresholds=thresholds,
             )
             flags.extend({**flag, "comparison": name, "cause": cause} for flag in found)
-    except NoPairedRecords as exc:
+    except RunsNotComparable as exc:
         return _judge_drift_fail(report, str(exc))
     except ValueError as exc:
         return _judge_drift_fail(report, f"The statistics failed: {exc}")
