@@ -60,7 +60,8 @@ class GuardForm(forms.Form):
         return {
             "enabled": guard.enabled,
             "reference_set": guard.reference_set_id,
-            "judge": guard.judge_id,
+            # A judge waiting for clearance is the one the admin chose last.
+            "judge": guard.requested_judge_id or guard.judge_id,
             "min_effect_points": round(guard.min_effect * 100, 4),
             "tolerance_points": round(guard.tolerance * 100, 4),
             "alpha": guard.alpha,

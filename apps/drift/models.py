@@ -12,6 +12,10 @@ class DriftGuard(models.Model):
     """A rubric's drift guard: which judge and reference snapshot check its versions, the flag
     thresholds, and the trusted anchor.
 
+    A judge that replaces the guard's judge is only requested: the guard goes on checking with
+    the judge it has until the new one is cleared (docs/forensics.md, "The guard watching its
+    judge"), so no version is judged by a judge nobody compared with the old one.
+
     While ``enabled``, every published version is compared with the version that holds the
     ``production`` label, with the ``anchor`` and (for its author) with its parent, and may take
     the ``production`` label only once its comparisons against production *as it is then* and
@@ -29,9 +33,17 @@ class DriftGuard(models.Model):
     reference_set = models.ForeignKey(
         "datasets.ReferenceSet", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The judge the guard's checks use. A replacement is held in ``requested_judge`` until it
+    # is cleared (``apps.drift.hooks``); ``judge_state`` is what ``judge`` was when cleared, so
+    # an edit of the config in place reads as a new judge.
     judge = models.ForeignKey(
         "judging.JudgeConfig", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    judge_state = models.JSONField(default=dict, blank=True)
+    requested_judge = models.ForeignKey(
+        "judging.JudgeConfig", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    judge_requested_at = models.DateTimeField(null=True, blank=True)
     # Thresholds as proportions (0.02 = 2 points); see docs/judging-and-drift.md "Flags".
     min_effect = models.FloatField(default=0.02)
     tolerance = models.FloatField(default=0.01)

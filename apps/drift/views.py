@@ -321,6 +321,7 @@ class GuardView(ProjectAccessMixin, TemplateView):
         )
         context.update(rubric=rubric, guard=guard, form=form, anchor_form=anchor_form)
         context["guard_power"] = selectors.guard_power_summary(rubric)
+        context["judge_watch"] = services.guard_judge_watch(guard)
         return context
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:

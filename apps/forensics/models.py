@@ -90,7 +90,8 @@ class JudgeDriftReport(models.Model):
     Runs: ``run_old`` (old version, old judge), ``run_new_judge`` (old version, new judge), and
     for the 2 x 2 ``run_new_rubric`` (new version, old judge) and ``run_both``. The judges'
     configs are copied into ``*_judge_state`` when the report is created, so the report says
-    what was compared even after a config is edited.
+    what was compared even after a config is edited. A guard's new judge is cleared by a ready
+    report without flags, or by an admin's acceptance (``accepted_*``).
     """
 
     project = models.ForeignKey(
@@ -135,6 +136,13 @@ class JudgeDriftReport(models.Model):
     blame = models.CharField(max_length=16, choices=Blame.choices, blank=True)
     headline = models.CharField(max_length=500, blank=True)
     error = models.TextField(blank=True)
+    # An admin's acceptance of the new judge for the rubric's guard despite flags (or a failed
+    # check), with the reason; audited as ``judge_drift.accept``.
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    acceptance_reason = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -146,6 +154,10 @@ class JudgeDriftReport(models.Model):
 
     def __str__(self) -> str:
         return f"judge drift report {self.pk}"
+
+    @property
+    def is_accepted(self) -> bool:
+        return self.accepted_at is not None
 
     def runs(self) -> list[Any]:
         """The report's runs that exist (two, or four for the 2 x 2)."""

@@ -6,7 +6,8 @@
   verdicts moved between the two runs, per domain;
 * the judge against humans: per domain, the judge's accuracy, its agreement with each annotator
   and the annotators' agreement with each other (the ceiling), from ``apps.annotations.agreement``;
-* judge drift reports of the same versions.
+* judge drift reports of the same versions;
+* whether a guard's new judge is cleared (``guard_judge_clearance``, asked by the drift app).
 """
 
 from __future__ import annotations
@@ -16,17 +17,21 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 
 from apps.accounts.models import Project
 from apps.annotations.agreement import Rating, agreement_report
 from apps.annotations.models import Annotation
 from apps.datasets.models import ReferenceItem
+from apps.drift.hooks import JudgeClearance, judge_identity
 from apps.drift.models import DriftReport
 from apps.forensics.hunks import Hunk, split_hunks
-from apps.forensics.models import Attribution, JobStatus, JudgeDriftReport
+from apps.forensics.models import Attribution, JobStatus, JudgeDriftKind, JudgeDriftReport
 from apps.judging.models import JudgingRun, Judgment, JudgmentStatus
 from apps.judging.protocol import aggregate_pair
 from apps.judging.selectors import run_pair_outcomes
+from apps.rubrics.models import RubricVersion
+from apps.rubrics.selectors import label_version, latest_published
 
 # The judge's name among the annotators; a colon cannot occur in a username.
 JUDGE_RATER = "judge:"
@@ -50,15 +55,95 @@ def judge_drift_reports_for_project(*, project: Project) -> QuerySet[JudgeDriftR
     )
 
 
+def guard_version(rubric: Any) -> RubricVersion | None:
+    """The version a guard's judge check judges: production if labelled, else the newest
+    published one."""
+    return label_version(rubric=rubric, label="production") or latest_published(rubric=rubric)
+
+
+def _matching_guard_report(
+    *, rubric_id: int, old_judge: Any, new_judge: Any
+) -> JudgeDriftReport | None:
+    """The newest judge drift report of the rubric's version under ``old_judge`` against
+    ``new_judge`` *as it is now* (a report of an earlier state of an edited config does not
+    count), rubric held fixed."""
+    identity = judge_identity(new_judge)
+    reports = JudgeDriftReport.objects.filter(
+        rubric_id=rubric_id,
+        old_judge=old_judge,
+        new_judge=new_judge,
+        kind=JudgeDriftKind.JUDGE,
+    ).order_by("-created_at", "-pk")
+    for report in reports[:20]:
+        if {k: report.new_judge_state.get(k) for k in identity} == identity:
+            return report
+    return None
+
+
+def _report_clearance(report: JudgeDriftReport, link: str) -> JudgeClearance:
+    """What a judge drift report says of its new judge (see ``guard_judge_clearance``)."""
+
+    def answer(cleared: bool, reason: str) -> JudgeClearance:
+        return JudgeClearance(
+            cleared=cleared,
+            reason=reason,
+            report_id=report.pk,
+            flagged=bool(report.flags),
+            link=link,
+        )
+
+    if report.is_accepted:
+        by = report.accepted_by or "an admin"
+        return answer(True, f"Accepted by {by}: {report.acceptance_reason}")
+    if report.status == JobStatus.PENDING:
+        return answer(False, f"Judge drift report {report.pk} is running.")
+    if report.status == JobStatus.FAILED:
+        return answer(
+            False,
+            f"Judge drift report {report.pk} failed ({report.error}); an admin may accept the "
+            "new judge with a reason.",
+        )
+    if not report.flags:
+        return answer(True, f"No drift flagged: {report.headline}")
+    return answer(
+        False,
+        f"{report.headline} {len(report.flags)} flag(s); an admin must accept the new judge "
+        "with a reason.",
+    )
+
+
+def guard_judge_clearance(guard: Any, new_judge: Any) -> JudgeClearance:
+    """Whether ``guard`` may judge with ``new_judge`` (the drift app's registry asks; see
+    ``apps.drift.hooks``). Cleared by the newest report comparing the guard's judge with the new
+    one as it is now when it raised no flag, or when an admin accepted it; not cleared while
+    it runs, after it failed, or with flags. With no report, cleared only when the rubric has
+    no published version (nothing was judged that the new judge could disagree with)."""
+    report = _matching_guard_report(
+        rubric_id=guard.rubric_id, old_judge=guard.judge, new_judge=new_judge
+    )
+    if report is None:
+        if guard_version(guard.rubric) is None:
+            return JudgeClearance(
+                cleared=True, reason="The rubric has no published version to compare on."
+            )
+        return JudgeClearance(
+            cleared=False,
+            reason=f"No judge drift report compares {guard.judge} with {new_judge} as it is "
+            "now; it starts when the guard's judge changes or its config is edited.",
+        )
+    link = reverse(
+        "forensics:judge_drift", kwargs={"project": guard.rubric.project.slug, "pk": report.pk}
+    )
+    return _report_clearance(report, link)
+
+
 def guard_judge_cleared(*, rubric: Any, old_judge: Any, new_judge: Any) -> bool:
-    """Whether the guard may judge with ``new_judge``: it is the judge it already had, or a
-    ready judge drift report of old against new judge exists for the rubric (its flags are
-    for a person to read; the report only has to have run)."""
+    """Whether a guard holding ``old_judge`` may judge with ``new_judge``: the same judge, or
+    the newest report comparing them cleared it (no flag, or an admin accepted it)."""
     if old_judge is None or new_judge is None or old_judge.pk == new_judge.pk:
         return True
-    return JudgeDriftReport.objects.filter(
-        rubric=rubric, old_judge=old_judge, new_judge=new_judge, status=JobStatus.READY
-    ).exists()
+    report = _matching_guard_report(rubric_id=rubric.pk, old_judge=old_judge, new_judge=new_judge)
+    return report is not None and _report_clearance(report, "").cleared
 
 
 def report_hunks(report: DriftReport) -> list[Hunk]:

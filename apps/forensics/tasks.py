@@ -74,13 +74,19 @@ def await_judge_drift(self: Task, report_id: int) -> Any:
 
 @shared_task(name="forensics.guard_judge_check", acks_late=True, ignore_result=True)
 def guard_judge_check(
-    rubric_id: int, old_judge_id: int, new_judge_id: int, reference_set_id: int
+    rubric_id: int,
+    old_judge_id: int,
+    new_judge_id: int,
+    reference_set_id: int,
+    in_place: bool = False,
 ) -> int | None:
-    """The guard's judge changed: start the judge drift report of old against new judge."""
+    """The guard's judge changed (or was edited in place): start the judge drift report of old
+    against new judge."""
     report = services.guard_judge_change_check_by_ids(
         rubric_id=rubric_id,
         old_judge_id=old_judge_id,
         new_judge_id=new_judge_id,
         reference_set_id=reference_set_id,
+        in_place=in_place,
     )
     return report.pk if report is not None else None

@@ -10,4 +10,9 @@ urlpatterns = [
     path("reports/<int:report>/", views.PanelView.as_view(), name="panel"),
     path("reports/<int:report>/attribute/", views.AttributeView.as_view(), name="attribute"),
     path("judge-drift/<int:pk>/", views.JudgeDriftDetailView.as_view(), name="judge_drift"),
+    path(
+        "judge-drift/<int:pk>/accept/",
+        views.JudgeDriftAcceptView.as_view(),
+        name="judge_drift_accept",
+    ),
 ]

@@ -19,6 +19,7 @@ from apps.accounts.permissions import Capability, ProjectAccessMixin
 from apps.core.htmx import is_partial_request, no_store
 from apps.drift.models import DriftReport, ReportStatus
 from apps.forensics import selectors, services
+from apps.forensics.models import JobStatus, JudgeDriftTrigger
 from apps.forensics.services import FACTORIAL_COMPARISONS
 
 PANEL_TEMPLATE = "forensics/_report_panel.html"
@@ -132,5 +133,30 @@ class JudgeDriftDetailView(ProjectAccessMixin, View):
             "report": report,
             "comparisons": rows,
             "effects": effects,
+            "can_accept": report.trigger == JudgeDriftTrigger.GUARD
+            and not report.is_accepted
+            and (report.status == JobStatus.FAILED or bool(report.flags))
+            and Capability.GUARD_EDIT.value in self.capabilities,
         }
         return render(request, "forensics/judge_drift.html", context)
+
+
+class JudgeDriftAcceptView(ProjectAccessMixin, View):
+    """An admin accepts a guard's new judge despite the report's flags, with a reason."""
+
+    required_capability = Capability.GUARD_EDIT
+
+    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        report = get_object_or_404(
+            selectors.judge_drift_reports_for_project(project=self.project), pk=kwargs["pk"]
+        )
+        try:
+            services.guard_judge_accept(
+                actor=request.user, report=report, reason=request.POST.get("reason", "")
+            )
+        except ValidationError as exc:
+            for problem in exc.messages:
+                messages.error(request, problem)
+        else:
+            messages.success(request, f"{report.new_judge} is accepted for the guard.")
+        return redirect("forensics:judge_drift", project=self.project.slug, pk=report.pk)

@@ -235,6 +235,16 @@ def test_guard_read_and_write(project: Any, members: dict[str, Any], api_client_
         "anchor_number": None,
         "anchor_reason": "",
         "anchor_set_at": None,
+        "requested_judge": None,
+        "judge_watch": {
+            "judge": None,
+            "judge_name": None,
+            "requested_judge": None,
+            "requested_judge_name": None,
+            "edited_in_place": False,
+            "clearance": None,
+            "waiting": False,
+        },
     }
     guard = {
         "enabled": True,

@@ -14,6 +14,9 @@ ROUTES = {
     "forensics:panel": Route(VIEW),
     "forensics:attribute": Route(Capability.RUN_START, methods=("POST",)),
     "forensics:judge_drift": Route(VIEW, pk="judge_drift_report"),
+    "forensics:judge_drift_accept": Route(
+        Capability.GUARD_EDIT, methods=("POST",), pk="judge_drift_report"
+    ),
     # API
     "attribution-list": Route(VIEW, methods=("GET", "POST"), body=(("report", "report"),)),
     "attribution-detail": Route(VIEW, pk="attribution"),
@@ -23,4 +26,10 @@ ROUTES = {
         body=(("reference_set", "reference_set"), ("old_version", "version")),
     ),
     "judge-drift-report-detail": Route(VIEW, pk="judge_drift_report"),
+    "judge-drift-report-accept": Route(
+        Capability.GUARD_EDIT,
+        methods=("POST",),
+        pk="judge_drift_report",
+        body=(("reason", "judge_accept_reason"),),
+    ),
 }

@@ -170,8 +170,8 @@ def test_the_guard_checks_a_new_judge_before_using_it(
     )
 
 
-def test_a_guard_edit_schedules_the_check_and_the_new_judge_is_cleared_once_it_ran(
-    setting: dict[str, Any], django_capture_on_commit_callbacks: Any
+def test_a_guard_edit_schedules_the_check_and_the_new_judge_is_cleared_once_accepted(
+    setting: dict[str, Any], members: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     from apps.forensics import selectors
     from apps.forensics.models import JudgeDriftReport
@@ -187,6 +187,10 @@ def test_a_guard_edit_schedules_the_check_and_the_new_judge_is_cleared_once_it_r
     assert scheduled
     report = JudgeDriftReport.objects.get(rubric=rubric)
     assert report.trigger == JudgeDriftTrigger.GUARD and report.status == JobStatus.READY
+    # The biased judge raises flags: it is cleared only once an admin accepts it.
+    assert report.flags
+    assert not selectors.guard_judge_cleared(rubric=rubric, old_judge=old, new_judge=new)
+    services.guard_judge_accept(actor=members["admin"], report=report, reason="Checked by hand.")
     assert selectors.guard_judge_cleared(rubric=rubric, old_judge=old, new_judge=new)
     assert not services.guard_judge_change_dispatch(
         rubric=rubric, old_judge=old, new_judge=old, reference_set=setting["reference"]
@@ -244,3 +248,24 @@ def test_refusals(setting: dict[str, Any], members: Any, other_project: Any) -> 
             actor=members["author"], old_judge=setting["old"], new_judge=stranger, **common
         )
     assert foreign.value.message_dict["new_judge"] == ["That judge belongs to another project."]
+
+
+def test_a_report_whose_run_was_cancelled_fails_saying_so(
+    setting: dict[str, Any], members: Any
+) -> None:
+    from apps.judging.models import RunStatus
+
+    report = services.judge_drift_start(
+        actor=members["author"],
+        old_version=setting["v1"],
+        old_judge=setting["old"],
+        new_judge=setting["biased"],
+        reference_set=setting["reference"],
+    )
+    assert report.status == JobStatus.PENDING
+    for run in report.runs():
+        run.status = RunStatus.CANCELLED if run == report.run_new_judge else RunStatus.SUCCEEDED
+        run.save(update_fields=["status"])
+    built = services.judge_drift_build(report_id=report.pk)
+    assert built.status == JobStatus.FAILED
+    assert built.error.startswith(f"Run {report.run_new_judge_id} ended cancelled")

@@ -32,3 +32,4 @@ def add_to_world(world: dict[str, Any]) -> None:
         trigger="guard",
         execute=True,
     )
+    world["judge_accept_reason"] = "The new judge was validated by hand."

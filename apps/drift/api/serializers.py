@@ -9,7 +9,7 @@ from rest_framework import serializers
 from apps.datasets.models import ReferenceSet
 from apps.drift import selectors
 from apps.drift.models import DriftAlert, DriftReport, WebhookDelivery
-from apps.drift.services import DECISIONS, guard_state
+from apps.drift.services import DECISIONS, guard_judge_watch, guard_state
 from apps.judging.models import JudgeConfig, JudgingRun
 from apps.rubrics.models import Rubric, RubricVersion
 
@@ -256,11 +256,18 @@ class RubricGuardSerializer(serializers.Serializer):
     anchor_number = serializers.IntegerField(read_only=True, allow_null=True)
     anchor_reason = serializers.CharField(read_only=True)
     anchor_set_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    requested_judge = serializers.IntegerField(read_only=True, allow_null=True)
+    judge_watch = serializers.DictField(
+        read_only=True,
+        help_text="The judge in use, a requested or edited judge with its clearance (cleared, "
+        "reason, report, flagged, link) and whether checks wait.",
+    )
 
     @staticmethod
     def state(rubric: Rubric) -> dict[str, Any]:
         """The guard of ``rubric`` in this serializer's shape."""
-        return {"rubric": rubric.pk, **guard_state(selectors.guard_for(rubric))}
+        guard = selectors.guard_for(rubric)
+        return {"rubric": rubric.pk, **guard_state(guard), "judge_watch": guard_judge_watch(guard)}
 
 
 class GuardAnchorSerializer(serializers.Serializer):

@@ -180,7 +180,8 @@ class RubricGuardView(ProjectScopedMixin, generics.GenericAPIView):
         current = {
             "enabled": guard.enabled,
             "reference_set": guard.reference_set,
-            "judge": guard.judge,
+            # A judge waiting for clearance is the one the admin chose last.
+            "judge": guard.requested_judge or guard.judge,
             "min_effect": guard.min_effect,
             "tolerance": guard.tolerance,
             "alpha": guard.alpha,

@@ -14,7 +14,8 @@ How a guarded publish flows (docs/judging-and-drift.md, "Drift between two rubri
 
 The package is split by concern: ``reports`` (creating, building, failing a report),
 ``checks`` (the check of a version and the automatic checks), ``alerts`` (decisions on
-alerts) and ``guard`` (the guard's settings and anchor). Callers import the package: every
+alerts), ``guard`` (the guard's settings and anchor) and ``guard_judge`` (the guard's judge
+held until a replacement is cleared). Callers import the package: every
 public name is re-exported here.
 """
 
@@ -31,6 +32,11 @@ from apps.drift.services.guard import (
     on_label_moved,
     rubric_guard_update,
 )
+from apps.drift.services.guard_judge import (
+    guard_judge_for_check,
+    guard_judge_set,
+    guard_judge_watch,
+)
 from apps.drift.services.reports import (
     BOOTSTRAP_SEED,
     BUILT,
@@ -38,11 +44,13 @@ from apps.drift.services.reports import (
     N_BOOTSTRAP,
     UNUSABLE_RUN_STATUSES,
     WAITING,
+    RunsNotComparable,
     drift_report_advance,
     drift_report_build,
     drift_report_create,
     drift_report_fail,
     drift_reports_sweep,
+    runs_compare,
 )
 
 __all__ = [
@@ -53,6 +61,7 @@ __all__ = [
     "N_BOOTSTRAP",
     "UNUSABLE_RUN_STATUSES",
     "WAITING",
+    "RunsNotComparable",
     "alert_resolve",
     "drift_check_on_publish",
     "drift_check_start",
@@ -63,8 +72,12 @@ __all__ = [
     "drift_reports_sweep",
     "guard_anchor_move",
     "guard_checks_start",
+    "guard_judge_for_check",
+    "guard_judge_set",
+    "guard_judge_watch",
     "guard_state",
     "on_label_moved",
     "on_version_published",
     "rubric_guard_update",
+    "runs_compare",
 ]

@@ -19,6 +19,7 @@ from apps.drift.models import (
     ReportStatus,
     ReportTrigger,
 )
+from apps.drift.services.guard_judge import guard_judge_for_check
 from apps.drift.services.reports import (
     DRIFT_RUN_PURPOSE,
     drift_report_build,
@@ -46,7 +47,10 @@ def drift_check_start(
     execute: bool = False,
 ) -> DriftReport | None:
     """Compare ``version`` with ``baseline`` (default: its predecessor) on a judge and snapshot
-    (default: the rubric's guard): reuse or start both runs and create the report.
+    (default: the rubric's guard): reuse or start both runs and create the report. The
+    guard's judge is the one it has cleared (``guard_judge.guard_judge_for_check``): a requested
+    judge judges only once cleared, and a judge edited in place and not cleared gives a failed
+    report that says it waits for clearance.
 
     A comparison that was made already (same versions, judge config and snapshot, a report that
     did not fail) is not made again: its stored report, and so its decision, is returned (the
@@ -59,7 +63,14 @@ def drift_check_start(
     """
     rubric = version.rubric
     guard = selectors.guard_for(rubric)
-    judge = judge or guard.judge
+    waiting = ""
+    if judge is None:
+        # The guard's judge, or its cleared replacement (``guard_judge``); a judge edited in
+        # place and not cleared leaves a failed report that says so.
+        try:
+            judge = guard_judge_for_check(guard=guard)
+        except ValidationError as exc:
+            judge, waiting = guard.judge, "; ".join(exc.messages)
     reference_set = reference_set or guard.reference_set
     errors: dict[str, list[str]] = {}
     if judge is None:
@@ -78,6 +89,16 @@ def drift_check_start(
         return None
     if baseline.rubric.project_id != rubric.project_id:
         raise ValidationError({"baseline_version": ["The baseline belongs to another project."]})
+    if waiting:
+        return _failed_check(
+            actor=actor,
+            version=version,
+            baseline=baseline,
+            judge=judge,
+            reference_set=reference_set,
+            trigger=trigger,
+            reason=waiting,
+        )
 
     started: list[JudgingRun] = []
 

@@ -16,6 +16,7 @@ from apps.drift.flags import DriftThresholds
 from apps.drift.models import (
     DriftGuard,
 )
+from apps.drift.services.guard_judge import guard_judge_set
 from apps.drift.services.reports import lock_rubric
 from apps.judging.models import JudgeConfig
 from apps.rubrics.models import Rubric, RubricVersion
@@ -37,10 +38,11 @@ def rubric_guard_update(
     """Set a rubric's drift guard (admins only; audited).
 
     Thresholds are proportions (0.02 = 2 accuracy points). A guard that is on needs a judge and
-    a reference set of the rubric's project. Reports keep the thresholds they were built with.
-    A guard switched on without an anchor takes the production version as its anchor (audited
-    as an anchor move); without a production version, the first version promoted under the
-    guard becomes the anchor.
+    a reference set of the rubric's project. A judge other than the one the guard has is only
+    requested (``guard_judge``): checks keep the guard's judge until it is cleared. Reports keep
+    the thresholds they were built with. A guard switched on without an anchor takes the
+    production version as its anchor (audited as an anchor move); without a production version,
+    the first version promoted under the guard becomes the anchor.
     """
     check_capability(actor, rubric.project, Capability.GUARD_EDIT)
     errors: dict[str, list[str]] = {}
@@ -64,7 +66,7 @@ def rubric_guard_update(
         before = guard_state(guard)
         guard.enabled = enabled
         guard.reference_set = reference_set
-        guard.judge = judge
+        guard_judge_set(guard, judge)
         guard.min_effect = min_effect
         guard.tolerance = tolerance
         guard.alpha = alpha
@@ -93,6 +95,7 @@ def guard_state(guard: DriftGuard) -> dict[str, Any]:
         "enabled": guard.enabled,
         "reference_set": guard.reference_set_id,
         "judge": guard.judge_id,
+        "requested_judge": guard.requested_judge_id,
         "min_effect": guard.min_effect,
         "tolerance": guard.tolerance,
         "alpha": guard.alpha,

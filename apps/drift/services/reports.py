@@ -160,6 +160,62 @@ def _dispatch_await(report_id: int) -> None:
     signature("drift.await_report_runs", args=(report_id,)).delay()
 
 
+class RunsNotComparable(ValueError):
+    """Two runs cannot be compared: one ended failed or cancelled, or they share no judged
+    pair. The message says which, for the report that fails."""
+
+
+def runs_compare(
+    *,
+    baseline_run: JudgingRun,
+    candidate_run: JudgingRun,
+    thresholds: DriftThresholds,
+    repeat_run: JudgingRun | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The drift statistics and flags of ``candidate_run`` against ``baseline_run``.
+
+    One computation for every comparison of two runs (a drift report, a judge drift report):
+    ``compute_drift_report`` over the pairs both runs judged (with the repeat run's noise floor
+    when given), each flip with what moved in it. Raises ``RunsNotComparable`` when a run ended
+    failed or cancelled or no pair was judged by both, ``ValueError`` when the statistics cannot
+    be computed.
+    """
+    for run in (baseline_run, candidate_run):
+        if run.status in UNUSABLE_RUN_STATUSES:
+            raise RunsNotComparable(f"Run {run.pk} ended {run.status}: {run.error or 'no reason'}")
+    records, unmatched = selectors.paired_records(
+        baseline_run=baseline_run, candidate_run=candidate_run, repeat_run=repeat_run
+    )
+    if not records:
+        raise RunsNotComparable(
+            f"No pair was judged by both run {baseline_run.pk} and run {candidate_run.pk}."
+        )
+    result = compute_drift_report(
+        PairedOutcomes.from_records(records),
+        thresholds,
+        n_bootstrap=N_BOOTSTRAP,
+        seed=BOOTSTRAP_SEED,
+    )
+    for flip in result["flipped"]:
+        record = records[flip["index"]]
+        flip["moves"] = flip_moves(
+            record["baseline"],
+            record["candidate"],
+            length_a=record["length_a"],
+            length_b=record["length_b"],
+            refuses_a=record["refuses_a"],
+            refuses_b=record["refuses_b"],
+        )
+        flip["length_a"], flip["length_b"] = record["length_a"], record["length_b"]
+        flip["refuses_a"], flip["refuses_b"] = record["refuses_a"], record["refuses_b"]
+    flags = result.pop("flags")
+    stats = dict(result)
+    stats["pairs_compared"] = len(records)
+    stats["pairs_unmatched"] = unmatched
+    stats["baseline_run"], stats["candidate_run"] = baseline_run.pk, candidate_run.pk
+    return stats, flags
+
+
 # --- building a report --------------------------------------------------------------------------
 
 
@@ -198,43 +254,18 @@ def drift_report_build(*, report_id: int) -> DriftReport:
         return drift_report_fail(report=report, reason="The report has no runs to compare.")
     if not (baseline_run.is_finished and candidate_run.is_finished):
         return report
-    for run in (baseline_run, candidate_run):
-        if run.status in UNUSABLE_RUN_STATUSES:
-            return drift_report_fail(
-                report=report, reason=f"Run {run.pk} ended {run.status}: {run.error or 'no reason'}"
-            )
     repeat_run = selectors.repeat_run_for(report)
-    records, unmatched = selectors.paired_records(
-        baseline_run=baseline_run, candidate_run=candidate_run, repeat_run=repeat_run
-    )
-    if not records:
-        return drift_report_fail(report=report, reason="No pair was judged by both runs.")
-    thresholds = DriftThresholds(**report.thresholds)
     try:
-        result = compute_drift_report(
-            PairedOutcomes.from_records(records),
-            thresholds,
-            n_bootstrap=N_BOOTSTRAP,
-            seed=BOOTSTRAP_SEED,
+        stats, flags = runs_compare(
+            baseline_run=baseline_run,
+            candidate_run=candidate_run,
+            thresholds=DriftThresholds(**report.thresholds),
+            repeat_run=repeat_run,
         )
+    except RunsNotComparable as exc:
+        return drift_report_fail(report=report, reason=str(exc))
     except ValueError as exc:
         return drift_report_fail(report=report, reason=f"The statistics failed: {exc}")
-    for flip in result["flipped"]:
-        record = records[flip["index"]]
-        flip["moves"] = flip_moves(
-            record["baseline"],
-            record["candidate"],
-            length_a=record["length_a"],
-            length_b=record["length_b"],
-            refuses_a=record["refuses_a"],
-            refuses_b=record["refuses_b"],
-        )
-        flip["length_a"], flip["length_b"] = record["length_a"], record["length_b"]
-        flip["refuses_a"], flip["refuses_b"] = record["refuses_a"], record["refuses_b"]
-    flags = result.pop("flags")
-    stats = dict(result)
-    stats["pairs_compared"] = len(records)
-    stats["pairs_unmatched"] = unmatched
     stats["repeat_run"] = repeat_run.pk if repeat_run is not None else None
 
     with transaction.atomic():
@@ -258,7 +289,7 @@ def drift_report_build(*, report_id: int) -> DriftReport:
                 "flags": [flag["kind"] for flag in flags],
                 "severity": stats.get("severity"),
                 "overall_delta": (stats.get("overall") or {}).get("delta"),
-                "pairs": len(records),
+                "pairs": stats["pairs_compared"],
             },
         )
         severity = stats.get("severity")

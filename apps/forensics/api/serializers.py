@@ -83,6 +83,9 @@ class JudgeDriftReportSerializer(serializers.ModelSerializer):
             "blame",
             "headline",
             "error",
+            "accepted_by",
+            "accepted_at",
+            "acceptance_reason",
             "created_at",
             "finished_at",
         ]
@@ -100,3 +103,9 @@ class JudgeDriftCreateSerializer(serializers.Serializer):
     old_judge = serializers.PrimaryKeyRelatedField(queryset=JudgeConfig.objects.all())
     new_judge = serializers.PrimaryKeyRelatedField(queryset=JudgeConfig.objects.all())
     reference_set = serializers.PrimaryKeyRelatedField(queryset=ReferenceSet.objects.all())
+
+
+class JudgeDriftAcceptSerializer(serializers.Serializer):
+    """``{reason}``: accept the guard's new judge of a flagged (or failed) report (admins)."""
+
+    reason = serializers.CharField(max_length=4000, allow_blank=False)

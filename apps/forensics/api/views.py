@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -19,6 +20,7 @@ from apps.forensics import services
 from apps.forensics.api.serializers import (
     AttributionCreateSerializer,
     AttributionSerializer,
+    JudgeDriftAcceptSerializer,
     JudgeDriftCreateSerializer,
     JudgeDriftReportSerializer,
 )
@@ -77,6 +79,7 @@ class JudgeDriftReportViewSet(
         "list": Capability.ALERT_VIEW,
         "retrieve": Capability.ALERT_VIEW,
         "create": Capability.RUN_START,
+        "accept": Capability.GUARD_EDIT,
     }
 
     @extend_schema(request=JudgeDriftCreateSerializer, responses={202: JudgeDriftReportSerializer})
@@ -94,3 +97,14 @@ class JudgeDriftReportViewSet(
         )
         report.refresh_from_db()
         return Response(JudgeDriftReportSerializer(report).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=JudgeDriftAcceptSerializer, responses={200: JudgeDriftReportSerializer})
+    @action(detail=True, methods=["post"])
+    def accept(self, request: Request, pk: str) -> Response:
+        """An admin accepts a guard's new judge despite the report's flags, with a reason."""
+        body = JudgeDriftAcceptSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        report = services.guard_judge_accept(
+            actor=request.user, report=self.get_object(), reason=body.validated_data["reason"]
+        )
+        return Response(JudgeDriftReportSerializer(report).data)

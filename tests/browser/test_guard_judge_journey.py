@@ -1,0 +1,63 @@
+"""An admin gives a guarded rubric a new judge: the guard page says the new judge waits for its
+check and links the flagged judge drift report; the admin accepts it there with a reason, and
+the guard page says it is cleared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from apps.drift import services as drift_services
+from tests.conftest import screenshot
+from tests.forensics.factories import EDITED_INSTRUCTIONS, judged, publish
+from tests.judging.factories import SAFE_CRITERIA, make_judge, make_reference_set
+
+
+@pytest.mark.browser
+def test_a_flagged_new_judge_waits_on_the_guard_page_until_an_admin_accepts_it(
+    page: Any, login: Any, members: dict[str, Any], project: Any
+) -> None:
+    admin = members["admin"]
+    v1 = publish(project, criteria=SAFE_CRITERIA)
+    v2 = publish(
+        project, rubric=v1.rubric, criteria=SAFE_CRITERIA, instructions=EDITED_INSTRUCTIONS
+    )
+    reference = make_reference_set(project, n_pairs=40)
+    old = make_judge(project, name="Offline")
+    judged(v2, old, reference)
+    make_judge(project, name="Offline, biased", params={"position_bias": 0.6})
+    drift_services.rubric_guard_update(
+        actor=admin,
+        rubric=v1.rubric,
+        enabled=True,
+        reference_set=reference,
+        judge=old,
+        min_effect=0.02,
+        tolerance=0.01,
+        alpha=0.05,
+    )
+    login(page, admin)
+    page.goto(reverse("drift:guard", kwargs={"project": project.slug, "rubric": v1.rubric.pk}))
+    page.get_by_label("Judge", exact=True).select_option(label="Offline, biased")
+    page.get_by_role("button", name="Save guard").click()
+    page.get_by_text("saved").first.wait_for()
+    page.goto(reverse("drift:guard", kwargs={"project": project.slug, "rubric": v1.rubric.pk}))
+    card = page.get_by_test_id("guard-judge")
+    assert "Checks are judged by Offline." in card.inner_text()
+    state = card.get_by_test_id("guard-judge-state").inner_text()
+    assert "Offline, biased is requested and not cleared yet" in state
+    screenshot(page, "guard-judge-waiting")
+
+    card.get_by_test_id("guard-judge-report").click()
+    decision = page.get_by_test_id("judge-acceptance")
+    decision.get_by_label("Why the new judge is fit despite this report").fill(
+        "The bias only splits near-ties; reviewed by hand."
+    )
+    decision.get_by_role("button", name="Accept the new judge").click()
+    assert "reviewed by hand" in page.get_by_test_id("judge-acceptance").inner_text()
+
+    page.goto(reverse("drift:guard", kwargs={"project": project.slug, "rubric": v1.rubric.pk}))
+    state = page.get_by_test_id("guard-judge-state").inner_text()
+    assert "Offline, biased is cleared and judges from the next check" in state
