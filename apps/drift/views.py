@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -33,6 +33,8 @@ from apps.rubrics.models import Rubric, RubricVersion
 REPORT_TEMPLATE = "drift/report.html"
 ALERTS_PER_PAGE = 25
 REPORTS_PER_PAGE = 25
+# The alert panel shows a refused decision's problems together, above its buttons.
+PANEL_ERRORS = {"decision": NON_FIELD_ERRORS, "reason": NON_FIELD_ERRORS}
 
 
 # --- inbox and report list ----------------------------------------------------------------------
@@ -189,7 +191,7 @@ class AlertResolveView(_ReportPageMixin, View):
                     reason=form.cleaned_data["reason"],
                 )
             except ValidationError as exc:
-                form_add_service_errors(form, exc)
+                form_add_service_errors(form, exc, aliases=PANEL_ERRORS)
             else:
                 messages.success(
                     request, f"Alert {alert.pk} is now {resolved.get_status_display().lower()}."
