@@ -56,6 +56,8 @@ def test_publish_and_watch_the_guards_check_land(
     expect(gate).to_have_attribute("hx-trigger", "every 2s")
     expect(gate.locator("[data-gate-state]")).to_have_text("drift check running")
     expect(gate.locator("[data-gate-note]")).to_contain_text("starting")
+    heading_badge = page.locator("#version-gate-badge")
+    expect(heading_badge).to_have_attribute("data-gate-state", "drift check running")
     report = DriftReport.objects.get(candidate_version=draft)
     progress = gate.locator(f'[data-report="{report.pk}"] [data-progress]')
     expect(progress).to_have_text(re.compile(r"^0 / 240 judgments$"))
@@ -84,12 +86,16 @@ def test_publish_and_watch_the_guards_check_land(
     assert report.status in (ReportStatus.READY, ReportStatus.FAILED)
     link = final.locator(f'[data-report="{report.pk}"] a')
     assert (link.get_attribute("href") or "").startswith(f"/p/{project.slug}/alerts/")
+    # The heading's badge followed the block.
+    expect(heading_badge).to_have_attribute("data-gate-state", words)
     assert page.evaluate("() => window.__journey") == marker  # never reloaded
     screenshot(page, "publish-journey-landed")
 
     # The rubric list shows the same state as a badge.
     page.goto(f"/p/{project.slug}/rubrics/")
-    expect(page.locator(".rubric-list [data-gate-state]")).to_have_text(words)
+    badge = page.locator(".rubric-list [data-gate-state]")
+    expect(badge).to_have_attribute("data-gate-state", words)
+    expect(badge).to_have_text(words)  # words, not colour alone
 
 
 def test_a_decision_updates_the_alert_in_place(

@@ -60,6 +60,7 @@ def test_the_version_page_follows_a_running_check_then_stops_polling(
     assert 'id="version-gate"' in page and f'hx-get="{gate_url}"' in page
     assert 'hx-trigger="every 2s"' in page
     assert _badge(page, "drift check running")
+    assert 'id="version-gate-badge"' in page and "hx-swap-oob" not in page
     baseline = scenario.baseline_run
     done = baseline.done + baseline.failed + 7
     total = baseline.total + run.total
@@ -77,6 +78,9 @@ def test_the_version_page_follows_a_running_check_then_stops_polling(
     final = client.get(gate_url, **HTMX).content.decode()
     assert "hx-trigger" not in final and 'data-gate-final="true"' in final
     assert _badge(final, "passed") and "judgments" not in final
+    # The heading's badge comes along, swapped out of band.
+    heading = final[final.index('id="version-gate-badge"') :]
+    assert 'hx-swap-oob="true"' in heading.split(">")[0] and _badge(heading, "passed")
     report_url = reverse("drift:report", kwargs={"project": project.slug, "report": report.pk})
     assert f'href="{report_url}"' in final
 
