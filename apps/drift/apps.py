@@ -9,7 +9,9 @@ class DriftConfig(AppConfig):
         """Register the dashboard section and plug the drift guard into the rubrics app's
         seams (``apps.rubrics.hooks``): checks on publish, the promotion gate, the anchor that
         follows the first promotion, the gate badges of the rubric pages, the version
-        page's drift block and the preview's sample pair."""
+        page's drift block and the preview's sample pair; and register the sweep that builds
+        reports whose messages were lost."""
+        from apps.core.liveness import register_sweep
         from apps.drift import (
             dashboard,  # noqa: F401 - registers the dashboard section
             gate,
@@ -28,3 +30,4 @@ class DriftConfig(AppConfig):
         hooks.register_version_status(gate_state.version_gate)
         hooks.register_version_panel(gate_state.version_panel)
         hooks.register_sample_reference_set(selectors.guard_reference_set_id)
+        register_sweep("drift", services.drift_reports_sweep)

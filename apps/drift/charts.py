@@ -1,8 +1,9 @@
-"""Geometry of the per-domain accuracy chart of a drift report (baseline vs candidate).
+"""Geometry of the charts of the drift pages: a report's per-domain accuracy (baseline vs
+candidate) and a rubric's history (the forest plot of a report's deltas is in ``forest``).
 
-A pure function computes every coordinate; the template ``drift/partials/_chart.html`` draws
-them as inline SVG with Django's autoescaping, so domain names (user text) are never marked
-safe and no chart library or script is needed.
+Pure functions compute every coordinate; the templates under ``drift/partials/`` draw them as
+inline SVG with Django's autoescaping, so domain names (user text) are never marked safe and no
+chart library or script is needed.
 """
 
 from __future__ import annotations
@@ -92,8 +93,9 @@ class AccuracyChart:
         return self.plot_bottom + 14
 
 
-def _label(name: str) -> str:
-    return name if len(name) <= LABEL_CHARS else name[: LABEL_CHARS - 1] + "…"
+def short_label(name: str, limit: int = LABEL_CHARS) -> str:
+    """``name`` cut to ``limit`` characters with an ellipsis, to fit a chart's label column."""
+    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 def _x(value: float, left: float, span: float) -> float:
@@ -147,7 +149,7 @@ def accuracy_chart(
         groups.append(
             Group(
                 name=name,
-                label=_label(name),
+                label=short_label(name),
                 label_y=y + BAR_HEIGHT + BAR_GAP / 2 + 4,
                 flagged=name in flagged,
                 overall=is_overall,
@@ -310,7 +312,7 @@ def history_chart(
         drawn.append(
             HistorySeries(
                 name=name,
-                label=_label(name),
+                label=short_label(name),
                 css=f"series-{position % SERIES_CLASSES}",
                 overall=name == "overall",
                 segments=tuple(segments),

@@ -1,4 +1,5 @@
-"""Forms of the drift pages: an alert decision, the rubric's drift guard and its anchor."""
+"""Forms of the drift pages: an alert decision, the rubric's drift guard and its anchor, and the
+filter bar of a report's flipped pairs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django import forms
 from apps.accounts.models import Project
 from apps.datasets.models import ReferenceSet
 from apps.drift.models import DriftGuard
+from apps.drift.selectors import DIRECTIONS, MOVE_FILTERS
 from apps.drift.services import DECISIONS
 from apps.judging.models import JudgeConfig
 from apps.rubrics.models import Rubric, RubricVersion, VersionStatus
@@ -89,3 +91,36 @@ class AnchorForm(forms.Form):
         versions.queryset = RubricVersion.objects.filter(
             rubric=rubric, status=VersionStatus.PUBLISHED
         ).order_by("-number")
+
+
+class FlipFilterForm(forms.Form):
+    """The filter bar of a report's flipped pairs: domain, direction against the gold label and
+    the way the verdict moved. Every field is optional; an unknown value filters nothing."""
+
+    domain = forms.ChoiceField(required=False, label="Domain")
+    direction = forms.ChoiceField(
+        required=False,
+        label="Direction",
+        choices=[("", "any"), *DIRECTIONS.items()],
+    )
+    moves = forms.ChoiceField(
+        required=False,
+        label="Verdict moved",
+        choices=[("", "any way"), *((key, words) for key, (_, _, words) in MOVE_FILTERS.items())],
+    )
+
+    def __init__(self, *args: Any, domains: list[str], **kwargs: Any) -> None:
+        # ``filter-<name>`` ids, as every filter bar has: never the ids of another form.
+        kwargs.setdefault("auto_id", "filter-%s")
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["domain"]).choices = [
+            ("", "all"),
+            *((name, name) for name in domains),
+        ]
+
+    def value(self, name: str) -> str:
+        """The field's valid value, else an empty string (no filter)."""
+        if not self.is_bound:
+            return ""
+        self.is_valid()  # cleans the form: ``cleaned_data`` keeps only the valid fields
+        return str(self.cleaned_data.get(name) or "")

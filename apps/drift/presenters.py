@@ -1,5 +1,6 @@
-"""How a drift report reads on its page: the statistics table, the alert family, flags and
-notes worded for people, the rubric diff and the page of flipped pairs.
+"""How a drift report reads on its page: the charts, the statistics table (each figure linked to
+the flipped pairs behind it), the alert family, flags and notes worded for people, the rubric
+diff and the filtered page of flipped pairs.
 
 Kept apart from the views so they stay thin: a view loads the report and renders what
 :func:`report_context` returns.
@@ -18,7 +19,8 @@ from apps.accounts.permissions import Capability
 from apps.drift import explain, selectors
 from apps.drift.charts import accuracy_chart
 from apps.drift.explain import DASH
-from apps.drift.forms import ResolveForm
+from apps.drift.forest import forest_chart
+from apps.drift.forms import FlipFilterForm, ResolveForm
 from apps.drift.models import DriftReport
 from apps.rubrics.diff import diff_rubrics
 
@@ -53,14 +55,29 @@ def p_text(value: float | None) -> str:
 
 
 def scope_row(
-    name: str, scope: dict[str, Any], min_effect: float, flagged: set[str]
+    name: str,
+    scope: dict[str, Any],
+    min_effect: float,
+    flagged: set[str],
+    *,
+    domain: str = "",
+    flip_counts: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """One line of the statistics table, with its numbers already worded for the page."""
+    """One line of the statistics table, with its numbers already worded for the page.
+
+    ``domain`` is the domain the line stands for (empty for all pairs): the page links its
+    figures to that domain's flipped pairs and judgments. ``flip_counts`` are its flips per
+    direction (``selectors.flip_counts``).
+    """
+    counts = flip_counts or {}
     row = {field: scope.get(field) for field in SCOPE_FIELDS}
     ci = scope.get("delta_ci") or [None, None]
     noise = scope.get("noise_floor")
     row.update(
         name=name,
+        domain=domain,
+        regressions=counts.get(selectors.REGRESSION, 0),
+        corrections=counts.get(selectors.CORRECTION, 0),
         flagged=name in flagged,
         baseline_pct=percent(scope.get("baseline_accuracy")) or DASH,
         candidate_pct=percent(scope.get("candidate_accuracy")) or DASH,
@@ -127,6 +144,49 @@ def diff_template() -> str | None:
     return DIFF_PARTIAL
 
 
+def flips_context(report: DriftReport, query: QueryDict) -> dict[str, Any]:
+    """The filter bar and the page of flipped pairs the ``query`` asks for."""
+    form = FlipFilterForm(query or None, domains=sorted(report.by_domain))
+    flips = selectors.report_flips(
+        report,
+        domain=form.value("domain"),
+        direction=form.value("direction"),
+        moves=form.value("moves"),
+    )
+    page = Paginator(flips, FLIPS_PER_PAGE).get_page(query.get("page"))
+    return {
+        "flip_filter": form,
+        "flips": selectors.flip_details(report, list(page.object_list)),
+        "flips_page": page,
+        "flips_total": len(report.stats.get("flipped") or []),
+        "flips_filtered": any(form.value(name) for name in form.fields),
+    }
+
+
+def statistics_rows(
+    report: DriftReport, min_effect: float, flagged: set[str]
+) -> list[dict[str, Any]]:
+    """The statistics table: all pairs first, then each domain in name order."""
+    counts = selectors.flip_counts(report)
+    rows = []
+    if report.overall:
+        rows.append(
+            scope_row("all pairs", report.overall, min_effect, flagged, flip_counts=counts[""])
+        )
+    rows.extend(
+        scope_row(
+            name,
+            report.by_domain[name],
+            min_effect,
+            flagged,
+            domain=name,
+            flip_counts=counts.get(name),
+        )
+        for name in sorted(report.by_domain)
+    )
+    return rows
+
+
 def report_context(
     report: DriftReport,
     *,
@@ -135,7 +195,7 @@ def report_context(
     capabilities: set[str],
     form: ResolveForm | None,
 ) -> dict[str, Any]:
-    """Everything the report page shows: chart, table, flags, notes, diff, flips, decision.
+    """Everything the report page shows: charts, table, flags, notes, diff, flips, decision.
 
     ``query`` is the page's query string (flip filters and page number); a ``partial`` render
     (the flip list alone) skips the rubric diff.
@@ -152,19 +212,7 @@ def report_context(
         for flag in flags
         if flag.get("kind") in ("domain_drift", "masked_drift") and flag.get("domain")
     }
-    rows = []
-    if overall:
-        rows.append(scope_row("all pairs", overall, min_effect, flagged))
-    rows.extend(scope_row(name, by_domain[name], min_effect, flagged) for name in sorted(by_domain))
-
-    domain = query.get("domain", "")
-    direction = query.get("direction", "")
-    flips = selectors.filter_flips(
-        report.stats.get("flipped") or [], domain=domain, direction=direction
-    )
-    page = Paginator(flips, FLIPS_PER_PAGE).get_page(query.get("page"))
-    kept = query.copy()
-    kept.pop("page", None)
+    rows = statistics_rows(report, min_effect, flagged)
     return {
         "report": report,
         "alert": alert,
@@ -175,6 +223,11 @@ def report_context(
         "diff_old_label": f"v{report.baseline_version.number}",
         "diff_new_label": f"v{report.candidate_version.number}",
         "chart": accuracy_chart(by_domain, overall, flagged=flagged) if overall else None,
+        "forest": (
+            forest_chart(by_domain, overall, flagged=flagged, min_effect=min_effect)
+            if overall
+            else None
+        ),
         "rows": rows,
         "flags": [
             (
@@ -190,16 +243,7 @@ def report_context(
         # A partial (the flip list) never shows the diff: skip computing it.
         "diff": None if partial else rubric_diff(report),
         "diff_template": diff_template(),
-        "flips": selectors.flip_details(report, list(page.object_list)),
-        "flips_page": page,
-        "flips_total": len(report.stats.get("flipped") or []),
-        "flips_query": kept.urlencode(),
-        "flip_domain": domain,
-        "flip_direction": direction,
-        "flip_domains": sorted(by_domain),
-        "direction_filters": [
-            (key, words) for key, (_, _, words) in selectors.DIRECTION_FILTERS.items()
-        ],
+        **flips_context(report, query),
         "deliveries": list(alert.deliveries.all()[:20]) if alert is not None else [],
         "can_resolve": Capability.ALERT_RESOLVE.value in capabilities,
         "form": form or ResolveForm(),

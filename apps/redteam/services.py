@@ -179,7 +179,7 @@ def judge_rubric(judge: JudgeConfig, spec: RubricSpec, rows: Sequence[PairRow]) 
     by_key = {a.key: a for a in answers}
     for r in rows:
         ab, ba = by_key[f"{r.pair_id}:AB"], by_key[f"{r.pair_id}:BA"]
-        out.verdicts[r.pair_id] = aggregate_pair(ab.verdict, ba.verdict).verdict  # type: ignore[arg-type]
+        out.verdicts[r.pair_id] = aggregate_pair(ab.verdict, ba.verdict).verdict
         if ab.cached and ba.cached:
             out.cached_pairs.add(r.pair_id)
     fresh = [a for a in answers if not a.cached]

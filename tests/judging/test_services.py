@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core.models import AuditEvent
+from apps.core.tasks import sweep_stale_work
 from apps.judging import selectors, services, tasks
 from apps.judging.backends.base import BackendConfig, backend_class
 from apps.judging.models import (
@@ -445,7 +446,9 @@ def test_sweep_resumes_stale_runs_and_fails_hopeless_ones(
     with django_capture_on_commit_callbacks(execute=True):
         # The beat task, with the default thresholds (the stale window, 3 tries). Tasks run
         # eagerly here, so the runs' queue has a consumer: this process.
-        outcome = tasks.sweep_orphaned_runs.delay().get()
+        outcomes = sweep_stale_work.delay().get()
+    assert set(outcomes) == {"judging", "drift", "redteam"}
+    outcome = outcomes["judging"]
     assert outcome == {
         "released": [],
         "resumed": [stale.pk],
@@ -619,3 +622,29 @@ def test_sweep_gives_up_a_chunk_whose_worker_keeps_dying(
     chunk = RunChunk.objects.get(run=run, index=0)
     assert chunk.status == ChunkStatus.FAILED and f"lost {claims} times" in chunk.error
     assert (run.status, run.failed, run.done) == (RunStatus.FAILED, 50, 0)
+
+
+def test_judging_outside_a_run_asks_once_per_distinct_request_and_then_only_the_cache(
+    project: Any,
+) -> None:
+    judge = make_judge(project)
+    spec = make_version(project).to_spec()
+    pair = PairText(prompt="Say hi", response_a="Hi!", response_b="No.", domain="chat")
+    items = [("first", pair, "AB"), ("again", pair, "AB"), ("other", pair, "BA")]
+
+    plan = services.cache_plan(
+        judge=judge, items=[(key, spec, text, order) for key, text, order in items]
+    )
+    assert plan.calls_needed == 2 and plan.missing == [0, 2]
+    answers = services.judge_texts_cached(judge=judge, spec=spec, items=items)
+    assert [(a.key, a.cached) for a in answers] == [
+        ("first", False),
+        ("again", True),
+        ("other", False),
+    ]
+    assert answers[0].verdict == answers[1].verdict
+    assert CachedJudgment.objects.count() == 2
+
+    repeat = services.judge_texts_cached(judge=judge, spec=spec, items=items)
+    assert all(a.cached for a in repeat)
+    assert [a.verdict for a in repeat] == [a.verdict for a in answers]

@@ -26,8 +26,11 @@ went silent (a chunk at work beats both every few seconds; see ``apps.core.liven
 
 from apps.judging.services.cache import (
     CachedAnswer,
+    CachePlan,
     ResultRow,
     backend_answers,
+    cache_plan,
+    cache_plan_answer,
     cache_store,
     judge_texts_cached,
 )
@@ -78,12 +81,15 @@ __all__ = [
     "DEMO_JUDGE_LABEL",
     "ENV_NAME_RE",
     "SECRET_PARAM_NAMES",
+    "CachePlan",
     "CachedAnswer",
     "ChunkOutcome",
     "ResultRow",
     "RunNotActive",
     "backend_answers",
     "backend_config_for",
+    "cache_plan",
+    "cache_plan_answer",
     "cache_store",
     "chunk_fail",
     "chunk_judge",

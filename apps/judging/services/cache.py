@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -15,11 +16,12 @@ from apps.judging.models import (
     CachedJudgment,
     JudgeConfig,
     JudgmentStatus,
+    Verdict,
 )
 from apps.judging.prompting import make_request
 from apps.judging.protocol import criteria_to_pair, to_pair_verdict
 from apps.judging.services.configs import judge_backend, judge_mode
-from apps.judging.types import JudgeRequest, JudgeResult, Order, PairText
+from apps.judging.types import JudgeRequest, JudgeResult, Order, PairText, PairVerdict
 from apps.rubrics.spec import RubricSpec
 
 log = logging.getLogger(__name__)
@@ -110,78 +112,157 @@ def backend_answers(
     return dict(zip(indexes, answers, strict=True))
 
 
+# --- judging outside a run -----------------------------------------------------------------------
+
+# Requests sent to a backend at once outside a run: bounded so a large job keeps its memory flat.
+CACHE_BATCH_SIZE = 200
+
+
 @dataclass
 class CachedAnswer:
     """One order of one pair judged for a caller that keeps its own records (no ``Judgment``).
 
-    ``verdict`` is in the pair's own A/B terms; ``cached`` says the answer came from the judging
-    cache, so it cost nothing; ``tokens_*`` are what a fresh answer consumed (or, for a cached
-    one, what it saved).
+    ``verdict`` is in the pair's own A/B terms; ``cached`` says the answer cost nothing (it came
+    from the judging cache, or from the call of an earlier item with the same request);
+    ``tokens_*`` are what the answer consumed when fresh (or, when cached, what it saved).
     """
 
     key: str
-    verdict: str
+    verdict: PairVerdict
     cached: bool
     tokens_in: int
     tokens_out: int
     error: str = ""
 
 
-def judge_texts_cached(
-    *, judge: JudgeConfig, spec: RubricSpec, items: Sequence[tuple[str, PairText, Order]]
-) -> list[CachedAnswer]:
-    """Judge ``(key, pair texts, order)`` items with ``spec`` through the judging cache.
+@dataclass
+class CachePlan:
+    """Requests to judge outside a run, with the answers the judging cache already holds.
 
-    The same requests, cache keys and cache writes as a run's chunk (``_judge_items`` and
-    ``cache_store``), so an answer found here is reused by runs and the other way round, and a
-    rubric that was judged once costs nothing the second time. Nothing else is written.
+    Built before anything is sent, so a caller with a budget knows the calls it would cost.
+    """
+
+    items: list[tuple[str, Order]]
+    requests: list[JudgeRequest]
+    keys: list[str]
+    hits: dict[str, dict[str, Any]]
+
+    @property
+    def missing(self) -> list[int]:
+        """The first item of each distinct request the cache cannot answer: the calls to make."""
+        first: dict[str, int] = {}
+        for index, key in enumerate(self.keys):
+            if key not in self.hits:
+                first.setdefault(key, index)
+        return list(first.values())
+
+    @property
+    def calls_needed(self) -> int:
+        return len(self.missing)
+
+
+def cache_plan(
+    *, judge: JudgeConfig, items: Sequence[tuple[str, RubricSpec, PairText, Order]]
+) -> CachePlan:
+    """Render ``(key, rubric, pair texts, order)`` items as a run would and look each up.
+
+    The same requests and cache keys as a run's chunk (``make_request``, ``cache_key``), so an
+    answer found here is reused by runs and the other way round. Raises ``ValueError`` when a
+    rubric cannot be rendered (a template without a placeholder).
     """
     mode = judge_mode(judge)
     fingerprint = judge_fingerprint(backend=judge.backend, model=judge.model, params=judge.params)
     requests = [
         make_request(key=key, rubric=spec, pair=pair, order=order, mode=mode)
-        for key, pair, order in items
+        for key, spec, pair, order in items
     ]
     keys = [
         cache_key(messages=r.messages, fingerprint=fingerprint, order=r.order) for r in requests
     ]
-    hits = {
-        row["key"]: row
-        for row in CachedJudgment.objects.filter(key__in=set(keys)).values(
+    distinct = list(set(keys))
+    hits: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(distinct), 1000):
+        for row in CachedJudgment.objects.filter(key__in=distinct[start : start + 1000]).values(
             "key", "verdict", "tokens_in", "tokens_out"
+        ):
+            hits[row["key"]] = dict(row)
+    return CachePlan(
+        items=[(key, order) for key, _spec, _pair, order in items],
+        requests=requests,
+        keys=keys,
+        hits=hits,
+    )
+
+
+def cache_plan_answer(*, judge: JudgeConfig, plan: CachePlan) -> list[CachedAnswer]:
+    """Answer every item of ``plan``: from the cache, else one backend call per distinct request.
+
+    Fresh answers with a verdict are stored in the cache as a run's chunk stores them
+    (``cache_store``); nothing else is written. One answer per item, in the plan's order.
+    """
+    missing = plan.missing
+    fresh: dict[int, JudgeResult] = {}
+    for start in range(0, len(missing), CACHE_BATCH_SIZE):
+        fresh.update(
+            backend_answers(judge, plan.requests, missing[start : start + CACHE_BATCH_SIZE])
         )
-    }
-    misses = [i for i, key in enumerate(keys) if key not in hits]
-    fresh = backend_answers(judge, requests, misses)
-    out: list[CachedAnswer] = []
+    answered: dict[str, CachedAnswer] = {}
     to_store: list[ResultRow] = []
-    for i, (key, _pair, order) in enumerate(items):
-        hit = hits.get(keys[i])
+    for index, result in fresh.items():
+        key, order = plan.items[index]
+        answer, row = _fresh_answer(key, order, result, plan.keys[index])
+        answered[plan.keys[index]] = answer
+        if row is not None:
+            to_store.append(row)
+    cache_store(to_store)
+    out: list[CachedAnswer] = []
+    for index, (key, _order) in enumerate(plan.items):
+        hit = plan.hits.get(plan.keys[index])
         if hit is not None:
             out.append(CachedAnswer(key, hit["verdict"], True, hit["tokens_in"], hit["tokens_out"]))
-            continue
-        result = fresh[i]
-        verdict = to_pair_verdict(result.verdict, order)
-        tokens_in, tokens_out = max(0, int(result.tokens_in)), max(0, int(result.tokens_out))
-        out.append(CachedAnswer(key, verdict, False, tokens_in, tokens_out, result.error))
-        if not result.error and verdict != "invalid":
-            to_store.append(
-                ResultRow(
-                    id=0,
-                    status=JudgmentStatus.DONE,
-                    verdict=verdict,
-                    p_first=result.p_first,
-                    rationale=result.rationale,
-                    criteria=criteria_to_pair(result.criteria, order),
-                    raw_output=result.raw_output,
-                    tokens_in=tokens_in,
-                    tokens_out=tokens_out,
-                    latency_ms=max(0, int(result.latency_ms)),
-                    attempts=max(0, int(result.attempts)),
-                    error="",
-                    cached=False,
-                    cache_key=keys[i],
-                )
-            )
-    cache_store(to_store)
+        elif index in fresh:
+            out.append(answered[plan.keys[index]])
+        else:  # the same request as an earlier item: answered by that item's call
+            first = answered[plan.keys[index]]
+            out.append(CachedAnswer(key, first.verdict, True, first.tokens_in, first.tokens_out))
     return out
+
+
+def _fresh_answer(
+    key: str, order: Order, result: JudgeResult, request_key: str
+) -> tuple[CachedAnswer, ResultRow | None]:
+    """The answer to one fresh call, and the cache row to store (None: errors and answers
+    without a verdict are not remembered, as a run does)."""
+    verdict = to_pair_verdict(result.verdict, order)
+    tokens_in, tokens_out = max(0, int(result.tokens_in)), max(0, int(result.tokens_out))
+    answer = CachedAnswer(key, verdict, False, tokens_in, tokens_out, result.error)
+    if result.error or verdict == Verdict.INVALID:
+        return answer, None
+    row = ResultRow(
+        id=0,
+        status=JudgmentStatus.DONE,
+        verdict=verdict,
+        p_first=result.p_first,
+        rationale=result.rationale,
+        criteria=criteria_to_pair(result.criteria, order),
+        raw_output=result.raw_output,
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
+        latency_ms=max(0, int(result.latency_ms)),
+        attempts=max(0, int(result.attempts)),
+        error="",
+        cached=False,
+        cache_key=request_key,
+        verdict_source=result.verdict_source,
+    )
+    return answer, row
+
+
+def judge_texts_cached(
+    *, judge: JudgeConfig, spec: RubricSpec, items: Sequence[tuple[str, PairText, Order]]
+) -> list[CachedAnswer]:
+    """Judge ``(key, pair texts, order)`` items with ``spec`` through the judging cache
+    (``cache_plan`` then ``cache_plan_answer``), so a rubric judged once costs nothing the
+    second time."""
+    plan = cache_plan(judge=judge, items=[(key, spec, pair, order) for key, pair, order in items])
+    return cache_plan_answer(judge=judge, plan=plan)
