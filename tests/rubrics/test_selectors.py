@@ -62,6 +62,18 @@ def test_rubric_rows_read_the_gate_when_an_app_provides_it(project, rubric, v1, 
     assert row.gate == hooks.VersionGate(words="clean v1", badge="ok", final=True)
 
 
+def test_version_panels_are_every_block_an_app_offers_in_order(v1, seams) -> None:
+    assert hooks.version_panels(v1) == []
+    seams.panel(lambda version: None)  # an app with nothing to show for this version
+    seams.panel(lambda version: hooks.VersionPanel("first.html", {"n": version.number}))
+    seams.panel(lambda version: hooks.VersionPanel("second.html"))
+    panels = hooks.version_panels(v1)
+    assert [(p.template, p.context) for p in panels] == [
+        ("first.html", {"n": 1}),
+        ("second.html", {}),
+    ]
+
+
 def test_sample_pair_falls_back_to_a_built_in_pair(rubric) -> None:
     pair, source = judging_preview.sample_pair(rubric=rubric)
     assert pair == judging_preview.BUILTIN_SAMPLE
