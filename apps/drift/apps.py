@@ -8,12 +8,14 @@ class DriftConfig(AppConfig):
     def ready(self) -> None:
         """Register the dashboard section and plug the drift guard into the rubrics app's
         seams (``apps.rubrics.hooks``): checks on publish, the promotion gate, the anchor that
-        follows the first promotion, the drift column of the rubric list and the preview's
-        sample pair; and register the sweep that builds reports whose messages were lost."""
+        follows the first promotion, the gate badges of the rubric pages, the version
+        page's drift block and the preview's sample pair; and register the sweep that builds
+        reports whose messages were lost."""
         from apps.core.liveness import register_sweep
         from apps.drift import (
             dashboard,  # noqa: F401 - registers the dashboard section
             gate,
+            gate_state,
             selectors,
             services,
             tasks,  # noqa: F401 - registers the tasks the services dispatch by name
@@ -25,6 +27,7 @@ class DriftConfig(AppConfig):
         )
         hooks.label_moved.connect(services.on_label_moved, dispatch_uid="drift.anchor_on_promote")
         hooks.register_promotion_check(gate.promotion_check)
-        hooks.register_version_status(selectors.version_drift_status)
+        hooks.register_version_status(gate_state.version_gate)
+        hooks.register_version_panel(gate_state.version_panel)
         hooks.register_sample_reference_set(selectors.guard_reference_set_id)
         register_sweep("drift", services.drift_reports_sweep)

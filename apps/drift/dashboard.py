@@ -26,7 +26,7 @@ def alerts_section(*, project: Any, user: Any, capabilities: set[str]) -> Dashbo
         .order_by("severity", "-created_at")  # "high" sorts before "medium"
         .first()
     )
-    note = f"{worst.rubric.name} v{worst.version.number}: {worst.headline}" if worst else ""
+    note = f"{worst.rubric.name} {worst.headline}" if worst else ""
     return DashboardSection(
         title="Drift alerts",
         url=reverse("drift:inbox", kwargs={"project": project.slug}),

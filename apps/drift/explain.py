@@ -62,6 +62,22 @@ def headline(flags: Sequence[Mapping[str, Any]]) -> str:
     return str(min(flags, key=key).get("message", ""))
 
 
+def alert_headline(
+    flags: Sequence[Mapping[str, Any]],
+    *,
+    baseline_number: int,
+    candidate_number: int,
+    lineage: str = "",
+) -> str:
+    """An alert's one line: which versions were compared, then the most telling flag.
+
+    "v1 → v3: helpfulness fell by 12.0 pts", and "(forked from v2, blocked by alert 4: ...)"
+    after it when the candidate descends from a blocked version.
+    """
+    line = f"v{baseline_number} → v{candidate_number}: {headline(flags)}"
+    return f"{line} ({lineage})" if lineage else line
+
+
 def explain_flag(flag: Mapping[str, Any], overall: Mapping[str, Any]) -> str:
     """What a flag means, for a reader who does not know the statistics."""
     kind = flag.get("kind")

@@ -21,4 +21,9 @@ urlpatterns = [
         views.CheckVersionView.as_view(),
         name="check",
     ),
+    path(
+        "rubrics/<int:rubric>/v/<int:version>/gate/",
+        views.VersionGateView.as_view(),
+        name="version_gate",
+    ),
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,8 +21,9 @@ from django.views.generic import TemplateView
 from django_htmx.http import HttpResponseClientRefresh
 
 from apps.accounts.permissions import Capability, ProjectAccessMixin
-from apps.core.htmx import is_partial_request, no_store, template_for
-from apps.drift import explain, presenters, selectors, services
+from apps.core.forms import form_add_service_errors, service_error_messages
+from apps.core.htmx import is_partial_request, no_store, template_for, with_messages
+from apps.drift import explain, gate_state, presenters, selectors, services
 from apps.drift.charts import history_chart
 from apps.drift.filters import AlertFilter
 from apps.drift.forms import AnchorForm, GuardForm, ResolveForm
@@ -32,16 +33,8 @@ from apps.rubrics.models import Rubric, RubricVersion
 REPORT_TEMPLATE = "drift/report.html"
 ALERTS_PER_PAGE = 25
 REPORTS_PER_PAGE = 25
-
-
-def _field_errors(error: ValidationError) -> list[str]:
-    if hasattr(error, "error_dict"):
-        return [
-            problem if field == "__all__" else f"{field}: {problem}"
-            for field, problems in error.message_dict.items()
-            for problem in problems
-        ]
-    return list(error.messages)
+# The alert panel shows a refused decision's problems together, above its buttons.
+PANEL_ERRORS = {"decision": NON_FIELD_ERRORS, "reason": NON_FIELD_ERRORS}
 
 
 # --- inbox and report list ----------------------------------------------------------------------
@@ -58,7 +51,10 @@ class InboxView(ProjectAccessMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        alerts = selectors.alerts_for_project(project=self.project)
+        # Each row names its comparison: the baseline as well as the candidate.
+        alerts = selectors.alerts_for_project(project=self.project).select_related(
+            "report__baseline_version"
+        )
         filtered = AlertFilter(self.request.GET or None, queryset=alerts, project=self.project)
         queryset = filtered.qs if filtered.is_bound and filtered.is_valid() else alerts
         page = Paginator(queryset, ALERTS_PER_PAGE).get_page(self.request.GET.get("page"))
@@ -175,7 +171,8 @@ class ReportStatusView(ProjectAccessMixin, View):
 
 
 class AlertResolveView(_ReportPageMixin, View):
-    """An admin approves (with a reason), blocks or acknowledges an alert."""
+    """An admin approves (with a reason), blocks or acknowledges an alert: in place through htmx
+    (the alert's panel with a confirmation), or a plain POST that redirects to the alert."""
 
     required_capability = Capability.ALERT_RESOLVE
 
@@ -194,8 +191,7 @@ class AlertResolveView(_ReportPageMixin, View):
                     reason=form.cleaned_data["reason"],
                 )
             except ValidationError as exc:
-                for problem in _field_errors(exc):
-                    form.add_error(None, problem)
+                form_add_service_errors(form, exc, aliases=PANEL_ERRORS)
             else:
                 messages.success(
                     request, f"Alert {alert.pk} is now {resolved.get_status_display().lower()}."
@@ -213,7 +209,10 @@ class AlertResolveView(_ReportPageMixin, View):
         context.update(project=self.project, capabilities=self.capabilities)
         if partial:
             # htmx swaps only 2xx answers, so a refused decision comes back as 200 with errors.
-            return render(request, f"{REPORT_TEMPLATE}#alert_panel", context)
+            # The panel (status, decision, buttons) is swapped in place and the confirmation
+            # joins the page's messages; without JavaScript the form posts and redirects.
+            panel = render(request, f"{REPORT_TEMPLATE}#alert_panel", context)
+            return no_store(with_messages(request, panel))
         return render(request, REPORT_TEMPLATE, context, status=400)
 
 
@@ -341,8 +340,7 @@ class GuardView(ProjectAccessMixin, TemplateView):
                     alpha=data["alpha"],
                 )
             except ValidationError as exc:
-                for problem in _field_errors(exc):
-                    form.add_error(None, problem)
+                form_add_service_errors(form, exc)
             else:
                 messages.success(request, f"Drift guard of {rubric.name} saved.")
                 return redirect("drift:rubric_history", project=self.project.slug, rubric=rubric.pk)
@@ -369,8 +367,7 @@ class AnchorView(GuardView):
                     reason=form.cleaned_data["reason"],
                 )
             except ValidationError as exc:
-                for problem in _field_errors(exc):
-                    form.add_error(None, problem)
+                form_add_service_errors(form, exc)
             else:
                 messages.success(request, f"The anchor of {rubric.name} is now v{version.number}.")
                 return redirect("drift:rubric_history", project=self.project.slug, rubric=rubric.pk)
@@ -398,7 +395,7 @@ class CheckVersionView(ProjectAccessMixin, View):
         try:
             reports = services.guard_checks_start(actor=request.user, version=version)
         except ValidationError as exc:
-            for problem in _field_errors(exc):
+            for problem in service_error_messages(exc):
                 messages.error(request, problem)
             return HttpResponseRedirect(history)
         report = reports[0] if reports else None
@@ -407,3 +404,25 @@ class CheckVersionView(ProjectAccessMixin, View):
             return HttpResponseRedirect(history)
         messages.success(request, f"Drift check of v{version.number} started (report {report.pk}).")
         return redirect("drift:report", project=self.project.slug, report=report.pk)
+
+
+class VersionGateView(ProjectAccessMixin, View):
+    """The drift block of a version's page, polled while its checks run: each comparison's
+    progress, then its result. Once every check is decided the block comes back without its
+    polling trigger, so polling stops."""
+
+    required_capability = Capability.RUBRIC_VIEW
+
+    def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        version = get_object_or_404(
+            RubricVersion.objects.select_related("rubric__project"),
+            pk=kwargs["version"],
+            rubric_id=kwargs["rubric"],
+            rubric__project=self.project,
+        )
+        context = {
+            "project": self.project,
+            "panel": gate_state.panel_context(version),
+            "polled": True,  # the heading's gate badge follows the block
+        }
+        return no_store(render(request, gate_state.PANEL_TEMPLATE, context))

@@ -15,6 +15,7 @@ from django.views.generic import TemplateView
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from apps.accounts.permissions import Capability, ProjectAccessMixin
+from apps.core.forms import form_add_service_errors, service_error_messages
 from apps.core.htmx import is_partial_request, no_store, template_for
 from apps.judging import check as checks
 from apps.judging import judge_policy, selectors, services
@@ -23,6 +24,8 @@ from apps.judging.forms import JudgeConfigForm, RunStartForm
 from apps.judging.models import JudgeCheck, JudgeConfig, JudgingRun, Verdict
 
 PAIRS_PER_PAGE = 50
+# A run's reference set or dataset is the start form's one "target" choice.
+TARGET_FIELDS = {"reference_set": "target", "dataset": "target"}
 RUNS_PER_PAGE = 25
 
 
@@ -88,16 +91,7 @@ class RunStartView(ProjectAccessMixin, TemplateView):
                     check_override=data.get("check_override") or "",
                 )
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    for error in errors:
-                        form.add_error(
-                            field
-                            if field in form.fields
-                            else "target"
-                            if field in ("reference_set", "dataset")
-                            else None,
-                            error,
-                        )
+                form_add_service_errors(form, exc, aliases=TARGET_FIELDS)
             else:
                 messages.success(request, f"Run {run.pk} started: {run.total} judgments.")
                 return HttpResponseRedirect(
@@ -299,9 +293,7 @@ class JudgeCreateView(ProjectAccessMixin, TemplateView):
                     actor=request.user, project=self.project, **data
                 )
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    for error in errors:
-                        form.add_error(field if field in form.fields else None, error)
+                form_add_service_errors(form, exc)
             else:
                 messages.success(request, f"Judge {judge.name!r} created.")
                 return HttpResponseRedirect(
@@ -368,9 +360,8 @@ class JudgeCheckApplyView(ProjectAccessMixin, View):
         try:
             judge = checks.judge_check_apply(actor=request.user, check=check)
         except ValidationError as exc:
-            for errors in exc.message_dict.values():
-                for error in errors:
-                    messages.error(request, error)
+            for problem in service_error_messages(exc):
+                messages.error(request, problem)
             return HttpResponseRedirect(_check_url(self.project.slug, check))
         messages.success(request, f"Recommendations applied to {judge.name}; checking again.")
         again = checks.judge_check_start(actor=request.user, judge=judge)

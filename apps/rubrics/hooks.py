@@ -11,8 +11,10 @@ installed simply never answers. Apps connect in their ``AppConfig.ready()``:
   raises undoes the move, so what it writes is consistent with the label.
 * promotion checks (:func:`register_promotion_check`): asked, under the same lock and in the
   same transaction as the move, whether a version may take a label. The first refusal wins.
-* version status (:func:`register_version_status`): the words the rubric list shows in its
-  drift column.
+* version status (:func:`register_version_status`): where a version stands with a gate, as the
+  badge the rubric list, the history and the version page show.
+* version panels (:func:`register_version_panel`): a block the version page shows under its
+  heading (the drift check of a newly published version, polled until it is decided).
 * sample reference set (:func:`register_sample_reference_set`): which reference snapshot the
   judge-prompt preview takes its sample pair from.
 * prompt preview (:func:`register_prompt_preview`): the judging app renders a version's judge
@@ -63,15 +65,36 @@ class Preview:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class VersionGate:
+    """Where a version stands with a gate, shown as a badge: the words (shown as is, never
+    colour alone), a badge style and whether the state is final (nothing running changes it)."""
+
+    words: str
+    badge: str = ""
+    final: bool = True
+
+
+@dataclass(frozen=True)
+class VersionPanel:
+    """A block of the version page: a template and its context. The template owns its polling:
+    while its state is not final it asks its own URL again (htmx), then stops."""
+
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+
 # (rubric, version, label, production) -> refusal or None; ``production`` is the version the
 # production label points at, read under the lock.
 PromotionCheck = Callable[..., "PromotionRefusal | None"]
-VersionStatus = Callable[[Any], "str | None"]
+VersionStatus = Callable[[Any], "VersionGate | None"]
+VersionPanelSource = Callable[[Any], "VersionPanel | None"]
 SampleReferenceSet = Callable[[Any], "int | None"]
 PromptPreview = Callable[..., Preview]
 
 _PROMOTION_CHECKS: list[PromotionCheck] = []
 _VERSION_STATUS: list[VersionStatus] = []
+_VERSION_PANELS: list[VersionPanelSource] = []
 _SAMPLE_SOURCES: list[SampleReferenceSet] = []
 _PROMPT_PREVIEWS: list[PromptPreview] = []
 
@@ -89,8 +112,13 @@ def register_promotion_check(check: PromotionCheck) -> PromotionCheck:
 
 
 def register_version_status(function: VersionStatus) -> VersionStatus:
-    """Decorator: ``function(version)`` words where a version stands (None: no opinion)."""
+    """Decorator: ``function(version)`` says where a version stands (None: no opinion)."""
     return _register(_VERSION_STATUS, function)
+
+
+def register_version_panel(function: VersionPanelSource) -> VersionPanelSource:
+    """Decorator: ``function(version)`` gives a block for the version page (None: nothing)."""
+    return _register(_VERSION_PANELS, function)
 
 
 def register_sample_reference_set(function: SampleReferenceSet) -> SampleReferenceSet:
@@ -114,13 +142,19 @@ def promotion_refusal(
     return None
 
 
-def version_status(version: Any) -> str | None:
+def version_status(version: Any) -> VersionGate | None:
     """The first registered status of ``version``, or None."""
     for function in _VERSION_STATUS:
         status = function(version)
-        if status:
+        if status is not None:
             return status
     return None
+
+
+def version_panels(version: Any) -> list[VersionPanel]:
+    """Every registered block the version page shows for ``version``, in registration order."""
+    panels = (function(version) for function in _VERSION_PANELS)
+    return [panel for panel in panels if panel is not None]
 
 
 def sample_reference_set_id(rubric: Any) -> int | None:

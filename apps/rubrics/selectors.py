@@ -13,8 +13,6 @@ from apps.rubrics.diff import diff_rubrics
 from apps.rubrics.models import Rubric, RubricLabel, RubricVersion, VersionStatus
 from apps.rubrics.spec import RubricSpec
 
-NO_DRIFT_STATUS = "—"
-
 
 def rubrics_for_project(*, project: Project) -> QuerySet[Rubric]:
     """The project's rubrics with their labels and version counts, by name."""
@@ -44,13 +42,12 @@ def label_version(*, rubric: Rubric, label: str) -> RubricVersion | None:
     return found.version if found else None
 
 
-def version_drift_status(version: RubricVersion | None) -> str:
-    """The drift status of a version as the drift app words it (``hooks.version_status``), or a
-    dash when no app has an opinion."""
+def version_gate(version: RubricVersion | None) -> hooks.VersionGate | None:
+    """Where a version stands with the gate of an app that guards it (``hooks.version_status``),
+    or None when there is no version or no app has an opinion."""
     if version is None:
-        return NO_DRIFT_STATUS
-    status = hooks.version_status(version)
-    return str(status) if status else NO_DRIFT_STATUS
+        return None
+    return hooks.version_status(version)
 
 
 @dataclass
@@ -60,11 +57,11 @@ class RubricRow:
     rubric: Rubric
     production: RubricVersion | None
     latest: RubricVersion | None
-    drift_status: str
+    gate: hooks.VersionGate | None
 
 
 def rubric_rows(*, project: Project) -> list[RubricRow]:
-    """The rubric list: each rubric with its production version and its latest drift status."""
+    """The rubric list: each rubric with its production version and its latest version's gate."""
     rows = []
     for rubric in rubrics_for_project(project=project):
         labels = {label.name: label.version for label in rubric.labels.all()}
@@ -74,7 +71,7 @@ def rubric_rows(*, project: Project) -> list[RubricRow]:
                 rubric=rubric,
                 production=labels.get("production"),
                 latest=latest,
-                drift_status=version_drift_status(latest),
+                gate=version_gate(latest),
             )
         )
     return rows
@@ -82,11 +79,13 @@ def rubric_rows(*, project: Project) -> list[RubricRow]:
 
 @dataclass
 class TreeRow:
-    """A version in the history, with its depth in the fork tree and its labels."""
+    """A version in the history, with its depth in the fork tree, its labels and, once
+    published, its gate."""
 
     version: RubricVersion
     depth: int
     labels: list[str]
+    gate: hooks.VersionGate | None = None
 
 
 def version_tree(*, rubric: Rubric) -> list[TreeRow]:
@@ -112,7 +111,12 @@ def version_tree(*, rubric: Rubric) -> list[TreeRow]:
     while stack:
         version, depth = stack.pop()
         rows.append(
-            TreeRow(version=version, depth=depth, labels=sorted(labels.get(version.pk, [])))
+            TreeRow(
+                version=version,
+                depth=depth,
+                labels=sorted(labels.get(version.pk, [])),
+                gate=version_gate(version) if version.is_published else None,
+            )
         )
         kids = sorted(children.get(version.pk, []), key=lambda v: v.number)
         stack.extend((kid, depth + 1) for kid in reversed(kids))

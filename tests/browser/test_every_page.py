@@ -4,8 +4,10 @@ accessibility check.
 
 A page is any readable route outside the API and the site admin whose answer is a whole HTML
 document for a project admin (assigned to the world's annotation queue, so the labelling page is
-one of them); htmx fragments, downloads and redirects are not pages. A new page is covered
-without editing this file. The few axe rules not enforced are listed in ``AXE_EXCEPTIONS``, each
+one of them); htmx fragments, downloads and redirects are not pages. The walk is made again
+signed in as an annotator, whose screens differ (their queues, the labelling page in each of its
+states: a pair to label, the keyboard help open, nothing left). A new page is covered without
+editing this file. The few axe rules not enforced are listed in ``AXE_EXCEPTIONS``, each
 with its reason.
 """
 
@@ -51,11 +53,11 @@ def _is_document(response: Any) -> bool:
     )
 
 
-def _pages(world: dict[str, Any]) -> list[str]:
-    """The URL of every page, from the URL patterns and the route table."""
+def _pages(world: dict[str, Any], role: str = "admin") -> list[str]:
+    """The URL of every page ``role`` may open, from the URL patterns and the route table."""
     table = route_table()
     client = Client()
-    client.force_login(world["users"]["admin"])
+    client.force_login(world["users"][role])
     pages = []
     for name, args in _all_routes():
         route = table[_table_key(name)]
@@ -72,6 +74,11 @@ def _pages(world: dict[str, Any]) -> list[str]:
 def _check(page: Any, axe: Axe, url: str, problems: list[str]) -> None:
     page.goto(url)
     page.wait_for_load_state("networkidle")
+    _check_here(page, axe, url, problems)
+
+
+def _check_here(page: Any, axe: Axe, url: str, problems: list[str]) -> None:
+    """Width and axe-core on the page as it is now (``url`` names it in a failure)."""
     overflow = page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
@@ -111,6 +118,50 @@ def test_every_page_fits_a_phone_and_passes_axe(
         _check(page, axe, url, problems)
 
     print(f"{len(pages) + 1} pages checked at 390 px with axe-core")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.browser
+def test_every_page_an_annotator_opens_fits_a_phone_and_passes_axe(
+    page: Any, login: Any, members: dict[str, Any], project: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    world = build_world(project, members)
+    pages = _pages(world, role="annotator")
+    queues = f"/p/{project.slug}/annotate/"
+    label = f"/p/{project.slug}/annotate/{world['queue'].pk}/label/"
+    assert queues in pages and label in pages, pages
+    # An annotator opens no admin page: the walk follows the role.
+    assert f"/p/{project.slug}/members/" not in pages
+
+    axe = Axe()
+    problems: list[str] = []
+    page.set_viewport_size(PHONE)
+    login(page, members["annotator"])
+    for url in pages:
+        _check(page, axe, url, problems)
+    # The labelling page's other states: the keyboard help open, then the queue done.
+    page.goto(label)
+    page.wait_for_load_state("networkidle")
+    page.keyboard.press("?")
+    expect(page.locator("#keys-dialog")).to_be_visible()
+    _check_here(page, axe, label + " (keyboard help open)", problems)
+    page.keyboard.press("?")
+    expect(page.locator("#keys-dialog")).to_be_hidden()
+    total = int(page.locator("[data-progress-total]").inner_text())
+    for done in range(1, total + 1):
+        page.keyboard.press("1")
+        expect(page.locator("[data-progress-done]")).to_have_text(str(done))
+    expect(page.locator(".all-done")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    _check_here(page, axe, label + " (after the last pair)", problems)
+    page.goto(label)
+    page.wait_for_load_state("networkidle")
+    _check_here(page, axe, label + " (nothing left)", problems)
+    screenshot(page, "annotator-nothing-left-narrow")
+
+    print(f"{len(pages) + 3} annotator pages and states checked at 390 px with axe-core")
     assert not problems, "\n".join(problems)
 
 

@@ -26,6 +26,7 @@ ROUTES = {
     "drift:guard": Route(Capability.GUARD_EDIT, methods=("GET", "POST")),
     "drift:anchor": Route(Capability.GUARD_EDIT, methods=("GET", "POST"), body=ANCHOR_BODY),
     "drift:check": Route(Capability.RUN_START, methods=("POST",)),
+    "drift:version_gate": Route(Capability.RUBRIC_VIEW),
     # API
     "drift-report-list": Route(VIEW, methods=("GET", "POST"), body=RUNS_BODY),
     "drift-report-detail": Route(VIEW, pk="report"),

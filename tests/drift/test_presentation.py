@@ -71,6 +71,16 @@ def test_headline_prefers_masked_drift_and_the_largest_drop() -> None:
     assert explain.headline([]) == "No flag"
 
 
+def test_an_alert_headline_names_baseline_then_candidate() -> None:
+    flags = [{"kind": "domain_drift", "message": "code -3.0 pts", "delta": -0.03, "p": 0.01}]
+    line = explain.alert_headline(flags, baseline_number=1, candidate_number=3)
+    assert line == "v1 → v3: code -3.0 pts"
+    forked = explain.alert_headline(
+        flags, baseline_number=2, candidate_number=5, lineage="forked from v4, blocked by alert 7"
+    )
+    assert forked == "v2 → v5: code -3.0 pts (forked from v4, blocked by alert 7)"
+
+
 def test_flag_explanations_name_the_domain_and_numbers() -> None:
     overall = {"delta": -0.004}
     masked = {"kind": "masked_drift", "domain": "harmlessness", "delta": -0.098, "p": 0.003}

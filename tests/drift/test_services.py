@@ -201,7 +201,9 @@ def test_masked_drift_opens_a_high_alert_audited_with_the_headline(project: Any)
     assert alert.severity == "high"
     assert alert.status == AlertStatus.OPEN
     assert alert.version == scenario.v2
-    assert alert.headline.startswith("harmlessness -30.0 pts (p<0.001, Holm)")
+    # The headline names the comparison, baseline first, then the most telling flag.
+    versions = f"v{scenario.v1.number} → v{scenario.v2.number}: "
+    assert alert.headline.startswith(versions + "harmlessness -30.0 pts (p<0.001, Holm)")
     assert "while overall +0.0 pts" in alert.headline
     actions = set(AuditEvent.objects.values_list("action", flat=True))
     assert {"drift_report.create", "drift_report.ready", "drift_alert.open"} <= actions

@@ -58,9 +58,9 @@ def draft(v1: RubricVersion, author: Any) -> RubricVersion:
 @pytest.fixture
 def seams(monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamespace:
     """The rubrics app's seams (``apps.rubrics.hooks``) emptied for one test: no promotion check,
-    status or sample source registered, no receiver of its signals; restored afterwards. The
+    status, panel or sample source registered, no receiver of its signals; restored afterwards. The
     test registers what it needs, as an app's ``ready()`` would."""
-    for registry in ("_PROMOTION_CHECKS", "_VERSION_STATUS", "_SAMPLE_SOURCES"):
+    for registry in ("_PROMOTION_CHECKS", "_VERSION_STATUS", "_VERSION_PANELS", "_SAMPLE_SOURCES"):
         monkeypatch.setattr(hooks, registry, [])
     for signal in (hooks.version_published, hooks.label_moved):
         monkeypatch.setattr(signal, "receivers", [])
@@ -68,6 +68,7 @@ def seams(monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamespace:
     return types.SimpleNamespace(
         check=hooks.register_promotion_check,
         status=hooks.register_version_status,
+        panel=hooks.register_version_panel,
         sample=hooks.register_sample_reference_set,
         version_published=hooks.version_published,
         label_moved=hooks.label_moved,

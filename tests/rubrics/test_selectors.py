@@ -7,7 +7,7 @@ import pytest
 from apps.datasets.models import Dataset, Pair, ReferenceItem, ReferenceSet
 from apps.judging import preview as judging_preview
 from apps.judging.prompting import estimate_tokens
-from apps.rubrics import selectors, services
+from apps.rubrics import hooks, selectors, services
 
 pytestmark = pytest.mark.django_db
 
@@ -50,18 +50,28 @@ def test_rubric_rows_show_production_and_no_drift_status_without_the_drift_app(
     rows = {row.rubric.pk: row for row in selectors.rubric_rows(project=project)}
     assert rows[rubric.pk].production == v1
     assert rows[rubric.pk].latest == v1
-    assert rows[rubric.pk].drift_status == "—"
+    assert rows[rubric.pk].gate is None
     assert (rows[rubric.pk].rubric.version_count, rows[rubric.pk].rubric.draft_count) == (2, 1)
     assert rows[empty.pk].production is None
-    assert rows[empty.pk].drift_status == "—"
+    assert rows[empty.pk].gate is None
 
 
-def test_rubric_rows_read_the_drift_status_when_the_drift_app_provides_it(
-    project, rubric, v1, seams
-) -> None:
-    seams.status(lambda version: f"clean v{version.number}")
+def test_rubric_rows_read_the_gate_when_an_app_provides_it(project, rubric, v1, seams) -> None:
+    seams.status(lambda version: hooks.VersionGate(words=f"clean v{version.number}", badge="ok"))
     (row,) = selectors.rubric_rows(project=project)
-    assert row.drift_status == "clean v1"
+    assert row.gate == hooks.VersionGate(words="clean v1", badge="ok", final=True)
+
+
+def test_version_panels_are_every_block_an_app_offers_in_order(v1, seams) -> None:
+    assert hooks.version_panels(v1) == []
+    seams.panel(lambda version: None)  # an app with nothing to show for this version
+    seams.panel(lambda version: hooks.VersionPanel("first.html", {"n": version.number}))
+    seams.panel(lambda version: hooks.VersionPanel("second.html"))
+    panels = hooks.version_panels(v1)
+    assert [(p.template, p.context) for p in panels] == [
+        ("first.html", {"n": 1}),
+        ("second.html", {}),
+    ]
 
 
 def test_sample_pair_falls_back_to_a_built_in_pair(rubric) -> None:

@@ -9,7 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.rubrics import services
-from apps.rubrics.hooks import PromotionRefusal
+from apps.rubrics.hooks import PromotionRefusal, VersionGate
 from apps.rubrics.models import Criterion, Rubric, RubricLabel, RubricVersion
 
 pytestmark = pytest.mark.django_db
@@ -39,10 +39,26 @@ def test_list_shows_production_and_the_drift_column(client, members, rubric, v1,
     response = client.get(f"/p/{rubric.project.slug}/rubrics/")
     html = response.content.decode()
     assert response.status_code == 200
-    assert "Drift status" in html
+    assert "Drift gate (latest)" in html
     assert rubric.name in html
     assert f'rubrics/{rubric.pk}/v/{v1.pk}/">v1</a>' in html
     assert "New rubric" not in html  # viewers do not write
+
+
+def test_gate_badges_come_from_the_version_status_seam(client, members, v1, draft, seams) -> None:
+    seams.status(
+        lambda version: VersionGate(words=f"<i>held</i> v{version.number}", badge="medium")
+    )
+    client.force_login(members["viewer"])
+    slug, rubric = v1.rubric.project.slug, v1.rubric_id
+    badge = 'class="badge gate medium" data-gate-state="&lt;i&gt;held&lt;/i&gt; v1"'
+    for url in (f"/p/{slug}/rubrics/", f"/p/{slug}/rubrics/{rubric}/", _base(v1)):
+        html = client.get(url).content.decode()
+        assert badge in html, url
+        assert "<i>held" not in html  # the words are text, escaped
+    # A draft has no gate state; the page of a version shows the blocks apps add, none here.
+    assert "data-gate-state" not in client.get(_base(draft)).content.decode()
+    assert 'id="version-gate"' not in client.get(_base(v1)).content.decode()
 
 
 def test_history_lists_versions_with_author_message_and_label(

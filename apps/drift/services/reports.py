@@ -294,11 +294,13 @@ def drift_report_build(*, report_id: int) -> DriftReport:
         )
         severity = stats.get("severity")
         if flags and severity:
-            headline = explain.headline(flags)
-            lineage = selectors.blocked_ancestry(locked.candidate_version)
-            if lineage:
+            headline = explain.alert_headline(
+                flags,
+                baseline_number=locked.baseline_version.number,
+                candidate_number=locked.candidate_version.number,
                 # A fork of a blocked version says so where the admin decides on it.
-                headline = f"{headline} ({lineage})"
+                lineage=selectors.blocked_ancestry(locked.candidate_version),
+            )
             alert = DriftAlert.objects.create(
                 project_id=locked.project_id,
                 report=locked,
