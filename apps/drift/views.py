@@ -15,6 +15,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
@@ -211,7 +212,10 @@ class AlertResolveView(_ReportPageMixin, View):
             # htmx swaps only 2xx answers, so a refused decision comes back as 200 with errors.
             # The panel (status, decision, buttons) is swapped in place and the confirmation
             # joins the page's messages; without JavaScript the form posts and redirects.
+            # The heading's status badge follows the decision, out of band.
             panel = render(request, f"{REPORT_TEMPLATE}#alert_panel", context)
+            badge = render_to_string(f"{REPORT_TEMPLATE}#status", {**context, "oob": True})
+            panel.content += badge.encode()
             return no_store(with_messages(request, panel))
         return render(request, REPORT_TEMPLATE, context, status=400)
 
@@ -320,7 +324,7 @@ class GuardView(ProjectAccessMixin, TemplateView):
         )
         context.update(rubric=rubric, guard=guard, form=form, anchor_form=anchor_form)
         context["guard_power"] = selectors.guard_power_summary(rubric)
-        context["judge_watch"] = services.guard_judge_watch(guard)
+        context["judge_watch"] = selectors.guard_judge_watch(guard)
         return context
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:

@@ -16,6 +16,7 @@ from django.views import View
 
 from apps.accounts.models import Project
 from apps.accounts.permissions import Capability, ProjectAccessMixin
+from apps.core.forms import service_error_messages
 from apps.core.htmx import is_partial_request, no_store
 from apps.drift.models import DriftReport, ReportStatus
 from apps.forensics import selectors, services
@@ -81,7 +82,7 @@ class AttributeView(ProjectAccessMixin, View):
         try:
             services.attribution_start(actor=request.user, report=report)
         except ValidationError as exc:
-            errors = [message for problems in exc.message_dict.values() for message in problems]
+            errors = service_error_messages(exc)
         if is_partial_request(request):
             context = panel_context(
                 request=request,
@@ -155,7 +156,7 @@ class JudgeDriftAcceptView(ProjectAccessMixin, View):
                 actor=request.user, report=report, reason=request.POST.get("reason", "")
             )
         except ValidationError as exc:
-            for problem in exc.messages:
+            for problem in service_error_messages(exc):
                 messages.error(request, problem)
         else:
             messages.success(request, f"{report.new_judge} is accepted for the guard.")

@@ -120,8 +120,11 @@ def test_a_decision_updates_the_alert_in_place(
     status = panel.locator("[data-alert-status]")
     expect(status).to_have_text("Open")
 
+    heading_status = page.locator("#report-status")
+    expect(heading_status).to_have_attribute("data-drift-status", "alert open")
     panel.get_by_role("button", name="Block").click()
     expect(status).to_have_attribute("data-alert-status", "blocked")
+    expect(heading_status).to_have_attribute("data-drift-status", "blocked")
     expect(page.locator("#messages")).to_contain_text(f"Alert {alert.pk} is now blocked.")
     expect(panel.get_by_role("button", name="Approve")).to_be_visible()
 

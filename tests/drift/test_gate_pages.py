@@ -154,6 +154,10 @@ def test_a_decision_in_place_carries_its_confirmation(
     html = answer.content.decode()
     assert answer.status_code == 200 and "<html" not in html
     assert 'id="alert-panel"' in html and 'data-alert-status="acknowledged"' in html
+    # The heading's status badge follows, out of band.
+    badge = html[html.index('id="report-status"') :]
+    assert badge.index('hx-swap-oob="true"') < badge.index(">")
+    assert 'data-drift-status="acknowledged"' in badge[: badge.index(">")]
     oob = html[html.index('id="messages"') :]
     assert 'hx-swap-oob="innerHTML"' in oob
     assert f"Alert {report.alert.pk} is now acknowledged." in oob

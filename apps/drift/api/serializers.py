@@ -9,7 +9,8 @@ from rest_framework import serializers
 from apps.datasets.models import ReferenceSet
 from apps.drift import selectors
 from apps.drift.models import DriftAlert, DriftReport, WebhookDelivery
-from apps.drift.services import DECISIONS, guard_judge_watch, guard_state
+from apps.drift.selectors import guard_judge_watch
+from apps.drift.services import DECISIONS, guard_state
 from apps.judging.models import JudgeConfig, JudgingRun
 from apps.rubrics.models import Rubric, RubricVersion
 

@@ -4,7 +4,9 @@ anchor, its parent or predecessor)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from apps.drift import hooks
 from apps.drift.flags import DriftThresholds
 from apps.drift.models import DriftGuard
 from apps.rubrics.models import Rubric, RubricLabel, RubricVersion, VersionStatus
@@ -128,3 +130,30 @@ def guard_baselines(
         if not roles:
             add(drift_predecessor(version), PREDECESSOR)
     return [Baseline(version=versions[pk], roles=tuple(found)) for pk, found in roles.items()]
+
+
+def guard_judge_watch(guard: DriftGuard) -> dict[str, Any]:
+    """What the guard page and the API show of the guard's judge: the judge in use, the one
+    requested or edited in place with its clearance, and whether checks wait (read only)."""
+    judge = guard.judge
+    watch: dict[str, Any] = {
+        "judge": judge.pk if judge is not None else None,
+        "judge_name": judge.name if judge is not None else None,
+        "requested_judge": None,
+        "requested_judge_name": None,
+        "edited_in_place": False,
+        "clearance": None,
+        "waiting": False,
+    }
+    if guard.requested_judge is not None:
+        watch["requested_judge"] = guard.requested_judge.pk
+        watch["requested_judge_name"] = guard.requested_judge.name
+        watch["clearance"] = hooks.judge_clearance(guard, guard.requested_judge).payload()
+    elif (
+        judge is not None and guard.judge_state and guard.judge_state != hooks.judge_identity(judge)
+    ):
+        clearance = hooks.judge_clearance(guard, judge)
+        watch["edited_in_place"] = True
+        watch["clearance"] = clearance.payload()
+        watch["waiting"] = not clearance.cleared
+    return watch

@@ -35,7 +35,6 @@ from apps.drift.services.guard import (
 from apps.drift.services.guard_judge import (
     guard_judge_for_check,
     guard_judge_set,
-    guard_judge_watch,
 )
 from apps.drift.services.reports import (
     BOOTSTRAP_SEED,
@@ -74,7 +73,6 @@ __all__ = [
     "guard_checks_start",
     "guard_judge_for_check",
     "guard_judge_set",
-    "guard_judge_watch",
     "guard_state",
     "on_label_moved",
     "on_version_published",

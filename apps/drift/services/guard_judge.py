@@ -15,8 +15,6 @@ when that config was edited in place since it was cleared:
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -100,30 +98,3 @@ def guard_judge_for_check(*, guard: DriftGuard) -> JudgeConfig | None:
             ]
         }
     )
-
-
-def guard_judge_watch(guard: DriftGuard) -> dict[str, Any]:
-    """What the guard page and the API show of the guard's judge: the judge in use, the one
-    requested or edited in place with its clearance, and whether checks wait (read only)."""
-    judge = guard.judge
-    watch: dict[str, Any] = {
-        "judge": judge.pk if judge is not None else None,
-        "judge_name": judge.name if judge is not None else None,
-        "requested_judge": None,
-        "requested_judge_name": None,
-        "edited_in_place": False,
-        "clearance": None,
-        "waiting": False,
-    }
-    if guard.requested_judge is not None:
-        watch["requested_judge"] = guard.requested_judge.pk
-        watch["requested_judge_name"] = guard.requested_judge.name
-        watch["clearance"] = hooks.judge_clearance(guard, guard.requested_judge).payload()
-    elif (
-        judge is not None and guard.judge_state and guard.judge_state != hooks.judge_identity(judge)
-    ):
-        clearance = hooks.judge_clearance(guard, judge)
-        watch["edited_in_place"] = True
-        watch["clearance"] = clearance.payload()
-        watch["waiting"] = not clearance.cleared
-    return watch
