@@ -36,6 +36,7 @@ from apps.judging.models import (
 )
 from apps.judging.options import judge_options
 from apps.judging.prompting import estimate_messages_tokens, render_messages
+from apps.judging.routing import chunk_queue_for
 from apps.judging.protocol import accuracy_summary, aggregate_pair, score
 from apps.judging.types import Mode, PairText
 from apps.rubrics.models import RubricVersion
@@ -117,10 +118,8 @@ def run_waiting(run: JudgingRun) -> str | None:
     silent = liveness.silent_for(run.heartbeat_at or run.created_at, timezone.now())
     if silent is None:
         return None
-    from apps.judging.tasks import queue_for
-
     return liveness.waiting_reason(
-        silent_s=silent, state=liveness.queue_state(queue_for(run.judge.backend))
+        silent_s=silent, state=liveness.queue_state(chunk_queue_for(run.judge.backend))
     )
 
 

@@ -50,17 +50,15 @@ from apps.judging.services.configs import (
     judge_label,
     judge_mode,
 )
+from apps.judging.routing import CHUNK_TASK_NAMES, chunk_queue_for, chunk_task_name
 from apps.judging.services.finish import ACTIVE_RUN_STATUSES, finalize_if_complete, run_fail
 from apps.judging.services.runs import (
     CHUNK_MAX,
     CHUNK_MIN,
     CHUNK_RETRIES,
-    CHUNK_TASK_NAMES,
     DEFAULT_CHUNK_SIZE,
     RunNotActive,
-    chunk_queue_for,
     chunk_size_for,
-    chunk_task_name,
     chunks_dispatch,
     run_cancel,
     run_resume,
