@@ -162,7 +162,7 @@ class OpenAIBackend(JudgeBackend):
         """
         choice = str(self.config.params.get("http_client", "auto"))
         # Either transport, with every connection checked against the operator's egress
-        # policy on the address actually connected to (apps/core/egress.py).
+        # policy on the address actually connected to (apps/core/egress/).
         return egress.openai_http_client(choice, timeout=self.timeout_s)
 
     # -- one request --------------------------------------------------------------------------
