@@ -36,8 +36,8 @@ from apps.judging.models import (
 )
 from apps.judging.options import judge_options
 from apps.judging.prompting import estimate_messages_tokens, render_messages
-from apps.judging.routing import chunk_queue_for
 from apps.judging.protocol import accuracy_summary, aggregate_pair, score
+from apps.judging.routing import chunk_queue_for
 from apps.judging.types import Mode, PairText
 from apps.rubrics.models import RubricVersion
 

@@ -17,9 +17,9 @@ from apps.accounts.models import Membership
 from apps.annotations.models import Annotation
 from apps.core.models import AuditEvent
 from apps.datasets import services
-from apps.datasets.services import writers
 from apps.datasets.importers import ImportFailed
 from apps.datasets.models import Dataset, Pair
+from apps.datasets.services import writers
 from tests.datasets.samples import (
     ALL_SAMPLES,
     BAD_FILES,

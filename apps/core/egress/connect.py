@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 from apps.core.egress.policy import policy
 from apps.core.egress.rules import EgressRefused, address_problem
 
-
 Resolver = Callable[[str, int], list[str]]
 
 

@@ -8,7 +8,6 @@ import re
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
-
 ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]{0,99}$")
 # The endpoint the openai SDK calls when a config gives none. It is always made explicit: the
 # SDK would otherwise read OPENAI_BASE_URL from the worker's environment.

@@ -19,7 +19,6 @@ from apps.datasets.importers import (
     ParseSummary,
     get_importer,
 )
-
 from apps.datasets.models import Dataset
 from apps.datasets.services.writers import PairWriter, writer_for
 from apps.datasets.signals import annotator_labels_imported

@@ -14,7 +14,14 @@ from django.db import transaction
 from apps.accounts.models import Project
 from apps.core.services import actor_or_none, audit_event_record
 from apps.datasets.label_sources import LabelledPair, Labels, labels_from_source
-from apps.datasets.models import Dataset, GoldLabel, Pair, ReferenceItem, ReferenceSet, ReferenceSource
+from apps.datasets.models import (
+    Dataset,
+    GoldLabel,
+    Pair,
+    ReferenceItem,
+    ReferenceSet,
+    ReferenceSource,
+)
 from apps.datasets.services.writers import BATCH_SIZE
 
 

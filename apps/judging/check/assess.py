@@ -173,7 +173,10 @@ def _timeouts(facts: _Facts) -> None:
 
 
 def _logprobs(facts: _Facts) -> None:
-    if facts.support.get("logprobs") == "rejected" and facts.params.get("logprobs", True) is not False:
+    if (
+        facts.support.get("logprobs") == "rejected"
+        and facts.params.get("logprobs", True) is not False
+    ):
         facts.findings.append(
             finding(
                 "logprobs_refused",

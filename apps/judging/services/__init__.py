@@ -24,6 +24,7 @@ what is still pending (after a worker died or the broker lost messages), and
 went silent (a chunk at work beats both every few seconds; see ``apps.core.liveness``).
 """
 
+from apps.judging.routing import CHUNK_TASK_NAMES, chunk_queue_for, chunk_task_name
 from apps.judging.services.cache import (
     CachedAnswer,
     ResultRow,
@@ -50,7 +51,6 @@ from apps.judging.services.configs import (
     judge_label,
     judge_mode,
 )
-from apps.judging.routing import CHUNK_TASK_NAMES, chunk_queue_for, chunk_task_name
 from apps.judging.services.finish import ACTIVE_RUN_STATUSES, finalize_if_complete, run_fail
 from apps.judging.services.runs import (
     CHUNK_MAX,

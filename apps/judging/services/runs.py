@@ -20,8 +20,8 @@ from apps.core.api import Conflict
 from apps.core.services import actor_or_none, audit_event_record
 from apps.datasets.models import Dataset, Pair, ReferenceItem, ReferenceSet
 from apps.judging.backends.base import backend_class
+from apps.judging.gate import run_check_gate
 from apps.judging.models import (
-    Backend,
     ChunkStatus,
     JudgeConfig,
     JudgingRun,
@@ -30,10 +30,9 @@ from apps.judging.models import (
     RunChunk,
     RunStatus,
 )
-from apps.judging.gate import run_check_gate
 from apps.judging.options import judge_options
-from apps.judging.routing import chunk_queue_for, chunk_task_name
 from apps.judging.prompting import render_messages
+from apps.judging.routing import chunk_queue_for, chunk_task_name
 from apps.judging.services.chunks import chunk_fail
 from apps.judging.services.configs import judge_config_errors, judge_mode
 from apps.judging.services.finish import ACTIVE_RUN_STATUSES, finalize_if_complete, run_fail

@@ -86,8 +86,12 @@ def _write_report(
         if RedTeamJob.objects.filter(pk=job.pk).exclude(phase=Phase.REPORT).exists():
             return
         seed = Candidate.objects.get(job=job, kind=CandidateKind.SEED)
-        PairVerdict.objects.bulk_create(verdict_rows(seed, seed_test, "test"), ignore_conflicts=True)
-        PairVerdict.objects.bulk_create(verdict_rows(best, best_test, "test"), ignore_conflicts=True)
+        PairVerdict.objects.bulk_create(
+            verdict_rows(seed, seed_test, "test"), ignore_conflicts=True
+        )
+        PairVerdict.objects.bulk_create(
+            verdict_rows(best, best_test, "test"), ignore_conflicts=True
+        )
         draft = rubric_services.rubric_version_create(
             actor=job.created_by,
             rubric=job.rubric_version.rubric,

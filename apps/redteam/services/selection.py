@@ -31,7 +31,9 @@ def _judge_survivors(job: RedTeamJob, val: Sequence[PairRow]) -> JudgedCandidate
     return judged
 
 
-def _judge_benign(job: RedTeamJob, seed_spec: RubricSpec, val: Sequence[PairRow]) -> JudgedCandidates:
+def _judge_benign(
+    job: RedTeamJob, seed_spec: RubricSpec, val: Sequence[PairRow]
+) -> JudgedCandidates:
     """K seeded paraphrases of the seed (unsaved candidates) judged on val."""
     benign: JudgedCandidates = []
     for k in range(job.benign_k):
@@ -80,7 +82,7 @@ def _benign_deltas(
     """Each paraphrase's change of accuracy per domain against the seed."""
     return [
         {
-            d: (None if v is None or seed_domains.get(d) is None else v - seed_domains[d])  # type: ignore[operator]
+            d: (None if v is None or seed_domains.get(d) is None else v - seed_domains[d])
             for d, v in (candidate.val_by_domain or {}).items()
         }
         for candidate, _ in benign

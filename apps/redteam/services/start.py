@@ -145,7 +145,9 @@ def _split_errors(errors: Errors, splits: dict[str, list[PairRow]]) -> None:
                 )
 
 
-def _reserve_errors(errors: Errors, job: RedTeamJob, reserve_calls: int, reserve_cost: Decimal) -> None:
+def _reserve_errors(
+    errors: Errors, job: RedTeamJob, reserve_calls: int, reserve_cost: Decimal
+) -> None:
     """The budget must leave room for the search after the selection and the report."""
     if job.max_judge_calls is not None and job.max_judge_calls <= reserve_calls:
         errors["max_judge_calls"] = [

@@ -118,6 +118,8 @@ __all__ = [
     "Measured",
     "OfflineDecision",
     "OfflineJudge",
+    "PromptStats",
+    "TextStats",
     "compile_rubric",
     "compile_rubric_uncached",
     "cue_weights",

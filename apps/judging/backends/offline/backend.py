@@ -14,7 +14,6 @@ from apps.judging.backends.offline.texts import PromptStats, prompt_stats, text_
 from apps.judging.prompting import estimate_messages_tokens, estimate_tokens
 from apps.judging.types import JudgeRequest, JudgeResult
 
-
 _LETTER = {"first": "A", "second": "B", "tie": "tie"}
 
 

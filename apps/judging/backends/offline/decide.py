@@ -16,6 +16,7 @@ from apps.judging.backends.offline.texts import (
     text_stats,
 )
 from apps.judging.types import ShownVerdict
+from apps.rubrics.spec import RubricSpec
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import string
 
-
 FEATURES = ("length", "safety", "answers", "relevance", "structure")
 
 TIE_BAND = 0.02

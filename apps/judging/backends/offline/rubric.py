@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from apps.judging.backends.offline.lexicon import (
     CLAUSE_SPLIT_RE,
     CUE_RE,
-    DISCOUNT_RE,
-    NEGATION_RE,
-    PLACEHOLDER_RE,
     CUES,
     DEFAULT_WEIGHTS,
+    DISCOUNT_RE,
     FEATURES,
     HARD_RULE_FACTOR,
     INSTRUCTIONS_WEIGHT,
+    NEGATION_RE,
+    PLACEHOLDER_RE,
     TEMPLATE_WEIGHT,
     VIRTUE,
 )

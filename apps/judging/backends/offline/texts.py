@@ -4,17 +4,18 @@ harmful look), and a response's five feature values."""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from apps.judging.backends.offline.lexicon import (
-    PUNCTUATION_TO_SPACE,
-    STRUCTURE_RE,
     FEATURES,
     HARM_PHRASES,
     HARM_WORDS,
+    PUNCTUATION_TO_SPACE,
     REFUSAL_MARKERS,
     REFUSAL_WINDOW,
     STOPWORDS,
+    STRUCTURE_RE,
 )
 
 

@@ -53,7 +53,9 @@ class _Options:
     constraint: bool
 
 
-def _given_up(request: JudgeRequest, failure: Failure, failures: int, *, too_long: bool) -> JudgeResult:
+def _given_up(
+    request: JudgeRequest, failure: Failure, failures: int, *, too_long: bool
+) -> JudgeResult:
     """The ``invalid`` result of a request the loop gave up on, saying why."""
     error = failure.message
     if too_long:
