@@ -34,7 +34,7 @@ from apps.judging.models import (
     JudgmentStatus,
     RunStatus,
 )
-from apps.judging.options import judge_options
+from apps.judging.options import judge_options, max_tokens
 from apps.judging.prompting import estimate_messages_tokens, render_messages
 from apps.judging.protocol import accuracy_summary, aggregate_pair, score
 from apps.judging.routing import chunk_queue_for
@@ -42,7 +42,6 @@ from apps.judging.types import Mode, PairText
 from apps.rubrics.models import RubricVersion
 
 # Output tokens assumed per request when the judge config does not say (see the OpenAI backend).
-DEFAULT_OUTPUT_TOKENS: dict[str, int] = {"verdict": 16, "reasoned": 1024}
 ESTIMATE_SAMPLE = 400
 
 
@@ -388,13 +387,6 @@ class CostEstimate:
     is_demo: bool
 
 
-def _output_tokens(judge: JudgeConfig, mode: Mode) -> int:
-    try:
-        return int(judge.params.get("max_tokens", DEFAULT_OUTPUT_TOKENS[mode]))
-    except (TypeError, ValueError):
-        return DEFAULT_OUTPUT_TOKENS[mode]
-
-
 def run_estimate(
     *,
     rubric_version: RubricVersion,
@@ -434,7 +426,7 @@ def run_estimate(
     per_pair = sampled_tokens / len(ids) if ids else 0.0
     judgments = 2 * count
     tokens_in = round(per_pair * count * 2)
-    tokens_out = judgments * _output_tokens(judge, mode)
+    tokens_out = judgments * max_tokens(judge.params, mode)
     priced = bool(judge.price_in or judge.price_out)
     return CostEstimate(
         pairs=count,

@@ -5,17 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import F, QuerySet
-from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.accounts.models import Project
-from apps.accounts.permissions import Capability, check_capability, has_capability
+from apps.accounts.permissions import Capability, check_capability
 from apps.accounts.viewsets import ProjectScopedMixin
+from apps.core.api import accepted
 from apps.judging import services
 from apps.judging.api.serializers import (
     JudgeConfigSerializer,
@@ -28,27 +26,7 @@ from apps.judging.filters import JudgmentFilter, RunFilter
 from apps.judging.models import JudgeConfig, JudgingRun, Judgment, JudgmentStatus, Verdict
 
 
-class _CapableProjectsMixin:
-    """Lists show only the projects where the caller holds the list capability.
-
-    Annotators are members too, but must never see judge verdicts: a caller who holds the
-    capability in none of their projects is refused (403) rather than shown an empty list.
-    """
-
-    capabilities: dict[str, Capability]
-    request: Any
-
-    def capable_projects(self) -> list[int]:
-        capability = self.capabilities["list"]
-        projects = Project.objects.for_user(self.request.user)
-        allowed = [p.pk for p in projects if has_capability(self.request.user, p, capability)]
-        if not allowed:
-            raise PermissionDenied(f"Your role does not allow this ({capability}).")
-        return allowed
-
-
 class JudgeViewSet(
-    _CapableProjectsMixin,
     ProjectScopedMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -66,12 +44,6 @@ class JudgeViewSet(
         "create": Capability.RUN_START,
     }
 
-    def get_queryset(self) -> QuerySet[Any]:
-        queryset = super().get_queryset()
-        if self.action == "list":
-            queryset = queryset.filter(project__in=self.capable_projects())
-        return queryset
-
     def perform_create(self, serializer: serializers.BaseSerializer[Any]) -> None:
         data = dict(serializer.validated_data)
         project = data.pop("project")
@@ -82,7 +54,6 @@ class JudgeViewSet(
 
 
 class RunViewSet(
-    _CapableProjectsMixin,
     ProjectScopedMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -103,12 +74,6 @@ class RunViewSet(
         "cancel": Capability.RUN_START,
         "resume": Capability.RUN_START,
     }
-
-    def get_queryset(self) -> QuerySet[Any]:
-        queryset = super().get_queryset()
-        if self.action == "list":
-            queryset = queryset.filter(project__in=self.capable_projects())
-        return queryset
 
     def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         # Run filters apply to the list; ``judgments`` has its own (``status`` means another thing).
@@ -137,13 +102,7 @@ class RunViewSet(
             use_cache=data.get("use_cache", True),
             check_override=data.get("check_override", ""),
         )
-        answer = {
-            "id": run.pk,
-            "status": run.status,
-            "total": run.total,
-            "url": reverse("run-detail", kwargs={"pk": run.pk}),
-        }
-        return Response(answer, status=status.HTTP_202_ACCEPTED)
+        return accepted(run, "run-detail", total=run.total)
 
     @extend_schema(request=None, responses={200: RunSerializer})
     @action(detail=True, methods=["post"])

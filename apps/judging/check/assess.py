@@ -10,7 +10,7 @@ from typing import Any
 
 from apps.judging.check.probes import CONSTRAINT_KINDS
 from apps.judging.models import Backend, CheckStatus
-from apps.judging.options import JudgeOptions, judge_options
+from apps.judging.options import DEFAULT_MAX_TOKENS, JudgeOptions, judge_options
 
 # A larger max_tokens for answers that were cut off before their verdict.
 RAISED_MAX_TOKENS = {"verdict": 64, "reasoned": 2048}
@@ -359,7 +359,7 @@ def _format_recommendations(
             )
         ]
     if cut and cut * 2 >= invalid:
-        current = int(params.get("max_tokens", 16 if mode == "verdict" else 1024))
+        current = int(params.get("max_tokens", DEFAULT_MAX_TOKENS[mode]))
         raised = max(current * 4, RAISED_MAX_TOKENS[mode])
         return [
             _recommendation(

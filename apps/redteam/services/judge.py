@@ -8,15 +8,13 @@ from decimal import Decimal
 
 from apps.judging.accounting import token_cost
 from apps.judging.models import JudgeConfig
+from apps.judging.options import max_tokens
 from apps.judging.prompting import estimate_messages_tokens, render_messages
 from apps.judging.protocol import aggregate_pair
 from apps.judging.services import judge_texts_cached
 from apps.redteam import search
 from apps.redteam.services.pairs import PairRow
 from apps.rubrics.spec import RubricSpec
-
-# Output tokens assumed per judge call when a cost cap is checked before calling (worst case).
-DEFAULT_OUTPUT_TOKENS = 16
 
 
 @dataclass
@@ -70,13 +68,6 @@ def judge_rubric(judge: JudgeConfig, spec: RubricSpec, rows: Sequence[PairRow]) 
     return out
 
 
-def _output_tokens(judge: JudgeConfig) -> int:
-    try:
-        return int(judge.params.get("max_tokens", DEFAULT_OUTPUT_TOKENS))
-    except (TypeError, ValueError):
-        return DEFAULT_OUTPUT_TOKENS
-
-
 def worst_case_cost(judge: JudgeConfig, spec: RubricSpec, rows: Sequence[PairRow]) -> Decimal:
     """What judging ``rows`` with ``spec`` could cost if nothing were cached (prices per call)."""
     if not (judge.price_in or judge.price_out):
@@ -86,5 +77,6 @@ def worst_case_cost(judge: JudgeConfig, spec: RubricSpec, rows: Sequence[PairRow
         for r in rows
         for order in ("AB", "BA")
     )
-    tokens_out = 2 * len(rows) * _output_tokens(judge)
+    # Verdict-mode calls, each at its worst case: the whole ``max_tokens``.
+    tokens_out = 2 * len(rows) * max_tokens(judge.params, "verdict")
     return token_cost(tokens_in, tokens_out, judge.price_in, judge.price_out)

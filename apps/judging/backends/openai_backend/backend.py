@@ -26,13 +26,12 @@ from apps.judging.backends.openai_backend.retry import (
     Pacer,
     RetryPolicy,
 )
-from apps.judging.options import constraint_arguments, judge_options
+from apps.judging.options import DEFAULT_MAX_TOKENS, constraint_arguments, judge_options
 from apps.judging.prompting import estimate_messages_tokens
 from apps.judging.types import JudgeRequest, JudgeResult, Mode
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_TOKENS: dict[str, int] = {"verdict": 16, "reasoned": 1024}
 # One-token mode asks for this many alternatives at the first token, so the three letters are
 # among them even when the model's favourite first token is something else.
 ONE_TOKEN_TOP_LOGPROBS = 10
