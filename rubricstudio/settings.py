@@ -300,13 +300,16 @@ JUDGING_CHUNK_SIZE = env.int("JUDGING_CHUNK_SIZE", default=250)
 JUDGING_CHUNK_RETRIES = env.int("JUDGING_CHUNK_RETRIES", default=3)
 # Attempts of a webhook delivery before it is recorded as failed.
 DRIFT_WEBHOOK_RETRIES = env.int("DRIFT_WEBHOOK_RETRIES", default=5)
+# One message per period runs every app's sweep (apps/core/liveness.py says why one). It expires
+# after a period, so sweeps that outlast theirs never pile up in the queue behind each other; the
+# cost: behind a backlog of more than a period on `default`, no sweep runs until the workers,
+# busy with that backlog meanwhile, have cleared it.
 CELERY_BEAT_SCHEDULE = {
-    "sweep-orphaned-runs": {"task": "judging.sweep_orphaned_runs", "schedule": LIVENESS_SWEEP_S},
-    "sweep-pending-drift-reports": {
-        "task": "drift.sweep_pending_reports",
+    "sweep-stale-work": {
+        "task": "core.sweep_stale_work",
         "schedule": LIVENESS_SWEEP_S,
+        "options": {"expires": LIVENESS_SWEEP_S},
     },
-    "sweep-stale-redteam-jobs": {"task": "redteam.sweep_stale", "schedule": LIVENESS_SWEEP_S},
 }
 # Seconds without a heartbeat after which a red-team job counts as orphaned (its worker died)
 # and the sweep sends its next step again; a step never outlives the hard time limit.

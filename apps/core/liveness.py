@@ -15,6 +15,12 @@ uses the same three parts:
   heartbeat's age and Celery's own inspection of the workers consuming the job's queue. The
   inspection is a broadcast to every worker, so its answer is cached briefly
   (``LIVENESS_INSPECT_CACHE_S``) and shared by every page, poll and sweep.
+
+Each app with long jobs registers its sweep here (``register_sweep``, from its
+``AppConfig.ready()``); beat sends one message per period (``core.sweep_stale_work``) that runs
+them all in turn. One message, not one per app: a sweep reads the depth of the queue it runs on,
+and sibling sweep messages waiting behind it would read as a backlog of work, so on a
+one-process worker a run whose messages were lost would wait for ever.
 """
 
 from __future__ import annotations
@@ -178,6 +184,18 @@ def forget_queue_states() -> None:
     cache.delete_many([DEPTH_CACHE_KEY.format(queue=q.value) for q in Queue])
 
 
+def waits_for_queue(state: QueueState, *, pending: int) -> bool:
+    """Whether a silent job with ``pending`` queued pieces should wait rather than be resumed.
+
+    It waits while nobody consumes its queue, or while at least as many messages wait in the
+    queue as it has pending pieces: they may all still be there, behind other work. With fewer
+    waiting (queues are first in, first out), some of its messages are held by a dead worker or
+    lost, and resuming it is the only way on. A broker that does not say its depth counts as
+    an empty queue. Pure.
+    """
+    return not state.consumed or (state.waiting or 0) >= max(pending, 1)
+
+
 def waiting_reason(*, silent_s: float, state: QueueState) -> str:
     """Why a job whose heartbeat went silent ``silent_s`` seconds ago is not moving (pure)."""
     parts = [f"no worker has reported for {int(silent_s)} s"]
@@ -194,3 +212,30 @@ def waiting_reason(*, silent_s: float, state: QueueState) -> str:
     else:
         parts.append(f"{workers} consume{'s' if count == 1 else ''} {queue}; it will be resumed")
     return "; ".join(parts)
+
+
+# --- the sweeps ---------------------------------------------------------------------------------
+
+Sweep = Callable[[], object]
+_sweeps: dict[str, Sweep] = {}
+
+
+def register_sweep(name: str, sweep: Sweep) -> None:
+    """Run ``sweep`` (no arguments; returns what it did) on every beat of the stale-work sweep."""
+    _sweeps[name] = sweep
+
+
+def sweeps_run() -> dict[str, object]:
+    """Run every registered sweep in turn: ``{name: outcome}`` (``None`` for one that failed).
+
+    A failing sweep is logged and the others still run: one app's broken sweep must not stop
+    another app's jobs from being resumed.
+    """
+    outcomes: dict[str, object] = {}
+    for name, sweep in _sweeps.items():
+        try:
+            outcomes[name] = sweep()
+        except Exception:
+            log.exception("the %s sweep failed; the next beat tries again", name)
+            outcomes[name] = None
+    return outcomes

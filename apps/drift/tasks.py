@@ -2,8 +2,9 @@
 
 ``drift.await_report_runs`` waits for a report's two runs without holding a worker: each call
 looks once, builds the report when both runs have ended, and otherwise schedules itself again
-with a growing countdown (2 s, 4 s, ... up to a minute). ``drift.sweep_pending_reports`` (beat)
-builds any pending report whose runs have ended, in case such a message was lost.
+with a growing countdown (2 s, 4 s, ... up to a minute). The drift sweep (beat,
+``drift_reports_sweep``) builds any pending report whose runs have ended, in case such a message
+was lost.
 """
 
 from __future__ import annotations
@@ -44,12 +45,6 @@ def await_report_runs(self: Task, report_id: int) -> Any:
         # An eager retry would run again at once, forever; the sweep or the caller builds it.
         return state
     return self.retry(countdown=poll_countdown(self.request.retries), throw=False)
-
-
-@shared_task(name="drift.sweep_pending_reports", ignore_result=True)
-def sweep_pending_reports() -> list[int]:
-    """Build every pending report whose runs have ended (beat schedule)."""
-    return services.drift_reports_sweep()
 
 
 @shared_task(

@@ -8,11 +8,11 @@ models, ``gpu``).
 Delivery: ``acks_late`` with ``reject_on_worker_lost``, so a chunk whose pool process dies is
 delivered again instead of being lost; the chunk's conditional writes make the second delivery
 harmless. When the whole worker dies, the broker gives its messages back only after the
-visibility timeout (twice the hard time limit); well before that, ``sweep_orphaned_runs`` sees
-the chunk's claim silent (``apps.core.liveness``) and sends it again. A
-chunk that raises is retried with exponential backoff and full jitter, ``JUDGING_CHUNK_RETRIES``
-times (3), then given up: its items are marked failed with the error and the run ends
-``partial``.
+visibility timeout (twice the hard time limit); well before that, the judging sweep
+(``runs_sweep_orphaned``) sees the chunk's claim silent (``apps.core.liveness``) and sends it
+again. A chunk that raises is retried with exponential backoff and full jitter,
+``JUDGING_CHUNK_RETRIES`` times (3), then given up: its items are marked failed with the error
+and the run ends ``partial``.
 
 Test hook: ``RUBRICSTUDIO_TEST_CHUNK_DELAY_S`` (seconds, read at each chunk) makes a chunk wait
 after claiming its items. Only the worker crash test sets it, to be sure a SIGKILL lands while a
@@ -110,9 +110,3 @@ def judge_check(check_id: int) -> str:
     if check is None or check.is_finished:
         return "skipped"
     return str(judge_check_execute(check=check).status)
-
-
-@shared_task(name="judging.sweep_orphaned_runs", ignore_result=True)
-def sweep_orphaned_runs() -> dict[str, list[int]]:
-    """Resume chunks and runs nobody works on; fail what cannot progress (beat schedule)."""
-    return services.runs_sweep_orphaned()

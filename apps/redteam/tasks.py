@@ -4,7 +4,7 @@ Two step tasks do the same work and differ only by name, because the name picks 
 (``CELERY_TASK_ROUTES``): ``redteam.step_api`` for judges behind hosted endpoints (``api``, I/O
 bound) and ``redteam.step`` for the rest (``default``). Delivery is ``acks_late`` with
 ``reject_on_worker_lost``; a step that dies with its worker is re-sent by the redelivery or by
-``redteam.sweep_stale`` (beat), and redoes its seeded unit of work from the cache.
+the red-team sweep (beat, ``jobs_sweep_stale``), and redoes its seeded unit of work from the cache.
 
 Test hook: ``RUBRICSTUDIO_TEST_REDTEAM_STEP_DELAY_S`` (seconds) makes a step wait after claiming
 the job, so the resume test can kill the worker while a generation is in flight.
@@ -48,9 +48,3 @@ def step(job_id: int) -> str:
 def step_api(job_id: int) -> str:
     """One step of a red-team job judged by an OpenAI-compatible endpoint (queue ``api``)."""
     return services.job_step(job_id=job_id, pause_s=_test_delay())
-
-
-@shared_task(name="redteam.sweep_stale", ignore_result=True)
-def sweep_stale() -> list[int]:
-    """Re-dispatch red-team jobs whose heartbeat went stale (beat schedule)."""
-    return services.jobs_sweep_stale()

@@ -102,8 +102,9 @@ def test_beat_and_workers_share_the_liveness_settings_and_beat_sweeps_with_them(
             # The compose default is the settings' default.
             default = services[name]["environment"][variable].split(":-")[1].rstrip("}")
             assert float(default) == getattr(settings, variable), (name, variable)
-    schedule = settings.CELERY_BEAT_SCHEDULE
-    assert schedule["sweep-orphaned-runs"]["schedule"] == settings.LIVENESS_SWEEP_S
-    assert schedule["sweep-pending-drift-reports"]["schedule"] == settings.LIVENESS_SWEEP_S
+    # One beat entry runs every app's sweep, and expires after its period.
+    (entry,) = settings.CELERY_BEAT_SCHEDULE.values()
+    assert entry["task"] == "core.sweep_stale_work"
+    assert entry["schedule"] == entry["options"]["expires"] == settings.LIVENESS_SWEEP_S
     assert 15 <= settings.LIVENESS_SWEEP_S <= 30
     assert settings.LIVENESS_STALE_AFTER_S < 60

@@ -1,4 +1,4 @@
-"""A real Celery worker picks up a task dispatched after commit and writes to the database."""
+"""A real Celery worker picks up a task dispatched after commit; the stale-work sweep runs on."""
 
 from __future__ import annotations
 
@@ -25,3 +25,24 @@ def test_task_dispatched_on_commit_runs_in_a_real_worker(celery_worker_process: 
     assert beat.hostname
     assert worker.process.poll() is None, "worker should still be running"
     print(f"real worker picked up the task; log at {worker.log_path.name}")
+
+
+def test_one_failing_sweep_does_not_stop_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    from apps.core import liveness
+
+    ran: list[str] = []
+
+    def broken() -> object:
+        ran.append("broken")
+        raise RuntimeError("boom")
+
+    def fine() -> object:
+        ran.append("fine")
+        return ["done"]
+
+    sweeps = {"broken": broken, "fine": fine}
+    monkeypatch.setattr(liveness, "_sweeps", {})
+    for name, sweep in sweeps.items():
+        liveness.register_sweep(name, sweep)
+    assert liveness.sweeps_run() == {"broken": None, "fine": ["done"]}
+    assert ran == ["broken", "fine"]

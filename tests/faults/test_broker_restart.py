@@ -20,8 +20,8 @@ from django.utils import timezone
 from apps.core.liveness import forget_queue_states
 from apps.judging.models import ChunkStatus, JudgingRun, Judgment, RunChunk, RunStatus
 from apps.judging.selectors import run_waiting
-from apps.judging.services import run_start
-from apps.judging.tasks import TEST_DELAY_ENV, sweep_orphaned_runs
+from apps.judging.services import run_start, runs_sweep_orphaned
+from apps.judging.tasks import TEST_DELAY_ENV
 from tests.factories import make_judge, make_reference_set, make_version
 from tests.faults.conftest import Evidence, PrivateRedis, wait_for
 
@@ -90,7 +90,7 @@ def test_broker_restart_mid_run_then_sweep_finishes_it(
 
     settings.LIVENESS_STALE_AFTER_S = 2
     wait_for(lambda: _stale(run.pk, 2.2), timeout=10, what="the run's heartbeat goes stale")
-    outcome = sweep_orphaned_runs()
+    outcome = runs_sweep_orphaned()
     evidence(f"sweep: {outcome} (re-dispatched {pending} pending chunks)")
     assert outcome == {"released": [], "resumed": [run.pk], "waiting": [], "failed": []}
     finished = wait_for(
@@ -116,7 +116,7 @@ def test_broker_restart_mid_run_then_sweep_finishes_it(
     small = make_reference_set(project, n_pairs=10, name="Orphaned")
     orphan = run_start(actor=None, rubric_version=version, judge=judge, reference_set=small)
     settings.LIVENESS_STALE_AFTER_S = 0
-    outcomes = [sweep_orphaned_runs() for _ in range(3)]
+    outcomes = [runs_sweep_orphaned() for _ in range(3)]
     orphan.refresh_from_db()
     reason = run_waiting(orphan)
     evidence(f"no worker: sweeps gave {outcomes}; run {orphan.pk} is {orphan.status}: {reason}")

@@ -67,6 +67,24 @@ def test_waiting_reason_names_the_silence_and_who_consumes_the_queue() -> None:
     )
 
 
+def test_a_silent_run_waits_only_while_all_its_messages_may_still_be_queued() -> None:
+    def state(consumers: tuple[str, ...], waiting: int | None) -> liveness.QueueState:
+        return liveness.QueueState(queue="default", consumers=consumers, waiting=waiting)
+
+    worker = ("w1@h",)
+    # Nobody consumes the queue: wait, whatever its depth.
+    assert liveness.waits_for_queue(state((), 0), pending=3)
+    # As many messages wait as the run has pending chunks: they may all be its own.
+    assert liveness.waits_for_queue(state(worker, 3), pending=3)
+    assert liveness.waits_for_queue(state(worker, 1), pending=0)
+    # Fewer wait (one beat's sweep, say): some of the run's messages are gone, resume.
+    assert not liveness.waits_for_queue(state(worker, 1), pending=3)
+    assert not liveness.waits_for_queue(state(worker, 0), pending=3)
+    assert not liveness.waits_for_queue(state(worker, 0), pending=0)
+    # A broker that does not say its depth counts as an empty queue.
+    assert not liveness.waits_for_queue(state(worker, None), pending=2)
+
+
 def test_silent_for_is_none_within_the_window() -> None:
     now = timezone.now()
     window = settings.LIVENESS_STALE_AFTER_S

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core.models import AuditEvent
+from apps.core.tasks import sweep_stale_work
 from apps.judging import selectors, services, tasks
 from apps.judging.backends.base import BackendConfig, backend_class
 from apps.judging.models import (
@@ -445,7 +446,9 @@ def test_sweep_resumes_stale_runs_and_fails_hopeless_ones(
     with django_capture_on_commit_callbacks(execute=True):
         # The beat task, with the default thresholds (the stale window, 3 tries). Tasks run
         # eagerly here, so the runs' queue has a consumer: this process.
-        outcome = tasks.sweep_orphaned_runs.delay().get()
+        outcomes = sweep_stale_work.delay().get()
+    assert set(outcomes) == {"judging", "drift", "redteam"}
+    outcome = outcomes["judging"]
     assert outcome == {
         "released": [],
         "resumed": [stale.pk],

@@ -54,20 +54,24 @@ class ImportResultSerializer(serializers.Serializer):
     skipped_reasons = serializers.DictField(child=serializers.IntegerField())
 
 
+# A pair as the API shows it, alone or as an item of a reference set (with that set's label).
+PAIR_FIELDS = [
+    "id",
+    "dataset",
+    "external_id",
+    "prompt",
+    "response_a",
+    "response_b",
+    "domain",
+    "gold_label",
+    "metadata",
+]
+
+
 class PairSerializer(serializers.ModelSerializer):
     class Meta:
         model = Pair
-        fields = [
-            "id",
-            "dataset",
-            "external_id",
-            "prompt",
-            "response_a",
-            "response_b",
-            "domain",
-            "gold_label",
-            "metadata",
-        ]
+        fields = PAIR_FIELDS
         read_only_fields = fields
 
 
@@ -134,16 +138,5 @@ class ReferenceItemSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ReferenceItem
-        fields = [
-            "id",
-            "dataset",
-            "external_id",
-            "prompt",
-            "response_a",
-            "response_b",
-            "domain",
-            "gold_label",
-            "metadata",
-            "source",
-        ]
+        fields = [*PAIR_FIELDS, "source"]
         read_only_fields = fields

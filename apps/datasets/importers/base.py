@@ -38,7 +38,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, ClassVar, Literal
 
-from apps.datasets.importers.reading import ImportProblem, ProblemLog, open_binary
+from apps.datasets.importers.reading import (
+    ImportProblem,
+    ProblemLog,
+    iter_json_lines,
+    open_binary,
+)
 
 Label = Literal["A", "B", "tie"]
 LABELS: tuple[Label, ...] = ("A", "B", "tie")
@@ -490,6 +495,14 @@ class PairImporter(ABC):
     @abstractmethod
     def record(self, line: int, row: Any) -> PairRecord | Skipped:
         """Turn one row into a record or a skip, or raise :class:`RowInvalid`."""
+
+
+class JsonLinesImporter(PairImporter):
+    """An importer of JSON Lines: one JSON value per non-blank line."""
+
+    def rows(self, stream: IO[bytes], log: ProblemLog) -> Iterator[tuple[int, Any]]:
+        """Each non-blank line, decoded as JSON."""
+        return iter_json_lines(stream, log, max_line_bytes=self.options.max_line_bytes)
 
 
 def require_object(row: Any, what: str = "a JSON object") -> Mapping[str, Any]:

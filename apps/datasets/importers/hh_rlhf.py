@@ -31,13 +31,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
 from pathlib import PurePath
-from typing import IO, Any
+from typing import Any
 
 from apps.datasets.importers.base import (
+    JsonLinesImporter,
     Label,
-    PairImporter,
     PairRecord,
     RowReader,
     Skipped,
@@ -45,7 +44,6 @@ from apps.datasets.importers.base import (
     require_object,
 )
 from apps.datasets.importers.mapping import native_id_of
-from apps.datasets.importers.reading import ProblemLog, iter_json_lines
 
 ASSISTANT = "\n\nAssistant:"
 _TURN = re.compile(r"\n\n(Human|Assistant):")
@@ -97,14 +95,10 @@ def chosen_goes_first(seed: int, prompt: str, chosen: str, rejected: str) -> boo
     return digest.digest()[0] < 128
 
 
-class HhRlhfImporter(PairImporter):
+class HhRlhfImporter(JsonLinesImporter):
     """HH-RLHF chosen/rejected dialogues, split into a prompt and two coin-flipped responses."""
 
     format = "hh-rlhf"
-
-    def rows(self, stream: IO[bytes], log: ProblemLog) -> Iterator[tuple[int, Any]]:
-        """Each non-blank line, decoded as JSON."""
-        return iter_json_lines(stream, log, max_line_bytes=self.options.max_line_bytes)
 
     def record(self, line: int, row: Any) -> PairRecord | Skipped:
         """Split the two dialogues and place ``chosen`` by the coin flip."""

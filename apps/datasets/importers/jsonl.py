@@ -13,21 +13,19 @@ The file may be gzip-compressed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 
 from apps.datasets.importers.base import (
     ImportOptions,
-    PairImporter,
+    JsonLinesImporter,
     PairRecord,
     Skipped,
     require_object,
 )
 from apps.datasets.importers.mapping import mapped_record, resolve_field_map
-from apps.datasets.importers.reading import ProblemLog, iter_json_lines
 
 
-class JsonlImporter(PairImporter):
+class JsonlImporter(JsonLinesImporter):
     """Pairs from JSON Lines with a configurable field mapping."""
 
     format = "jsonl"
@@ -35,10 +33,6 @@ class JsonlImporter(PairImporter):
     def __init__(self, options: ImportOptions | None = None) -> None:
         super().__init__(options)
         self.fields = resolve_field_map(self.options.field_map)
-
-    def rows(self, stream: IO[bytes], log: ProblemLog) -> Iterator[tuple[int, Any]]:
-        """Each non-blank line, decoded as JSON."""
-        return iter_json_lines(stream, log, max_line_bytes=self.options.max_line_bytes)
 
     def record(self, line: int, row: Any) -> PairRecord | Skipped:
         """Map the object's fields to a pair."""

@@ -19,12 +19,11 @@ Fields and their mapping::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 
 from apps.datasets.importers.base import (
+    JsonLinesImporter,
     Label,
-    PairImporter,
     PairRecord,
     RowReader,
     Skipped,
@@ -32,21 +31,16 @@ from apps.datasets.importers.base import (
     require_object,
 )
 from apps.datasets.importers.mapping import native_id_of
-from apps.datasets.importers.reading import ProblemLog, iter_json_lines
 
 LABEL_VALUES: dict[str, Label] = {"model1": "A", "model2": "B", "tie": "tie"}
 LABEL_EXPECTED = "model1, model2 or TIE"
 SOURCE_FIELDS = ("query", "response1", "response2", "human", "dataset", "id")
 
 
-class LlmEval2Importer(PairImporter):
+class LlmEval2Importer(JsonLinesImporter):
     """LLMEval2's human-labelled pairs, with the source dataset as the domain."""
 
     format = "llmeval2"
-
-    def rows(self, stream: IO[bytes], log: ProblemLog) -> Iterator[tuple[int, Any]]:
-        """Each non-blank line, decoded as JSON."""
-        return iter_json_lines(stream, log, max_line_bytes=self.options.max_line_bytes)
 
     def record(self, line: int, row: Any) -> PairRecord | Skipped:
         """Map one object to a pair."""

@@ -135,8 +135,7 @@ class AlertViewSet(
     }
 
     def get_queryset(self) -> QuerySet[Any]:
-        queryset = super().get_queryset().prefetch_related("deliveries")
-        return selectors.order_inbox(queryset)
+        return selectors.order_inbox(super().get_queryset().prefetch_related("deliveries"))
 
     @extend_schema(request=AlertResolveSerializer, responses={200: AlertSerializer})
     @action(detail=True, methods=["post"])

@@ -358,11 +358,13 @@ def runs_sweep_orphaned(*, max_resumes: int | None = None) -> dict[str, list[int
        often than its retries and ``JUDGING_MAX_RESUMES`` allow (its worker died every time) is
        given up: its items fail with the reason, and the run ends ``partial``.
     2. A run whose heartbeat went silent has no chunk at work. When its queue has a consumer
-       and no message waits in it, its pending chunks' messages are gone (held by a dead worker
-       until the broker's visibility timeout, or lost with the broker): it is resumed. With no
-       consumer, or messages waiting for busy workers, it waits (the run page says why), and
-       continues by itself once a worker takes its queue. ``resumes`` counts consecutive
-       resumes without progress; after ``JUDGING_MAX_RESUMES`` the run is failed.
+       and fewer messages wait in it than the run has pending chunks, some of those chunks'
+       messages are gone (held by a dead worker until the broker's visibility timeout, or lost
+       with the broker): it is resumed, and a copy of a message that was only late does
+       nothing. With no consumer, or enough messages waiting for busy workers to be its own,
+       it waits (the run page says why), and continues by itself once a worker takes its
+       queue. ``resumes`` counts consecutive resumes without progress; after
+       ``JUDGING_MAX_RESUMES`` the run is failed.
     """
     if max_resumes is None:
         max_resumes = int(settings.JUDGING_MAX_RESUMES)
@@ -409,7 +411,8 @@ def runs_sweep_orphaned(*, max_resumes: int | None = None) -> dict[str, list[int
     )
     for run in stale.select_related("judge"):
         state = liveness.queue_state(chunk_queue_for(run.judge.backend))
-        if not state.consumed or state.waiting:
+        pending = RunChunk.objects.filter(run=run, status=ChunkStatus.PENDING).count()
+        if liveness.waits_for_queue(state, pending=pending):
             outcome["waiting"].append(run.pk)
             continue
         if run.resumes >= max_resumes:
