@@ -41,7 +41,7 @@ from apps.judging.routing import chunk_queue_for
 from apps.judging.types import Mode, PairText
 from apps.rubrics.models import RubricVersion
 
-# Output tokens assumed per request when the judge config does not say (see the OpenAI backend).
+# Pairs whose prompts are rendered to estimate a run's input tokens (the rest are scaled).
 ESTIMATE_SAMPLE = 400
 
 
