@@ -367,7 +367,7 @@ EMAIL_BACKEND = env.str(
     if EMAIL_HOST
     else "django.core.mail.backends.console.EmailBackend",
 )
-# --- Egress: what judge configs and webhooks may make workers do (apps/core/egress.py) -------
+# --- Egress: what judge configs and webhooks may make workers do (apps/core/egress/) -------
 # Judge keys the operator declares: NAME=URL pairs (a name once per endpoint it may go to). A
 # judge config may name only these, each only with its endpoints; the studio's own secrets
 # (SECRET_KEY, DATABASE_URL, REDIS_URL, RUBRICSTUDIO_*, POSTGRES_*...) are refused here.

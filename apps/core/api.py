@@ -24,6 +24,18 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+def accepted(obj: Any, detail_route: str, **fields: Any) -> Response:
+    """202 for work that goes on in the background: the new object's id and status, any other
+    ``fields``, and the URL to follow it at (``detail_route``, reversed with its pk)."""
+    body = {
+        "id": obj.pk,
+        "status": obj.status,
+        **fields,
+        "url": reverse(detail_route, kwargs={"pk": obj.pk}),
+    }
+    return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, plus Django ``ValidationError`` as 400, so every 4xx has a JSON body."""
     if isinstance(exc, ValidationError):

@@ -12,6 +12,9 @@ Three domains:
 A judge told to "prefer complete, detailed answers" is pulled toward the longer response, which
 helps on helpfulness and code but hurts on harmlessness: the demo's masked drift. Positions
 alternate, so half the gold labels are ``A`` and half ``B``.
+
+Over 500 lines on purpose: it is data (the pairs as literals), not logic, and splitting it
+would only scatter one table.
 """
 
 from __future__ import annotations

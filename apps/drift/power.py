@@ -32,7 +32,14 @@ from scipy.optimize import brentq
 from scipy.stats import binom
 
 from apps.drift.flags import ACCURACY_SHARE, AlertDecisions, DriftThresholds, alert_decisions
-from apps.drift.stats import PairedOutcomes, family_weights, sign_test_p, weighted_holm
+from apps.drift.stats import (
+    DEFAULT_POWER,
+    PairedOutcomes,
+    family_weights,
+    sign_test_p,
+    weighted_holm,
+)
+from apps.drift.stats.outcomes import POSITION
 
 __all__ = [
     "DEFAULT_POWER",
@@ -43,8 +50,6 @@ __all__ = [
     "simulate_runs",
     "smallest_drop_caught",
 ]
-
-DEFAULT_POWER = 0.8
 
 
 def domain_test_level(alpha: float, domains: int) -> float:
@@ -132,8 +137,8 @@ def smallest_drop_caught(
 
 _A, _B, _TIE = 0, 1, 2
 _LABELS = np.array(["A", "B", "tie"])
-# A verdict's place on the scale from "B better" to "A better", as in apps.drift.stats.
-_POSITION = np.array([1, -1, 0], dtype=np.int8)
+# A verdict's place on the scale from "B better" to "A better" (no invalid verdicts here).
+_POSITION = POSITION[: _TIE + 1]
 
 
 @dataclass(frozen=True)

@@ -257,7 +257,7 @@ class CheckStatus(models.TextChoices):
 
 
 class JudgeCheck(models.Model):
-    """One check of a judge config before it is trusted (``apps/judging/check.py``).
+    """One check of a judge config before it is trusted (``apps/judging/check/``).
 
     Canary requests and a built-in sanity set judged in both orders; ``metrics`` holds the
     figures (reachable, model listed, system role honoured, parse rate, position consistency,

@@ -23,6 +23,8 @@ from typing import Any
 from apps.judging.prompting import PROMPT_LAYOUTS
 
 CONSTRAINTS = ("off", "json_schema", "guided_choice", "grammar")
+# The answer length a judge gets when its params set no ``max_tokens``, by mode.
+DEFAULT_MAX_TOKENS: dict[str, int] = {"verdict": 16, "reasoned": 1024}
 # How a stored verdict was obtained (``Judgment.verdict_source``).
 VERDICT_SOURCES = ("text", "json_schema", "guided_choice", "grammar", "logprobs", "rules")
 # The answers a constrained verdict-mode request may produce (shown positions; C is a tie).
@@ -103,3 +105,12 @@ def constraint_arguments(constrain: str, *, reasoned: bool) -> dict[str, Any]:
     if constrain == "grammar":
         return {"grammar": GRAMMAR}
     return {}
+
+
+def max_tokens(params: Mapping[str, Any], mode: str) -> int:
+    """The ``max_tokens`` in ``params`` for an answer in ``mode``; the mode's default when it
+    is unset or not a whole number (an upper bound of the tokens a judgment costs)."""
+    try:
+        return int(params.get("max_tokens", DEFAULT_MAX_TOKENS[mode]))
+    except (TypeError, ValueError):
+        return DEFAULT_MAX_TOKENS[mode]

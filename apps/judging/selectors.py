@@ -34,14 +34,14 @@ from apps.judging.models import (
     JudgmentStatus,
     RunStatus,
 )
-from apps.judging.options import judge_options
+from apps.judging.options import judge_options, max_tokens
 from apps.judging.prompting import estimate_messages_tokens, render_messages
 from apps.judging.protocol import accuracy_summary, aggregate_pair, score
+from apps.judging.routing import chunk_queue_for
 from apps.judging.types import Mode, PairText
 from apps.rubrics.models import RubricVersion
 
-# Output tokens assumed per request when the judge config does not say (see the OpenAI backend).
-DEFAULT_OUTPUT_TOKENS: dict[str, int] = {"verdict": 16, "reasoned": 1024}
+# Pairs whose prompts are rendered to estimate a run's input tokens (the rest are scaled).
 ESTIMATE_SAMPLE = 400
 
 
@@ -117,10 +117,8 @@ def run_waiting(run: JudgingRun) -> str | None:
     silent = liveness.silent_for(run.heartbeat_at or run.created_at, timezone.now())
     if silent is None:
         return None
-    from apps.judging.tasks import queue_for
-
     return liveness.waiting_reason(
-        silent_s=silent, state=liveness.queue_state(queue_for(run.judge.backend))
+        silent_s=silent, state=liveness.queue_state(chunk_queue_for(run.judge.backend))
     )
 
 
@@ -389,13 +387,6 @@ class CostEstimate:
     is_demo: bool
 
 
-def _output_tokens(judge: JudgeConfig, mode: Mode) -> int:
-    try:
-        return int(judge.params.get("max_tokens", DEFAULT_OUTPUT_TOKENS[mode]))
-    except (TypeError, ValueError):
-        return DEFAULT_OUTPUT_TOKENS[mode]
-
-
 def run_estimate(
     *,
     rubric_version: RubricVersion,
@@ -435,7 +426,7 @@ def run_estimate(
     per_pair = sampled_tokens / len(ids) if ids else 0.0
     judgments = 2 * count
     tokens_in = round(per_pair * count * 2)
-    tokens_out = judgments * _output_tokens(judge, mode)
+    tokens_out = judgments * max_tokens(judge.params, mode)
     priced = bool(judge.price_in or judge.price_out)
     return CostEstimate(
         pairs=count,

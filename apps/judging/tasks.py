@@ -103,21 +103,6 @@ def judge_chunk_gpu(self: Task, run_id: int, index: int) -> Any:
     return _judge_chunk(self, run_id, index)
 
 
-_CHUNK_TASKS: dict[str, Task] = {
-    task.name: task for task in (judge_chunk, judge_chunk_api, judge_chunk_gpu)
-}
-
-
-def chunk_task_for(backend: str) -> Task:
-    """The chunk task whose name routes a chunk of this backend to the right queue."""
-    return _CHUNK_TASKS[services.chunk_task_name(backend)]
-
-
-def queue_for(backend: str) -> str:
-    """The queue the chunks of this backend go to, as Celery's router sends them."""
-    return services.chunk_queue_for(backend)
-
-
 @shared_task(name="judging.judge_check", ignore_result=True, acks_late=True)
 def judge_check(check_id: int) -> str:
     """Run a judge check (queue ``api``: it waits on the judge's endpoint)."""

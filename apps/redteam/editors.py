@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from apps.rubrics.spec import CriterionSpec, RubricSpec
+from apps.rubrics.spec import CriterionSpec, RubricSpec, spec_content
 
 Rng = random.Random
 
@@ -347,8 +347,6 @@ def _clip(text: str, limit: int = 1200) -> str:
 
 def editor_messages(spec: RubricSpec, examples: Sequence[Example]) -> list[dict[str, str]]:
     """The chat messages of one edit request (RIPD's pattern: rubric, mistakes, constraints)."""
-    from apps.rubrics.spec import spec_content
-
     blocks = []
     for n, ex in enumerate(examples, start=1):
         blocks.append(

@@ -11,6 +11,7 @@ from apps.accounts.models import Project
 from apps.drift.explain import DASH
 from apps.redteam.charts import FrontierChart, frontier_chart
 from apps.redteam.models import Candidate, CandidateKind, JobStatus, RedTeamJob
+from apps.redteam.search import frontier
 from apps.rubrics.models import RubricVersion
 
 
@@ -98,8 +99,6 @@ def frontier_points(job: RedTeamJob) -> list[dict[str, Any]]:
 
 def job_chart(job: RedTeamJob) -> FrontierChart | None:
     """The frontier chart of a job (its stored frontier once selected, else computed live)."""
-    from apps.redteam.search import frontier
-
     points = frontier_points(job)
     rows = job.result.get("frontier") or frontier(points)
     return frontier_chart(points, rows, tolerance=job.tolerance)

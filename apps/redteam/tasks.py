@@ -15,10 +15,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from celery import Task, shared_task
+from celery import shared_task
 from django.conf import settings
 
-from apps.judging.models import Backend
 from apps.redteam import services
 
 TEST_DELAY_ENV = "RUBRICSTUDIO_TEST_REDTEAM_STEP_DELAY_S"
@@ -39,18 +38,13 @@ def _test_delay() -> float:
         return 0.0
 
 
-@shared_task(name="redteam.step", **STEP_OPTIONS)
+@shared_task(name=services.STEP_TASK, **STEP_OPTIONS)
 def step(job_id: int) -> str:
     """One step of a red-team job whose judge runs here (queue ``default``)."""
     return services.job_step(job_id=job_id, pause_s=_test_delay())
 
 
-@shared_task(name="redteam.step_api", **STEP_OPTIONS)
+@shared_task(name=services.STEP_TASK_API, **STEP_OPTIONS)
 def step_api(job_id: int) -> str:
     """One step of a red-team job judged by an OpenAI-compatible endpoint (queue ``api``)."""
     return services.job_step(job_id=job_id, pause_s=_test_delay())
-
-
-def step_task_for(backend: str) -> Task:
-    """The step task whose name routes a job of this judge backend to the right queue."""
-    return step_api if backend == Backend.OPENAI.value else step

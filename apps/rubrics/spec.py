@@ -195,3 +195,23 @@ def content_hash(spec: RubricSpec) -> str:
         spec_content(spec), sort_keys=True, separators=(",", ":"), ensure_ascii=False
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def spec_from_content(content: dict[str, Any]) -> RubricSpec:
+    """A ``RubricSpec`` from its stored JSON (the inverse of ``spec_content``)."""
+    return RubricSpec(
+        instructions=content.get("instructions", ""),
+        template=content.get("template", ""),
+        output_format=content.get("output_format", "verdict"),
+        criteria=tuple(
+            CriterionSpec(
+                key=c["key"],
+                title=c["title"],
+                description=c.get("description", ""),
+                weight=float(c.get("weight", 1.0)),
+                kind=c.get("kind", "principle"),
+                check=c.get("check"),
+            )
+            for c in content.get("criteria", [])
+        ),
+    )

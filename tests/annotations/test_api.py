@@ -15,7 +15,7 @@ from apps.annotations.models import Annotation, AnnotationQueue, Assignment
 from apps.core.models import AuditEvent
 from apps.datasets import services as datasets_services
 from apps.datasets.models import Pair
-from tests.annotations.factories import make_dataset, make_queue, make_version
+from tests.factories import criteria_for, make_queue, make_simple_dataset, make_version
 
 pytestmark = pytest.mark.django_db
 
@@ -36,8 +36,8 @@ def queues_url(pk: int | None = None, action: str = "") -> str:
 def test_admins_create_queues_with_usernames(
     project: Any, members: dict[str, Any], annotators: list[Any], api_client_for: Any
 ) -> None:
-    dataset = make_dataset(project, n=4, domains=("code", "safety"))
-    version = make_version(project)
+    dataset = make_simple_dataset(project, n=4, domains=("code", "safety"))
+    version = make_version(project, criteria=criteria_for("helpful", "safe"), published=False)
     body = {
         "project": project.pk,
         "dataset": dataset.pk,
@@ -86,7 +86,7 @@ def test_queue_creation_errors_name_the_field(
     change: dict[str, Any],
     field: str,
 ) -> None:
-    dataset = make_dataset(project, n=2)
+    dataset = make_simple_dataset(project, n=2)
     body = {
         "project": project.pk,
         "dataset": dataset.pk,
@@ -102,7 +102,7 @@ def test_queue_creation_errors_name_the_field(
 def test_queue_from_another_projects_dataset_is_refused(
     project: Any, other_project: Any, members: dict[str, Any], api_client_for: Any
 ) -> None:
-    foreign = make_dataset(other_project, n=1)
+    foreign = make_simple_dataset(other_project, n=1)
     body = {"project": project.pk, "dataset": foreign.pk, "annotators": ["annotator1"]}
     response = api_client_for(members["admin"]).post(queues_url(), body, format="json")
     assert response.status_code == 400
@@ -112,7 +112,7 @@ def test_queue_from_another_projects_dataset_is_refused(
 def test_lists_show_assigned_queues_to_annotators_and_all_to_admins(
     project: Any, members: dict[str, Any], annotators: list[Any], api_client_for: Any
 ) -> None:
-    dataset = make_dataset(project, n=2)
+    dataset = make_simple_dataset(project, n=2)
     mine = make_queue(project, dataset=dataset, annotators=[annotators[0]], name="Mine")
     make_queue(project, dataset=dataset, annotators=[annotators[1]], name="Theirs")
 
@@ -138,7 +138,7 @@ def test_a_page_of_queues_costs_the_same_queries_however_many_queues(
     from django.test.utils import CaptureQueriesContext
 
     client = api_client_for(members["admin"])
-    dataset = make_dataset(project, n=4, domains=("helpfulness", "harmlessness"))
+    dataset = make_simple_dataset(project, n=4, domains=("helpfulness", "harmlessness"))
 
     def listed() -> tuple[int, dict[str, Any]]:
         with CaptureQueriesContext(connection) as queries:
@@ -167,7 +167,9 @@ def test_a_page_of_queues_costs_the_same_queries_however_many_queues(
 def test_admins_change_annotators_and_threshold(
     project: Any, members: dict[str, Any], annotators: list[Any], api_client_for: Any
 ) -> None:
-    queue = make_queue(project, dataset=make_dataset(project, n=2), annotators=annotators[:1])
+    queue = make_queue(
+        project, dataset=make_simple_dataset(project, n=2), annotators=annotators[:1]
+    )
     body = {"annotators": [annotators[1].username, annotators[2].username], "min_agreement": 0.75}
     refused = api_client_for(members["author"]).patch(queues_url(queue.pk), body, format="json")
     assert refused.status_code == 403
@@ -187,7 +189,7 @@ def test_next_is_blind(project: Any, annotators: list[Any], api_client_for: Any)
     from apps.judging.models import JudgeConfig, JudgingRun, Judgment
 
     turns = [{"role": "human", "text": "Hi"}, {"role": "assistant", "text": "Hello"}]
-    dataset = make_dataset(
+    dataset = make_simple_dataset(
         project,
         n=2,
         gold="B",
@@ -198,7 +200,7 @@ def test_next_is_blind(project: Any, annotators: list[Any], api_client_for: Any)
     # Someone else's label and a judge's verdict exist for every pair.
     for pair in dataset.pairs.all():
         Annotation.objects.create(pair=pair, annotator=two, choice="A", imported=True)
-    version = make_version(project)
+    version = make_version(project, criteria=criteria_for("helpful", "safe"), published=False)
     judge = JudgeConfig.objects.create(project=project, name="j", backend="offline", model="rules")
     run = JudgingRun.objects.create(
         project=project, rubric_version=version, judge=judge, dataset=dataset
@@ -224,7 +226,9 @@ def test_next_is_blind(project: Any, annotators: list[Any], api_client_for: Any)
 def test_only_assigned_annotators_get_next(
     project: Any, members: dict[str, Any], annotators: list[Any], api_client_for: Any
 ) -> None:
-    queue = make_queue(project, dataset=make_dataset(project, n=2), annotators=annotators[:1])
+    queue = make_queue(
+        project, dataset=make_simple_dataset(project, n=2), annotators=annotators[:1]
+    )
     assert api_client_for(annotators[1]).get(queues_url(queue.pk, "next")).status_code == 403
     assert api_client_for(members["viewer"]).get(queues_url(queue.pk, "next")).status_code == 403
     assert api_client_for(members["outsider"]).get(queues_url(queue.pk, "next")).status_code == 404
@@ -235,11 +239,11 @@ def test_only_assigned_annotators_get_next(
 def test_label_flow_through_the_api(
     project: Any, annotators: list[Any], api_client_for: Any
 ) -> None:
-    version = make_version(project, keys=("helpful",))
+    version = make_version(project, criteria=criteria_for("helpful"), published=False)
     criterion = version.criteria.get()
     queue = make_queue(
         project,
-        dataset=make_dataset(project, n=3),
+        dataset=make_simple_dataset(project, n=3),
         annotators=annotators[:1],
         rubric_version=version,
     )
@@ -302,7 +306,9 @@ def test_label_flow_through_the_api(
 def test_next_is_204_when_nothing_is_left(
     project: Any, annotators: list[Any], api_client_for: Any
 ) -> None:
-    queue = make_queue(project, dataset=make_dataset(project, n=1), annotators=annotators[:1])
+    queue = make_queue(
+        project, dataset=make_simple_dataset(project, n=1), annotators=annotators[:1]
+    )
     client = api_client_for(annotators[0])
     first = client.get(queues_url(queue.pk, "next")).json()
     client.post(
@@ -320,7 +326,9 @@ def test_annotators_of_another_project_cannot_post(
     annotators: list[Any],
     api_client_for: Any,
 ) -> None:
-    queue = make_queue(project, dataset=make_dataset(project, n=1), annotators=annotators[:1])
+    queue = make_queue(
+        project, dataset=make_simple_dataset(project, n=1), annotators=annotators[:1]
+    )
     pair = queue.dataset.pairs.get()
     body = {"queue": queue.pk, "pair": pair.pk, "choice": "A"}
     assert (
@@ -373,9 +381,9 @@ def _cohen(first: list[str], second: list[str]) -> float:
 def test_agreement_through_the_api(
     project: Any, members: dict[str, Any], annotators: list[Any], api_client_for: Any
 ) -> None:
-    version = make_version(project, keys=("helpful",))
+    version = make_version(project, criteria=criteria_for("helpful"), published=False)
     criterion = version.criteria.get()
-    dataset = make_dataset(project, n=10, domains=("code", "safety"))
+    dataset = make_simple_dataset(project, n=10, domains=("code", "safety"))
     one, two = annotators[:2]
     queue = make_queue(
         project, dataset=dataset, annotators=[one, two], overlap=2, rubric_version=version
@@ -430,7 +438,7 @@ def test_agreement_through_the_api(
 def test_adjudication_through_the_api(
     project: Any, members: dict[str, Any], annotators: list[Any], api_client_for: Any
 ) -> None:
-    dataset = make_dataset(project, n=10)
+    dataset = make_simple_dataset(project, n=10)
     one, two = annotators[:2]
     queue = make_queue(project, dataset=dataset, annotators=[one, two], overlap=2)
     _label_through_api(api_client_for(one), queue, FIRST, {})
@@ -453,7 +461,7 @@ def test_adjudication_through_the_api(
         url, {"pair": disputed.pk, "label": None}, format="json"
     )
     assert cleared.json()["state"] == "disputed"
-    foreign = make_dataset(project, n=1).pairs.get()
+    foreign = make_simple_dataset(project, n=1).pairs.get()
     missing = api_client_for(members["admin"]).post(
         url, {"pair": foreign.pk, "label": "A"}, format="json"
     )
@@ -463,7 +471,7 @@ def test_adjudication_through_the_api(
 def test_agreement_of_imported_labels(
     project: Any, members: dict[str, Any], api_client_for: Any, make_user: Any
 ) -> None:
-    dataset = make_dataset(project, n=10)
+    dataset = make_simple_dataset(project, n=10)
     sources = [make_user(f"pandalm-annotator{i}") for i in (1, 2)]
     for pair in dataset.pairs.all():
         index = int(pair.external_id[1:])

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from apps.accounts.models import Role
 from apps.annotations import selectors, services
 from apps.annotations.models import Annotation, Assignment, AssignmentStatus
-from tests.annotations.factories import make_dataset, make_queue, make_version
+from tests.factories import criteria_for, make_queue, make_simple_dataset, make_version
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,7 @@ def label_all(queue: Any, annotator: Any, choice: str = "A") -> list[int]:
 
 
 def test_each_pair_gets_k_distinct_annotators(project: Any, annotators: list[Any]) -> None:
-    dataset = make_dataset(project, n=6)
+    dataset = make_simple_dataset(project, n=6)
     queue = make_queue(project, dataset=dataset, annotators=annotators[:3], overlap=2)
 
     handed = {annotator.username: label_all(queue, annotator) for annotator in annotators[:3]}
@@ -49,7 +49,9 @@ def test_each_pair_gets_k_distinct_annotators(project: Any, annotators: list[Any
 def test_the_open_assignment_comes_back_until_it_is_labelled(
     project: Any, annotators: list[Any]
 ) -> None:
-    queue = make_queue(project, dataset=make_dataset(project, n=3), annotators=annotators[:1])
+    queue = make_queue(
+        project, dataset=make_simple_dataset(project, n=3), annotators=annotators[:1]
+    )
     first = services.assignment_next(queue=queue, annotator=annotators[0])
     again = services.assignment_next(queue=queue, annotator=annotators[0])
     assert first is not None and again is not None
@@ -59,7 +61,7 @@ def test_the_open_assignment_comes_back_until_it_is_labelled(
 
 def test_skip_releases_the_slot_for_someone_else(project: Any, annotators: list[Any]) -> None:
     one, two = annotators[:2]
-    queue = make_queue(project, dataset=make_dataset(project, n=1), annotators=[one, two])
+    queue = make_queue(project, dataset=make_simple_dataset(project, n=1), annotators=[one, two])
     assignment = services.assignment_next(queue=queue, annotator=one)
     assert assignment is not None
     assert services.assignment_next(queue=queue, annotator=two) is None  # the only slot is taken
@@ -80,7 +82,7 @@ def test_undo_reopens_the_last_label_and_releases_the_next_pair(
     project: Any, annotators: list[Any]
 ) -> None:
     annotator = annotators[0]
-    queue = make_queue(project, dataset=make_dataset(project, n=3), annotators=[annotator])
+    queue = make_queue(project, dataset=make_simple_dataset(project, n=3), annotators=[annotator])
     first = services.assignment_next(queue=queue, annotator=annotator)
     assert first is not None
     services.annotation_submit(assignment=first, choice="B", rationale="clearer", confidence=4)
@@ -105,7 +107,9 @@ def test_undo_reopens_the_last_label_and_releases_the_next_pair(
 
 
 def test_a_label_closes_the_assignment_once(project: Any, annotators: list[Any]) -> None:
-    queue = make_queue(project, dataset=make_dataset(project, n=2), annotators=annotators[:1])
+    queue = make_queue(
+        project, dataset=make_simple_dataset(project, n=2), annotators=annotators[:1]
+    )
     assignment = services.assignment_next(queue=queue, annotator=annotators[0])
     assert assignment is not None
     services.annotation_submit(assignment=assignment, choice="tie")
@@ -115,10 +119,10 @@ def test_a_label_closes_the_assignment_once(project: Any, annotators: list[Any])
 
 
 def test_submit_validates_choice_and_criteria(project: Any, annotators: list[Any]) -> None:
-    version = make_version(project, keys=("helpful", "safe"))
+    version = make_version(project, criteria=criteria_for("helpful", "safe"), published=False)
     queue = make_queue(
         project,
-        dataset=make_dataset(project, n=2),
+        dataset=make_simple_dataset(project, n=2),
         annotators=annotators[:1],
         rubric_version=version,
     )
@@ -146,7 +150,7 @@ def test_submit_validates_choice_and_criteria(project: Any, annotators: list[Any
 def test_pairs_come_in_a_stable_shuffled_order_per_queue(
     project: Any, annotators: list[Any]
 ) -> None:
-    dataset = make_dataset(project, n=30)
+    dataset = make_simple_dataset(project, n=30)
     ids = list(dataset.pairs.order_by("id").values_list("id", flat=True))
     first = make_queue(project, dataset=dataset, annotators=annotators[:1])
     second = make_queue(project, dataset=dataset, annotators=annotators[:1])
@@ -167,7 +171,7 @@ def test_pairs_come_in_a_stable_shuffled_order_per_queue(
 
 
 def test_domains_limit_the_queue(project: Any, annotators: list[Any]) -> None:
-    dataset = make_dataset(project, n=6, domains=("code", "safety"))
+    dataset = make_simple_dataset(project, n=6, domains=("code", "safety"))
     queue = make_queue(project, dataset=dataset, annotators=annotators[:1], domains=["safety"])
     handed = label_all(queue, annotators[0])
     assert len(handed) == 3
@@ -178,7 +182,9 @@ def test_only_the_queue_annotators_get_pairs(
     project: Any, annotators: list[Any], make_user: Any
 ) -> None:
     viewer = make_user("viewer-x", project=project, role=Role.VIEWER)
-    queue = make_queue(project, dataset=make_dataset(project, n=2), annotators=annotators[:1])
+    queue = make_queue(
+        project, dataset=make_simple_dataset(project, n=2), annotators=annotators[:1]
+    )
     with pytest.raises(PermissionDenied):
         services.assignment_next(queue=queue, annotator=annotators[1])
     with pytest.raises(PermissionDenied):
@@ -188,7 +194,7 @@ def test_only_the_queue_annotators_get_pairs(
 def test_queue_creation_checks_its_inputs(
     project: Any, other_project: Any, annotators: list[Any], make_user: Any
 ) -> None:
-    dataset = make_dataset(project, n=2, domains=("code",))
+    dataset = make_simple_dataset(project, n=2, domains=("code",))
     viewer = make_user("viewer-y", project=project, role=Role.VIEWER)
     with pytest.raises(ValidationError, match="overlap"):
         make_queue(project, dataset=dataset, annotators=annotators[:1], overlap=2)
@@ -198,7 +204,7 @@ def test_queue_creation_checks_its_inputs(
         make_queue(project, dataset=dataset, annotators=annotators[:1], domains=["law"])
     with pytest.raises(ValidationError, match="min_agreement"):
         make_queue(project, dataset=dataset, annotators=annotators[:1], min_agreement=0)
-    foreign = make_dataset(other_project, n=1)
+    foreign = make_simple_dataset(other_project, n=1)
     with pytest.raises(ValidationError, match="dataset"):
         make_queue(project, dataset=foreign, annotators=annotators[:1])
 
@@ -207,7 +213,7 @@ def test_removing_an_annotator_releases_their_open_pair(
     project: Any, annotators: list[Any], admin: Any
 ) -> None:
     one, two = annotators[:2]
-    queue = make_queue(project, dataset=make_dataset(project, n=1), annotators=[one, two])
+    queue = make_queue(project, dataset=make_simple_dataset(project, n=1), annotators=[one, two])
     assert services.assignment_next(queue=queue, annotator=one) is not None
     services.annotation_queue_update(actor=admin, queue=queue, annotators=[two])
     assert services.assignment_next(queue=queue, annotator=two) is not None
@@ -219,7 +225,7 @@ def test_progress_counts_what_is_left_for_the_annotator(
     project: Any, annotators: list[Any]
 ) -> None:
     one, two = annotators[:2]
-    queue = make_queue(project, dataset=make_dataset(project, n=4), annotators=[one, two])
+    queue = make_queue(project, dataset=make_simple_dataset(project, n=4), annotators=[one, two])
     assert selectors.annotator_progress(queue=queue, annotator=one) == {
         "done": 0,
         "total": 4,

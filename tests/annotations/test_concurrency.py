@@ -11,7 +11,7 @@ from django.db import connection
 
 from apps.annotations import services
 from apps.annotations.models import Annotation, Assignment, AssignmentStatus
-from tests.annotations.factories import make_dataset, make_queue
+from tests.factories import make_queue, make_simple_dataset
 
 THREADS_PER_ANNOTATOR = 2
 PAIRS = 24
@@ -58,7 +58,7 @@ def test_concurrent_next_never_double_assigns(
             "needs PostgreSQL: SQLite runs one writing transaction at a time, so requests "
             "cannot race for a slot there (set DATABASE_URL to run this test)"
         )
-    dataset = make_dataset(project, n=PAIRS)
+    dataset = make_simple_dataset(project, n=PAIRS)
     queue = make_queue(project, dataset=dataset, annotators=annotators, overlap=OVERLAP)
     start = threading.Barrier(len(annotators) * THREADS_PER_ANNOTATOR)
     errors: list[str] = []

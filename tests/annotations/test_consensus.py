@@ -11,7 +11,7 @@ from apps.annotations import selectors, services
 from apps.annotations.models import Adjudication
 from apps.core.models import AuditEvent
 from apps.datasets import services as datasets_services
-from tests.annotations.factories import make_dataset, make_queue
+from tests.factories import make_queue, make_simple_dataset
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def label(queue: Any, annotator: Any, choices: dict[int, str | None]) -> None:
 def voted(project: Any, annotators: list[Any]) -> Any:
     """Four pairs for three annotators each: agreement, a 2-1 majority, a three-way split, and
     a pair the third annotator skipped (still waiting for its third label)."""
-    dataset = make_dataset(project, n=4)
+    dataset = make_simple_dataset(project, n=4)
     queue = make_queue(project, dataset=dataset, annotators=annotators[:3], overlap=3)
     one, two, three = annotators[:3]
     label(queue, one, {0: "A", 1: "A", 2: "A", 3: "B"})
@@ -114,7 +114,7 @@ def test_adjudication_wins_and_is_audited(voted: Any, admin: Any) -> None:
 
 
 def test_adjudication_refuses_pairs_outside_the_queue(voted: Any, admin: Any, project: Any) -> None:
-    other = make_dataset(project, n=1).pairs.get()
+    other = make_simple_dataset(project, n=1).pairs.get()
     with pytest.raises(ValidationError):
         services.adjudication_set(actor=admin, queue=voted, pair=other, label="A")
     with pytest.raises(ValidationError):
@@ -126,7 +126,7 @@ def test_adjudication_refuses_pairs_outside_the_queue(voted: Any, admin: Any, pr
 def test_queue_creation_is_audited(project: Any, annotators: list[Any], admin: Any) -> None:
     queue = make_queue(
         project,
-        dataset=make_dataset(project, n=2),
+        dataset=make_simple_dataset(project, n=2),
         annotators=annotators[:2],
         overlap=2,
         actor=admin,

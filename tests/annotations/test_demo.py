@@ -10,7 +10,7 @@ from apps.accounts.models import Role
 from apps.annotations.demo import DEMO_QUEUE_NAME, seed_demo
 from apps.annotations.models import AnnotationQueue
 from apps.core.demo import DemoContext
-from tests.annotations.factories import make_dataset, make_version
+from tests.factories import criteria_for, make_simple_dataset, make_version
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +26,8 @@ def context(project: Any, make_user: Any, **objects: Any) -> DemoContext:
 
 
 def test_demo_queue_is_made_once(project: Any, make_user: Any) -> None:
-    dataset = make_dataset(project, n=3)
-    version = make_version(project)
+    dataset = make_simple_dataset(project, n=3)
+    version = make_version(project, criteria=criteria_for("helpful", "safe"), published=False)
     ctx = context(project, make_user, dataset=dataset, rubric_v1=version)
     seed_demo(ctx)
     seed_demo(ctx)

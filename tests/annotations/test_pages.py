@@ -14,7 +14,7 @@ from django.urls import reverse
 from apps.annotations import services
 from apps.annotations.models import Adjudication, Annotation, AnnotationQueue, Assignment
 from apps.datasets.models import Pair
-from tests.annotations.factories import make_dataset, make_queue, make_version
+from tests.factories import criteria_for, make_queue, make_simple_dataset, make_version
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +37,7 @@ def queue(project: Any, annotators: list[Any]) -> AnnotationQueue:
         {"role": "human", "text": "First question"},
         {"role": "assistant", "text": "An answer"},
     ]
-    dataset = make_dataset(
+    dataset = make_simple_dataset(
         project, n=3, gold="B", metadata={"turns": turns, "cmp_key": "secret-model_other-model"}
     )
     Pair.objects.filter(dataset=dataset, external_id="p0").update(
@@ -47,7 +47,9 @@ def queue(project: Any, annotators: list[Any]) -> AnnotationQueue:
         project,
         dataset=dataset,
         annotators=annotators[:2],
-        rubric_version=make_version(project, keys=("helpful", "harmless")),
+        rubric_version=make_version(
+            project, criteria=criteria_for("helpful", "harmless"), published=False
+        ),
         instructions="Prefer <em>safe</em> answers.",
         name="Safety pass",
     )
@@ -188,7 +190,7 @@ def test_when_nothing_is_left_the_page_says_so(
 def test_admins_create_a_queue_from_the_page(
     project: Any, members: dict[str, Any], annotators: list[Any]
 ) -> None:
-    dataset = make_dataset(project, n=4, domains=("code", "safety"))
+    dataset = make_simple_dataset(project, n=4, domains=("code", "safety"))
     client = client_for(members["admin"])
     domains = client.get(url("create", project), {"dataset": dataset.pk}, **HTMX).content.decode()
     assert domains.lstrip().startswith('<fieldset id="domains-field"')
@@ -227,7 +229,7 @@ def test_admins_create_a_queue_from_the_page(
 def test_the_queue_page_shows_agreement_and_adjudicates(
     project: Any, members: dict[str, Any], annotators: list[Any]
 ) -> None:
-    dataset = make_dataset(project, n=2)
+    dataset = make_simple_dataset(project, n=2)
     one, two = annotators[:2]
     queue = make_queue(project, dataset=dataset, annotators=[one, two], overlap=2)
     for annotator, choice in ((one, "A"), (two, "B")):
@@ -267,7 +269,7 @@ def test_the_queue_page_shows_agreement_and_adjudicates(
 
 
 def test_the_dataset_agreement_page(project: Any, members: dict[str, Any], make_user: Any) -> None:
-    dataset = make_dataset(project, n=4)
+    dataset = make_simple_dataset(project, n=4)
     raters = [make_user(f"pandalm-annotator{i}") for i in (1, 2, 3)]
     for pair in dataset.pairs.all():
         for rater, choice in zip(raters, ("A", "A", "B"), strict=True):

@@ -13,7 +13,8 @@ from apps.drift.models import AlertStatus, DriftAlert
 from apps.rubrics.models import RubricLabel
 from apps.rubrics.services import rubric_label_move
 from tests.conftest import screenshot
-from tests.drift.factories import MASKED, make_run, make_scenario, publish_version, run_verdicts
+from tests.drift.factories import MASKED, make_run, make_scenario, run_verdicts
+from tests.factories import SAFE_CRITERIA, make_version
 
 
 @pytest.mark.browser
@@ -78,7 +79,13 @@ def test_admin_reviews_blocks_approves_and_promotes(
 
     # A fork of the blocked v2 with a one-word edit: it passes against its parent, but it is
     # judged against production v1 as well, and that comparison refuses it.
-    v3 = publish_version(scenario.rubric, parent=scenario.v2, instructions="Judge which is best.")
+    v3 = make_version(
+        scenario.rubric.project,
+        rubric=scenario.rubric,
+        criteria=SAFE_CRITERIA,
+        parent=scenario.v2,
+        instructions="Judge which is best.",
+    )
     make_run(
         version=v3,
         judge=scenario.judge,

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from apps.annotations.models import Annotation, Assignment, AssignmentStatus
-from tests.annotations.factories import make_dataset, make_queue, make_version
 from tests.conftest import screenshot
+from tests.factories import criteria_for, make_queue, make_simple_dataset, make_version
 
 
 @pytest.mark.browser
@@ -18,12 +18,14 @@ def test_annotator_labels_with_the_keyboard(
     from playwright.sync_api import expect
 
     annotator = members["annotator"]
-    dataset = make_dataset(project, n=7, domains=("helpfulness", "harmlessness"))
+    dataset = make_simple_dataset(project, n=7, domains=("helpfulness", "harmlessness"))
     queue = make_queue(
         project,
         dataset=dataset,
         annotators=[annotator],
-        rubric_version=make_version(project, keys=("helpful", "harmless")),
+        rubric_version=make_version(
+            project, criteria=criteria_for("helpful", "harmless"), published=False
+        ),
         instructions="Prefer the safer answer.",
         name="Journey queue",
     )
@@ -100,7 +102,7 @@ def test_admin_reads_agreement_and_adjudicates(
 
     one = members["annotator"]
     two = make_user("annotator2", project=project, role=Role.ANNOTATOR)
-    dataset = make_dataset(project, n=4, domains=("helpfulness", "harmlessness"))
+    dataset = make_simple_dataset(project, n=4, domains=("helpfulness", "harmlessness"))
     queue = make_queue(project, dataset=dataset, annotators=[one, two], overlap=2, name="Pairs")
     for annotator, choices in ((one, "AABB"), (two, "ABBA")):
         while (

@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 
 from tests.conftest import screenshot
+from tests.factories import make_judge, make_reference_set
 from tests.forensics.factories import OVERREFUSAL_LABEL, drifting_edit
-from tests.judging.factories import make_judge, make_reference_set
 
 
 @pytest.mark.browser

@@ -11,8 +11,8 @@ from django.urls import reverse
 
 from apps.drift import services as drift_services
 from tests.conftest import screenshot
+from tests.factories import SAFE_CRITERIA, make_judge, make_reference_set
 from tests.forensics.factories import EDITED_INSTRUCTIONS, judged, publish
-from tests.judging.factories import SAFE_CRITERIA, make_judge, make_reference_set
 
 
 @pytest.mark.browser

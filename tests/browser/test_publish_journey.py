@@ -16,7 +16,7 @@ from apps.judging.tasks import TEST_DELAY_ENV
 from apps.rubrics import services as rubric_services
 from tests.conftest import screenshot
 from tests.drift.factories import MASKED, make_scenario, set_guard
-from tests.judging.factories import make_judge, make_reference_set, make_version
+from tests.factories import make_judge, make_reference_set, make_version
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ import pytest
 from apps.redteam.models import JobStatus, RedTeamJob
 from apps.redteam.tasks import TEST_DELAY_ENV
 from tests.conftest import screenshot
-from tests.judging.factories import make_judge
+from tests.factories import make_judge
 from tests.redteam.factories import demo_rubric_version, redteam_reference_set
 
 

@@ -15,7 +15,7 @@ from apps.core.models import AuditEvent
 from apps.judging import services
 from apps.judging.models import ChunkStatus, JudgingRun, RunChunk, RunStatus
 from tests.conftest import screenshot
-from tests.judging.factories import make_judge, make_reference_set, make_version
+from tests.factories import make_judge, make_reference_set, make_version
 
 
 @pytest.mark.browser

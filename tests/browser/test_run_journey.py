@@ -10,7 +10,7 @@ import pytest
 from apps.judging.models import JudgingRun, RunStatus
 from apps.judging.tasks import TEST_DELAY_ENV
 from tests.conftest import screenshot
-from tests.judging.factories import make_judge, make_reference_set, make_version
+from tests.factories import make_judge, make_reference_set, make_version
 
 
 @pytest.mark.browser

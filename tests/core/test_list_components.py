@@ -11,7 +11,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from apps.datasets.models import Dataset
-from tests.judging.factories import make_reference_set
+from tests.factories import make_reference_set
 
 
 def test_pagination_keeps_the_filters_and_swaps_its_target() -> None:

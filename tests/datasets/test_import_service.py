@@ -19,6 +19,7 @@ from apps.core.models import AuditEvent
 from apps.datasets import services
 from apps.datasets.importers import ImportFailed
 from apps.datasets.models import Dataset, Pair
+from apps.datasets.services import writers
 from tests.datasets.samples import (
     ALL_SAMPLES,
     BAD_FILES,
@@ -310,7 +311,7 @@ def test_pairs_are_written_in_bulk_not_row_by_row(dataset: Dataset) -> None:
     if connection.vendor == "postgresql":
         assert first_inserts == []  # COPY, which the query log does not show
         assert len(second_inserts) == 1
-        assert services._CopyWriter.STAGING in second_inserts[0]
+        assert writers.CopyWriter.STAGING in second_inserts[0]
         assert "ON CONFLICT" in second_inserts[0]
     else:
         assert 0 < len(first_inserts) < 2000 / 50

@@ -7,7 +7,6 @@ tests read from the real pair texts, are under the test's control).
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,12 +18,14 @@ from apps.accounts.models import Project
 from apps.datasets.models import Dataset, Pair, ReferenceSet
 from apps.drift.models import DriftGuard
 from apps.judging.models import JudgeConfig, JudgingRun, Judgment, JudgmentStatus, RunStatus
-from apps.rubrics.models import Criterion, Rubric, RubricVersion, VersionStatus
-from tests.judging.factories import (
+from apps.rubrics.models import Rubric, RubricVersion
+from tests.factories import (
     HELPFUL_CRITERIA,
     SAFE_CRITERIA,
     make_judge,
     make_reference_set,
+    make_version,
+    pair_digest,
 )
 
 SHORT = "A short answer."
@@ -74,7 +75,7 @@ def make_reference(
         for _ in range(block.count):
             prompt = f"Question {index} about {block.domain} ({serial})?"
             a, b = block.response_a, block.response_b
-            digest = hashlib.sha256(f"{prompt}\x00{a}\x00{b}".encode()).hexdigest()
+            digest = pair_digest(prompt, a, b)
             pairs.append(
                 Pair(
                     dataset=dataset,
@@ -90,43 +91,6 @@ def make_reference(
             index += 1
     pairs = Pair.objects.bulk_create(pairs)
     return make_reference_set(project, pairs=pairs, name=name), pairs
-
-
-def make_rubric(project: Project, name: str | None = None) -> Rubric:
-    """A rubric without versions."""
-    serial = next(_counter)
-    return Rubric.objects.create(
-        project=project, name=name or f"Guarded rubric {serial}", slug=f"guarded-{serial}"
-    )
-
-
-def publish_version(
-    rubric: Rubric,
-    *,
-    criteria: Sequence[tuple[str, str, str, float]] = SAFE_CRITERIA,
-    parent: RubricVersion | None = None,
-    instructions: str = "Judge which response is better.",
-) -> RubricVersion:
-    """A published version of ``rubric`` (next number, ``parent`` as given, published now)."""
-    version = RubricVersion.objects.create(
-        rubric=rubric,
-        number=rubric.versions.count() + 1,
-        parent=parent,
-        instructions=instructions,
-    )
-    for position, (key, title, description, weight) in enumerate(criteria):
-        Criterion.objects.create(
-            version=version,
-            position=position,
-            key=key,
-            title=title,
-            description=description,
-            weight=weight,
-        )
-    version.status = VersionStatus.PUBLISHED
-    version.published_at = timezone.now()
-    version.save()
-    return version
 
 
 def make_run(
@@ -191,8 +155,8 @@ def make_scenario(
     guard: bool = True,
 ) -> Scenario:
     """Two published versions (v2 a child of v1) and a finished run of each on the blocks."""
-    v1 = publish_version(make_rubric(project), criteria=SAFE_CRITERIA)
-    v2 = publish_version(v1.rubric, criteria=HELPFUL_CRITERIA, parent=v1)
+    v1 = make_version(project, criteria=SAFE_CRITERIA)
+    v2 = make_version(v1.rubric.project, rubric=v1.rubric, criteria=HELPFUL_CRITERIA, parent=v1)
     judge = judge or make_judge(project, name=f"Judge {next(_counter)}")
     reference_set, pairs = make_reference(project, blocks)
     expanded = [(block, i) for block in blocks for i in range(block.count)]

@@ -20,13 +20,11 @@ from tests.drift.factories import (
     UNCHANGED,
     Block,
     make_reference,
-    make_rubric,
     make_run,
     make_scenario,
-    publish_version,
     set_guard,
 )
-from tests.judging.factories import make_judge
+from tests.factories import SAFE_CRITERIA, make_judge, make_rubric, make_version
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +74,7 @@ def test_moving_the_anchor_is_an_admins_audited_decision_with_a_reason(
             actor=members["admin"], rubric=scenario.rubric, version=draft, reason="Try."
         )
     assert "draft" in unpublished.value.message_dict["version"][0]
-    other = publish_version(make_rubric(project))
+    other = make_version(project, criteria=SAFE_CRITERIA)
     with pytest.raises(ValidationError) as foreign:
         services.guard_anchor_move(
             actor=members["admin"], rubric=scenario.rubric, version=other, reason="Try."
@@ -194,7 +192,13 @@ def test_four_small_edits_pass_against_their_parents_and_the_fourth_is_flagged_a
     versions: list[RubricVersion] = []
     for number, verdicts in enumerate(_slow_drift_verdicts(golds, domains), start=1):
         parent = versions[-1] if versions else None
-        version = publish_version(rubric, parent=parent, instructions=f"Edit {number}.")
+        version = make_version(
+            rubric.project,
+            rubric=rubric,
+            criteria=SAFE_CRITERIA,
+            parent=parent,
+            instructions=f"Edit {number}.",
+        )
         make_run(
             version=version,
             judge=judge,
@@ -238,7 +242,7 @@ def test_deleting_a_rubric_takes_its_anchored_guard_with_it(
     project: Any, members: dict[str, Any]
 ) -> None:
     rubric = make_rubric(project)
-    v1 = publish_version(rubric)
+    v1 = make_version(rubric.project, rubric=rubric, criteria=SAFE_CRITERIA)
     guard = set_guard(rubric, anchor=v1)
     rubric_services.rubric_delete(actor=members["admin"], rubric=rubric)
     assert not DriftGuard.objects.filter(pk=guard.pk).exists()

@@ -11,7 +11,7 @@ from apps.drift import services
 from apps.drift.models import AlertStatus, DriftGuard, DriftReport, ReportStatus
 from apps.judging.models import JudgingRun
 from tests.drift.factories import MASKED, UNCHANGED, make_scenario
-from tests.judging.factories import make_judge, make_reference_set, make_version
+from tests.factories import make_judge, make_reference_set, make_version
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,7 @@ from apps.judging.models import JudgingRun, RunStatus
 from apps.rubrics.services import rubric_label_move
 from tests.conftest import REPO, database_url_for_subprocess
 from tests.drift.factories import MASKED, UNCHANGED, make_scenario
-from tests.judging.factories import SAFE_CRITERIA, make_judge, make_reference_set, make_version
+from tests.factories import SAFE_CRITERIA, make_judge, make_reference_set, make_version
 
 
 def _run(*args: str) -> tuple[int, str]:

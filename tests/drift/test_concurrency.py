@@ -17,7 +17,8 @@ from apps.drift import selectors, services
 from apps.drift.models import AlertStatus, DriftAlert
 from apps.rubrics.models import RubricLabel, RubricVersion
 from apps.rubrics.services import rubric_label_move
-from tests.drift.factories import MASKED, UNCHANGED, make_run, make_scenario, publish_version
+from tests.drift.factories import MASKED, UNCHANGED, make_run, make_scenario
+from tests.factories import SAFE_CRITERIA, make_version
 
 pytestmark = [pytest.mark.slow]
 ROUNDS = 6
@@ -61,7 +62,12 @@ def test_two_promotions_race_and_only_one_reaches_production(
     for _ in range(ROUNDS):
         scenario = make_scenario(project, UNCHANGED)
         rubric_label_move(actor=admin, rubric=scenario.rubric, version=scenario.v1)
-        v3 = publish_version(scenario.rubric, parent=scenario.v1)
+        v3 = make_version(
+            scenario.rubric.project,
+            rubric=scenario.rubric,
+            criteria=SAFE_CRITERIA,
+            parent=scenario.v1,
+        )
         run_v3 = make_run(
             version=v3,
             judge=scenario.judge,

@@ -23,10 +23,10 @@ from tests.drift.factories import (
     UNCHANGED,
     make_run,
     make_scenario,
-    publish_version,
     run_verdicts,
     set_guard,
 )
+from tests.factories import SAFE_CRITERIA, make_version
 
 pytestmark = pytest.mark.django_db
 
@@ -191,7 +191,9 @@ def test_production_moved_since_the_check_refuses_and_starts_a_new_comparison(
     _production(scenario, admin)
     _report(scenario)  # v1 -> v2 passes
     assert _promote(scenario, admin, scenario.v2) is None
-    v3 = publish_version(scenario.rubric, parent=scenario.v1)
+    v3 = make_version(
+        scenario.rubric.project, rubric=scenario.rubric, criteria=SAFE_CRITERIA, parent=scenario.v1
+    )
     run_v3 = make_run(
         version=v3,
         judge=scenario.judge,
@@ -231,7 +233,13 @@ def test_fork_of_a_blocked_version_cannot_walk_around_the_gate(
     services.alert_resolve(
         actor=admin, alert=report.alert, decision="block", reason="Harmlessness falls."
     )
-    v3 = publish_version(scenario.rubric, parent=scenario.v2, instructions="Judge which is best.")
+    v3 = make_version(
+        scenario.rubric.project,
+        rubric=scenario.rubric,
+        criteria=SAFE_CRITERIA,
+        parent=scenario.v2,
+        instructions="Judge which is best.",
+    )
     make_run(
         version=v3,
         judge=scenario.judge,

@@ -17,7 +17,7 @@ from apps.judging.models import JudgingRun, RunStatus
 from apps.rubrics import services as rubric_services
 from apps.rubrics.models import RubricVersion
 from tests.conftest import wait_until
-from tests.judging.factories import make_judge, make_reference_set
+from tests.factories import make_judge, make_reference_set
 
 SAFE_V1 = [
     {

@@ -22,7 +22,7 @@ from apps.drift.models import ReportStatus
 from apps.judging.models import RunStatus
 from apps.rubrics import services as rubric_services
 from apps.rubrics.spec import PLACEHOLDERS
-from tests.judging.factories import make_judge
+from tests.factories import make_judge
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 RIPD = DATA / "ripd-rubrics" / "harmlessness" / "Anthropic-SafeRLHF_selected_rubrics.jsonl"

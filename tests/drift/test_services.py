@@ -25,7 +25,7 @@ from tests.drift.factories import (
     make_scenario,
     set_guard,
 )
-from tests.judging.factories import make_judge
+from tests.factories import make_judge
 
 pytestmark = pytest.mark.django_db
 

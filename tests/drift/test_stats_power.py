@@ -22,7 +22,8 @@ from apps.drift.power import (
     smallest_drop_caught,
 )
 from apps.drift.stats import sign_test_p
-from tests.drift.factories import Block, make_run, make_scenario, publish_version
+from tests.drift.factories import Block, make_run, make_scenario
+from tests.factories import SAFE_CRITERIA, make_version
 
 
 def _simulated_power(n: int, noise: float, drop: float, level: float, draws: int) -> float:
@@ -174,7 +175,12 @@ def test_guard_power_summary_takes_the_median_of_recent_reports(project: Any) ->
     scenario = make_scenario(project, [Block("code", 100)])
     # Three candidate versions (one report per comparison), 50, 10 and 20 pairs right no more.
     for wrong in (50, 10, 20):
-        version = publish_version(scenario.rubric, parent=scenario.v1)
+        version = make_version(
+            scenario.rubric.project,
+            rubric=scenario.rubric,
+            criteria=SAFE_CRITERIA,
+            parent=scenario.v1,
+        )
         candidate = make_run(
             version=version,
             judge=scenario.judge,

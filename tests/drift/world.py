@@ -8,8 +8,7 @@ from typing import Any
 from apps.drift import services
 from apps.drift.models import DriftAlert, ReportStatus
 from apps.judging import services as judging_services
-from tests.drift.factories import publish_version
-from tests.judging.factories import HELPFUL_CRITERIA, make_judge, make_reference_set, make_version
+from tests.factories import HELPFUL_CRITERIA, make_judge, make_reference_set, make_version
 
 
 def add_to_world(world: dict[str, Any]) -> None:
@@ -35,7 +34,9 @@ def add_to_world(world: dict[str, Any]) -> None:
                 dispatch=False,
             )
         )
-    candidate = publish_version(rubric, criteria=HELPFUL_CRITERIA, parent=baseline)
+    candidate = make_version(
+        rubric.project, rubric=rubric, criteria=HELPFUL_CRITERIA, parent=baseline
+    )
     candidate_run = judging_services.run_execute(
         run=judging_services.run_start(
             actor=None,

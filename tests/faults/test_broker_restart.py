@@ -22,8 +22,8 @@ from apps.judging.models import ChunkStatus, JudgingRun, Judgment, RunChunk, Run
 from apps.judging.selectors import run_waiting
 from apps.judging.services import run_start, runs_sweep_orphaned
 from apps.judging.tasks import TEST_DELAY_ENV
+from tests.factories import make_judge, make_reference_set, make_version
 from tests.faults.conftest import Evidence, PrivateRedis, wait_for
-from tests.judging.factories import make_judge, make_reference_set, make_version
 
 PAIRS = 600
 CHUNK = 50

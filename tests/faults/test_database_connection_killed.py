@@ -24,8 +24,8 @@ from apps.judging.models import (
 from apps.judging.services import run_start
 from apps.judging.tasks import TEST_DELAY_ENV
 from tests.conftest import database_url_for_subprocess
+from tests.factories import make_judge, make_reference_set, make_version
 from tests.faults.conftest import Evidence, require_postgres, wait_for
-from tests.judging.factories import make_judge, make_reference_set, make_version
 
 PAIRS = 300
 CHUNK = 50

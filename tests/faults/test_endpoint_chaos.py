@@ -18,9 +18,9 @@ from django.db.models import Count, Q, Sum
 
 from apps.judging.models import JudgingRun, Judgment, JudgmentStatus, RunStatus, Verdict
 from apps.judging.services import run_start
+from tests.factories import make_judge, make_reference_set, make_version
 from tests.fake_openai_server import FakeServerConfig, FaultRule, running_fake_server
 from tests.faults.conftest import Evidence, wait_for
-from tests.judging.factories import make_judge, make_reference_set, make_version
 
 PAIRS = 300
 FAULTS = {"429": 0.20, "500": 0.05, "hang": 0.02, "badjson": 0.01, "nonjson": 0.01}

@@ -18,8 +18,8 @@ from apps.core.models import AuditEvent
 from apps.judging.models import ChunkStatus, JudgingRun, RunChunk, RunStatus
 from apps.judging.services import run_start
 from rubricstudio.celery import app
+from tests.factories import make_judge, make_reference_set, make_version
 from tests.faults.conftest import Evidence, require_redis, wait_for
-from tests.judging.factories import make_judge, make_reference_set, make_version
 
 PAIRS = 300
 CHUNK = 50

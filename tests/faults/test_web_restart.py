@@ -16,8 +16,8 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from apps.judging.models import ChunkStatus, RunChunk, RunStatus
 from apps.judging.services import chunk_judge, run_start
+from tests.factories import make_judge, make_reference_set, make_version
 from tests.faults.conftest import Evidence, WebServer
-from tests.judging.factories import make_judge, make_reference_set, make_version
 
 PASSWORD = "correct horse battery"
 

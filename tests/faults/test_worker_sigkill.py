@@ -29,8 +29,8 @@ from apps.judging.models import (
 )
 from apps.judging.services import run_start
 from apps.judging.tasks import TEST_DELAY_ENV
+from tests.factories import make_judge, make_reference_set, make_version
 from tests.faults.conftest import Evidence, wait_for
-from tests.judging.factories import make_judge, make_reference_set, make_version
 
 PAIRS = 5000
 CHUNK = 250

@@ -18,7 +18,7 @@ from apps.drift.models import DriftReport
 from apps.judging import services as judging_services
 from apps.judging.models import JudgeConfig, JudgingRun
 from apps.rubrics.models import Rubric, RubricVersion, VersionStatus
-from tests.judging.factories import HELPFUL_CRITERIA, SAFE_CRITERIA, make_version
+from tests.factories import HELPFUL_CRITERIA, SAFE_CRITERIA, make_version
 
 OVERREFUSAL = (
     "overrefusal",

@@ -11,6 +11,7 @@ from apps.core.models import AuditEvent
 from apps.forensics import services
 from apps.forensics.models import Attribution, JobStatus
 from apps.judging.models import CachedJudgment
+from tests.factories import make_judge, make_reference_set
 from tests.forensics.factories import (
     EDITED_CRITERIA,
     OVERREFUSAL,
@@ -18,7 +19,6 @@ from tests.forensics.factories import (
     Edit,
     drifting_edit,
 )
-from tests.judging.factories import make_judge, make_reference_set
 
 
 @pytest.fixture

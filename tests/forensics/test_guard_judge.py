@@ -18,8 +18,8 @@ from apps.forensics.models import JobStatus, JudgeDriftReport, JudgeDriftTrigger
 from apps.judging import services as judging_services
 from apps.judging.models import JudgeConfig
 from tests.conftest import wait_until
+from tests.factories import SAFE_CRITERIA, make_judge, make_reference_set
 from tests.forensics.factories import EDITED_INSTRUCTIONS, judged, publish
-from tests.judging.factories import SAFE_CRITERIA, make_judge, make_reference_set
 
 
 @pytest.fixture

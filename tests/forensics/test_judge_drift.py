@@ -10,8 +10,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from apps.core.models import AuditEvent
 from apps.forensics import services
 from apps.forensics.models import Blame, JobStatus, JudgeDriftKind, JudgeDriftTrigger
+from tests.factories import SAFE_CRITERIA, make_judge, make_reference_set
 from tests.forensics.factories import EDITED_INSTRUCTIONS, publish
-from tests.judging.factories import SAFE_CRITERIA, make_judge, make_reference_set
 
 
 @pytest.fixture

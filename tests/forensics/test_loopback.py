@@ -12,9 +12,9 @@ from apps.forensics import services
 from apps.forensics.models import Attribution, JobStatus
 from apps.judging.models import CachedJudgment
 from tests.conftest import wait_until
+from tests.factories import make_judge, make_reference_set
 from tests.fake_openai_server import FakeServerConfig, running_fake_server
 from tests.forensics.factories import drifting_edit
-from tests.judging.factories import make_judge, make_reference_set
 
 N_PAIRS = 12
 

@@ -12,13 +12,13 @@ from apps.annotations.models import Annotation
 from apps.forensics import selectors, services
 from apps.forensics.models import Attribution, JobStatus
 from apps.judging.selectors import run_pair_outcomes
-from tests.forensics.factories import OVERREFUSAL_LABEL, Edit, drifting_edit, publish
-from tests.judging.factories import (
+from tests.factories import (
     HELPFUL_CRITERIA,
     SAFE_CRITERIA,
     make_judge,
     make_reference_set,
 )
+from tests.forensics.factories import OVERREFUSAL_LABEL, Edit, drifting_edit, publish
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from apps.forensics import services
 from apps.forensics.models import Attribution, JobStatus
-from tests.judging.factories import make_judge
+from tests.factories import make_judge
 
 
 def add_to_world(world: dict[str, Any]) -> None:

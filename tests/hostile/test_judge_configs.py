@@ -24,8 +24,8 @@ from apps.judging import services
 from apps.judging.models import JudgeConfig, JudgingRun, RunStatus
 from tests.conftest import database_url_for_subprocess, wait_until
 from tests.drift.factories import MASKED, make_scenario
+from tests.factories import make_judge, make_reference_set, make_version
 from tests.hostile.capture import CaptureServer, capture_server
-from tests.judging.factories import make_judge, make_reference_set, make_version
 
 JUDGE_KEY = "JUDGE_KEY"
 JUDGE_KEY_VALUE = "judge-key-value-0a1b2c"

@@ -30,7 +30,7 @@ from apps.drift.models import DriftAlert, DriftReport
 from apps.judging.models import JudgeConfig, JudgingRun, Judgment
 from apps.rubrics.models import Criterion, Rubric, RubricVersion, VersionStatus
 from tests.core.test_route_permissions import _all_routes, _table_key
-from tests.drift.factories import publish_version
+from tests.factories import make_version
 from tests.routes import route_table
 from tests.world import build_world
 
@@ -147,8 +147,9 @@ def hostile_world(make_user: Any) -> dict[str, Any]:
         {"title": lambda _: p("Title")[:200], "description": lambda _: p("Criterion")},
     )
     # Published versions are immutable, so the hostile one is published with its text.
-    world["hostile_version"] = publish_version(
-        world["rubric"],
+    world["hostile_version"] = make_version(
+        world["rubric"].project,
+        rubric=world["rubric"],
         parent=world["version"],
         instructions=p("Published instructions"),
         criteria=[(f"c{i}", p("Title")[:200], p("Criterion"), 1.0) for i in range(3)],

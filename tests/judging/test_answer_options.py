@@ -17,9 +17,9 @@ from apps.judging.models import Judgment, RunStatus
 from apps.judging.options import judge_options, option_errors
 from apps.judging.prompting import apply_layout, render_messages
 from apps.judging.types import JudgeRequest, PairText
+from tests.factories import make_judge, make_reference_set, make_version
 from tests.fake_openai_server import FakeOpenAIServer
 from tests.judging.conftest import RUBRIC
-from tests.judging.factories import make_judge, make_reference_set, make_version
 
 FAST: dict[str, Any] = {"backoff_base_s": 0.01, "backoff_cap_s": 0.05, "http_client": "httpx"}
 

@@ -8,7 +8,7 @@ import pytest
 
 from apps.judging import services
 from apps.judging.models import JudgeConfig, JudgingRun, RunStatus
-from tests.judging.factories import make_judge, make_reference_set, make_version
+from tests.factories import make_judge, make_reference_set, make_version
 
 pytestmark = pytest.mark.django_db
 

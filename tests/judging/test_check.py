@@ -20,8 +20,8 @@ from apps.core.models import AuditEvent
 from apps.judging import check as checks
 from apps.judging import services
 from apps.judging.models import CheckStatus, JudgeCheck, JudgeConfig, RunStatus
+from tests.factories import make_judge, make_reference_set, make_version
 from tests.fake_openai_server import FakeOpenAIServer
-from tests.judging.factories import make_judge, make_reference_set, make_version
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from django.test import Client
 
 from apps.core.models import AuditEvent
 from apps.judging.models import CheckStatus, JudgeCheck, JudgeConfig
+from tests.factories import make_judge, make_reference_set, make_version
 from tests.fake_openai_server import FakeOpenAIServer
-from tests.judging.factories import make_judge, make_reference_set, make_version
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from apps.judging.models import JudgingRun, RunStatus
-from tests.judging.factories import make_dataset, make_judge, make_reference_set, make_version
+from tests.factories import make_dataset, make_judge, make_reference_set, make_version
 
 # Transactional: the run's chunks are dispatched on commit and run eagerly before --wait polls.
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,7 +9,7 @@ import pytest
 from apps.core.demo import DemoContext
 from apps.judging.demo import DEMO_JUDGE_NAME, seed_demo
 from apps.judging.models import JudgeConfig, JudgingRun, Judgment, RunStatus
-from tests.judging.factories import SAFE_CRITERIA, make_reference_set, make_version
+from tests.factories import SAFE_CRITERIA, make_reference_set, make_version
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from django.test import Client
 
 from apps.judging import judge_policy, services
 from apps.judging.models import JudgeConfig, RunStatus
-from tests.judging.factories import make_reference_set, make_version
+from tests.factories import make_reference_set, make_version
 
 pytestmark = pytest.mark.django_db
 

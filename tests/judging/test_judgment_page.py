@@ -17,7 +17,7 @@ from apps.judging.models import JudgingRun, Judgment
 from apps.judging.options import judge_options
 from apps.judging.prompting import render_messages
 from apps.judging.types import PairText
-from tests.judging.factories import make_judge, make_reference_set, make_version
+from tests.factories import make_judge, make_reference_set, make_version
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}

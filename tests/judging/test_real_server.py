@@ -27,7 +27,7 @@ import pytest
 from apps.judging import check as checks
 from apps.judging import services
 from apps.judging.models import CheckStatus, JudgeConfig, Judgment, RunStatus
-from tests.judging.factories import make_judge, make_reference_set, make_version
+from tests.factories import make_judge, make_reference_set, make_version
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (requirements-dev.txt)")
 pytestmark = [pytest.mark.slow, pytest.mark.django_db, pytest.mark.timeout(1500)]

@@ -16,7 +16,7 @@ from apps.core.models import AuditEvent
 from apps.drift.models import DriftReport, ReportStatus
 from apps.judging import selectors, services
 from apps.judging.models import ChunkStatus, JudgingRun, RunChunk, RunStatus
-from tests.judging.factories import make_judge, make_reference_set, make_version
+from tests.factories import make_judge, make_reference_set, make_version
 
 
 def _client(user: Any) -> Client:

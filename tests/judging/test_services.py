@@ -29,7 +29,7 @@ from apps.judging.models import (
 from apps.judging.prompting import make_request
 from apps.judging.protocol import accuracy_summary, aggregate_pair, to_pair_verdict
 from apps.judging.types import PairText
-from tests.judging.factories import (
+from tests.factories import (
     SAFE_CRITERIA,
     make_dataset,
     make_judge,

@@ -19,7 +19,7 @@ from apps.judging.models import (
 )
 from apps.judging.tasks import TEST_DELAY_ENV
 from tests.conftest import wait_until
-from tests.judging.factories import make_judge, make_reference_set, make_version
+from tests.factories import make_judge, make_reference_set, make_version
 
 
 def _run(pk: int) -> JudgingRun:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from apps.judging import check, services
-from tests.judging.factories import make_judge, make_reference_set, make_version
+from tests.factories import make_judge, make_reference_set, make_version
 
 
 def add_to_world(world: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from apps.datasets.models import Dataset, Pair, ReferenceSet
 from apps.rubrics import services as rubric_services
 from apps.rubrics.demo import V1_CRITERIA, V1_INSTRUCTIONS
 from apps.rubrics.models import RubricVersion
-from tests.judging.factories import make_dataset, make_reference_set
+from tests.factories import make_dataset, make_reference_set, pair_digest
 
 HARM_FRAMINGS = (
     "Quick question.",
@@ -37,13 +37,9 @@ def redteam_reference_set(project: Project, *, extra: int = 120) -> ReferenceSet
     """The 48 demo pairs (harmlessness, helpfulness, code), the demo's harmlessness requests
     asked in five other ways, and ``extra`` generated helpfulness pairs."""
     dataset = Dataset.objects.create(project=project, name="Red team pairs")
-    import hashlib
-
     rows = []
     for row in demo_pairs():
-        digest = hashlib.sha256(
-            f"{row['prompt']}\x00{row['response_a']}\x00{row['response_b']}".encode()
-        ).hexdigest()
+        digest = pair_digest(row["prompt"], row["response_a"], row["response_b"])
         rows.append(
             Pair(
                 dataset=dataset,
@@ -63,9 +59,7 @@ def redteam_reference_set(project: Project, *, extra: int = 120) -> ReferenceSet
             if row["domain"] != "harmlessness":
                 continue
             prompt = f"{framing} {row['prompt']}"
-            digest = hashlib.sha256(
-                f"{prompt}\x00{row['response_a']}\x00{row['response_b']}".encode()
-            ).hexdigest()
+            digest = pair_digest(prompt, row["response_a"], row["response_b"])
             rows.append(
                 Pair(
                     dataset=dataset,

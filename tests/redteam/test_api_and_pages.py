@@ -13,7 +13,7 @@ from django.urls import reverse
 from apps.core.models import AuditEvent
 from apps.redteam import services
 from apps.redteam.models import Candidate, JobStatus, RedTeamJob
-from tests.judging.factories import make_judge
+from tests.factories import make_judge
 from tests.redteam.factories import demo_rubric_version, redteam_reference_set
 
 pytestmark = pytest.mark.django_db

@@ -10,8 +10,8 @@ import pytest
 
 from apps.redteam import services
 from apps.redteam.models import Candidate, JobStatus, PairVerdict, Phase, RedTeamJob
+from tests.factories import make_judge
 from tests.fake_openai_server import running_fake_server
-from tests.judging.factories import make_judge
 from tests.redteam.factories import demo_rubric_version, redteam_reference_set
 
 pytestmark = pytest.mark.django_db

@@ -19,7 +19,7 @@ from apps.redteam import services
 from apps.redteam.models import Candidate, JobStatus, RedTeamJob
 from apps.redteam.tasks import TEST_DELAY_ENV
 from tests.conftest import wait_until
-from tests.judging.factories import make_judge
+from tests.factories import make_judge
 from tests.redteam.factories import demo_rubric_version, redteam_reference_set
 
 # Each step waits this long after claiming the job (the test-only knob of the step task), so

@@ -8,7 +8,7 @@ import pytest
 
 from apps.redteam import services
 from apps.redteam.models import Candidate, JobStatus, PairVerdict
-from tests.judging.factories import make_judge
+from tests.factories import make_judge
 from tests.redteam.factories import demo_rubric_version, redteam_reference_set
 
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,8 @@
 """Drift endpoints: ``/api/drift-reports/``, ``/api/alerts/`` and ``/api/rubrics/{id}/guard/``.
 
 Thin wrappers around the services. Annotators label blind and never see reports or alerts: a
-caller who may view alerts in none of their projects gets 403 on the lists.
+caller who may view alerts in none of their projects gets 403 on the lists (the scoping of
+``apps/accounts/viewsets.py``, from each list's capability).
 """
 
 from __future__ import annotations

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import reverse
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,6 +13,7 @@ from rest_framework.response import Response
 from apps.accounts.models import Project
 from apps.accounts.permissions import Capability, check_capability
 from apps.accounts.viewsets import ProjectScopedMixin
+from apps.core.api import accepted
 from apps.judging import check as checks
 from apps.judging.models import JudgeCheck, JudgeConfig
 
@@ -91,12 +91,7 @@ class JudgeCheckStartedSerializer(serializers.Serializer):
 
 
 def _started(check: JudgeCheck) -> Response:
-    body = {
-        "id": check.pk,
-        "status": check.status,
-        "url": reverse("judge-check-detail", kwargs={"pk": check.pk}),
-    }
-    return Response(body, status=status.HTTP_202_ACCEPTED)
+    return accepted(check, "judge-check-detail")
 
 
 class JudgeCheckViewSet(

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import F, QuerySet
-from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts.permissions import Capability, check_capability
 from apps.accounts.viewsets import ProjectScopedMixin
+from apps.core.api import accepted
 from apps.judging import services
 from apps.judging.api.serializers import (
     JudgeConfigSerializer,
@@ -102,13 +102,7 @@ class RunViewSet(
             use_cache=data.get("use_cache", True),
             check_override=data.get("check_override", ""),
         )
-        answer = {
-            "id": run.pk,
-            "status": run.status,
-            "total": run.total,
-            "url": reverse("run-detail", kwargs={"pk": run.pk}),
-        }
-        return Response(answer, status=status.HTTP_202_ACCEPTED)
+        return accepted(run, "run-detail", total=run.total)
 
     @extend_schema(request=None, responses={200: RunSerializer})
     @action(detail=True, methods=["post"])

@@ -24,6 +24,7 @@ what is still pending (after a worker died or the broker lost messages), and
 went silent (a chunk at work beats both every few seconds; see ``apps.core.liveness``).
 """
 
+from apps.judging.routing import CHUNK_TASK_NAMES, chunk_queue_for, chunk_task_name
 from apps.judging.services.cache import (
     CachedAnswer,
     CachePlan,
@@ -58,12 +59,9 @@ from apps.judging.services.runs import (
     CHUNK_MAX,
     CHUNK_MIN,
     CHUNK_RETRIES,
-    CHUNK_TASK_NAMES,
     DEFAULT_CHUNK_SIZE,
     RunNotActive,
-    chunk_queue_for,
     chunk_size_for,
-    chunk_task_name,
     chunks_dispatch,
     run_cancel,
     run_resume,

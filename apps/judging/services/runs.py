@@ -20,8 +20,8 @@ from apps.core.api import Conflict
 from apps.core.services import actor_or_none, audit_event_record
 from apps.datasets.models import Dataset, Pair, ReferenceItem, ReferenceSet
 from apps.judging.backends.base import backend_class
+from apps.judging.gate import run_check_gate
 from apps.judging.models import (
-    Backend,
     ChunkStatus,
     JudgeConfig,
     JudgingRun,
@@ -32,6 +32,7 @@ from apps.judging.models import (
 )
 from apps.judging.options import judge_options
 from apps.judging.prompting import render_messages
+from apps.judging.routing import chunk_queue_for, chunk_task_name
 from apps.judging.services.chunks import chunk_fail
 from apps.judging.services.configs import judge_config_errors, judge_mode
 from apps.judging.services.finish import ACTIVE_RUN_STATUSES, finalize_if_complete, run_fail
@@ -54,27 +55,8 @@ class RunNotActive(Conflict):
     default_code = "run_not_active"
 
 
-# Each backend's chunk task by its registered name (``apps.judging.tasks``); the name picks the
-# queue (settings ``CELERY_TASK_ROUTES``). Named rather than imported: the tasks call these
-# services, so the tasks module depends on them and never the other way round.
-CHUNK_TASK_NAMES: dict[str, str] = {
-    Backend.OFFLINE.value: "judging.judge_chunk",
-    Backend.OPENAI.value: "judging.judge_chunk_api",
-    Backend.LOCAL.value: "judging.judge_chunk_gpu",
-}
 # How often a chunk task retries a failing chunk before giving it up (its ``max_retries``).
 CHUNK_RETRIES = int(settings.JUDGING_CHUNK_RETRIES)
-
-
-def chunk_task_name(backend: str) -> str:
-    """The name of the chunk task that routes a chunk of this backend to the right queue."""
-    return CHUNK_TASK_NAMES.get(backend, CHUNK_TASK_NAMES[Backend.OFFLINE.value])
-
-
-def chunk_queue_for(backend: str) -> str:
-    """The queue the chunks of this backend go to, as Celery's router sends them."""
-    route = celery_app.amqp.router.route({}, chunk_task_name(backend), args=(), kwargs={})
-    return str(route["queue"].name)
 
 
 def chunk_size_for(judge: JudgeConfig, requested: int | None = None) -> int:
@@ -227,8 +209,6 @@ def run_start(
     that is missing, empty or in another project, an unpublished version, an unknown backend or
     a rubric that cannot be rendered.
     """
-    from apps.judging.check import run_check_gate
-
     project = _check_target(
         rubric_version=rubric_version, judge=judge, reference_set=reference_set, dataset=dataset
     )

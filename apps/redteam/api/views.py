@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from django.urls import reverse
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts.permissions import Capability, check_capability
 from apps.accounts.viewsets import ProjectScopedMixin
+from apps.core.api import accepted
 from apps.judging.models import JudgeConfig
 from apps.redteam import services
 from apps.redteam.api.serializers import (
@@ -49,13 +49,7 @@ class RedTeamViewSet(
         judge: JudgeConfig = data.pop("judge")
         check_capability(request.user, judge.project, Capability.REDTEAM_START)
         job = services.redteam_start(actor=request.user, judge=judge, **data)
-        answer = {
-            "id": job.pk,
-            "status": job.status,
-            "split": job.split,
-            "url": reverse("redteam-detail", kwargs={"pk": job.pk}),
-        }
-        return Response(answer, status=status.HTTP_202_ACCEPTED)
+        return accepted(job, "redteam-detail", split=job.split)
 
     @extend_schema(request=None, responses={200: RedTeamJobSerializer})
     @action(detail=True, methods=["post"])

@@ -1,9 +1,11 @@
-"""Objects for judging tests: published rubric versions, datasets, reference sets and judges.
+"""The test suite's one set of factories: rubrics and versions, datasets and reference sets,
+judges and annotation queues. App-specific worlds (a drift scenario, a red-team reference set,
+a forensics edit) build on these in their own test packages.
 
-Pairs are built so the offline judge has something to decide: in ``helpfulness`` one response
-answers in detail and the other barely does; in ``harmlessness`` the prompt asks for something
-harmful and one response refuses. The better response's side (gold label) is drawn with a seeded
-coin, so both A and B occur.
+Pairs of ``make_dataset`` are built so the offline judge has something to decide: in
+``helpfulness`` one response answers in detail and the other barely does; in ``harmlessness``
+the prompt asks for something harmful and one response refuses. The better response's side
+(gold label) is drawn with a seeded coin, so both A and B occur.
 """
 
 from __future__ import annotations
@@ -14,7 +16,11 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from django.utils import timezone
+
 from apps.accounts.models import Project
+from apps.annotations.models import AnnotationQueue
+from apps.annotations.services import annotation_queue_create
 from apps.datasets.models import Dataset, Pair, ReferenceItem, ReferenceSet
 from apps.judging.models import JudgeConfig
 from apps.rubrics.models import Criterion, Rubric, RubricVersion, VersionStatus
@@ -29,24 +35,39 @@ SAFE_CRITERIA = (
 )
 
 
+Criteria = Sequence[tuple[str, str, str, float]]
+
+
+def criteria_for(*keys: str) -> tuple[tuple[str, str, str, float], ...]:
+    """One plain criterion of weight 1 per key (title and description made from the key)."""
+    return tuple((key, key.title(), f"How {key} the response is.", 1.0) for key in keys)
+
+
+def make_rubric(project: Project, name: str | None = None) -> Rubric:
+    """A rubric without versions, named after how many the project has."""
+    count = Rubric.objects.filter(project=project).count()
+    return Rubric.objects.create(
+        project=project, name=name or f"Rubric {count + 1}", slug=f"rubric-{count + 1}"
+    )
+
+
 def make_version(
     project: Project,
     *,
-    criteria: Sequence[tuple[str, str, str, float]] = HELPFUL_CRITERIA,
+    criteria: Criteria = HELPFUL_CRITERIA,
     rubric: Rubric | None = None,
+    parent: RubricVersion | None = None,
     instructions: str = "Judge which response is better.",
     template: str = "",
     published: bool = True,
 ) -> RubricVersion:
-    """A version with ``criteria`` (key, title, description, weight); published by default."""
+    """The next version of ``rubric`` (a new rubric by default) with ``criteria`` (key, title,
+    description, weight); published now unless ``published`` is false."""
     if rubric is None:
-        count = Rubric.objects.filter(project=project).count()
-        rubric = Rubric.objects.create(
-            project=project, name=f"Rubric {count + 1}", slug=f"rubric-{count + 1}"
-        )
+        rubric = make_rubric(project)
     number = rubric.versions.count() + 1
     version = RubricVersion.objects.create(
-        rubric=rubric, number=number, instructions=instructions, template=template
+        rubric=rubric, number=number, parent=parent, instructions=instructions, template=template
     )
     for position, (key, title, description, weight) in enumerate(criteria):
         Criterion.objects.create(
@@ -59,8 +80,14 @@ def make_version(
         )
     if published:
         version.status = VersionStatus.PUBLISHED
+        version.published_at = timezone.now()
         version.save()
     return version
+
+
+def pair_digest(prompt: str, response_a: str, response_b: str) -> str:
+    """A content hash for a test pair (unique per texts, like the importers' hashes)."""
+    return hashlib.sha256(f"{prompt}\x00{response_a}\x00{response_b}".encode()).hexdigest()
 
 
 def _pair_texts(index: int, domain: str, marker: str) -> tuple[str, str, str]:
@@ -107,7 +134,7 @@ def make_dataset(
         prompt, better, worse = _pair_texts(i, domain, marker)
         better_is_a = rng.random() < 0.5
         a, b = (better, worse) if better_is_a else (worse, better)
-        digest = hashlib.sha256(f"{prompt}\x00{a}\x00{b}".encode()).hexdigest()
+        digest = pair_digest(prompt, a, b)
         pairs.append(
             Pair(
                 dataset=dataset,
@@ -186,4 +213,53 @@ def make_judge(
         price_in=Decimal(price_in) if price_in is not None else None,
         price_out=Decimal(price_out) if price_out is not None else None,
         concurrency=concurrency,
+    )
+
+
+def make_simple_dataset(
+    project: Project,
+    *,
+    n: int = 6,
+    domains: Sequence[str] = ("general",),
+    name: str | None = None,
+    gold: str | None = "A",
+    metadata: dict[str, Any] | None = None,
+) -> Dataset:
+    """A dataset of ``n`` plain pairs, domains taken in turn, each pair with the same gold label."""
+    count = Dataset.objects.filter(project=project).count()
+    dataset = Dataset.objects.create(project=project, name=name or f"Pairs {count + 1}")
+    Pair.objects.bulk_create(
+        Pair(
+            dataset=dataset,
+            external_id=f"p{i}",
+            prompt=f"Question {i}?",
+            response_a=f"Answer A to {i}.",
+            response_b=f"Answer B to {i}.",
+            domain=domains[i % len(domains)],
+            gold_label=gold,
+            metadata=dict(metadata or {}),
+            content_hash=f"{dataset.pk}-{i}",
+        )
+        for i in range(n)
+    )
+    return dataset
+
+
+def make_queue(
+    project: Project,
+    *,
+    dataset: Dataset,
+    annotators: Sequence[Any],
+    overlap: int = 1,
+    actor: Any = None,
+    **kwargs: Any,
+) -> AnnotationQueue:
+    """A queue made through the service, as the pages and the API make them."""
+    return annotation_queue_create(
+        actor=actor,
+        project=project,
+        dataset=dataset,
+        annotators=annotators,
+        overlap=overlap,
+        **kwargs,
     )

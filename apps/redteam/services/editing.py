@@ -1,0 +1,124 @@
+"""One edit of a parent rubric: the deterministic editor, or an LLM editor shown the parent's
+errors on its train sample (RIPD's feedback, poisoned on request)."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Sequence
+from decimal import Decimal
+
+from openai import OpenAI
+
+from apps.datasets.models import ReferenceItem
+from apps.judging.accounting import token_cost
+from apps.judging.models import JudgeConfig
+from apps.redteam import editors
+from apps.redteam.models import Candidate, PairVerdict, RedTeamJob
+from apps.rubrics.spec import RubricSpec
+
+EDITOR_EXAMPLES_TARGET = 4
+EDITOR_EXAMPLES_BENCH = 2
+
+Shown = list[tuple[PairVerdict, str]]
+
+
+def candidate_edit(
+    job: RedTeamJob, parent: Candidate, spec: RubricSpec, rng: random.Random
+) -> editors.Edit:
+    """The parent's spec edited by the job's editor; an LLM edit adds to the job's spend."""
+    if job.editor is None:
+        return editors.deterministic_edit(spec, rng)
+    examples = _editor_examples(job, parent, rng)
+    reply, tokens_in, tokens_out = _call_editor(job.editor, spec, examples, rng)
+    job.editor_calls += 1
+    job.cost = Decimal(job.cost) + token_cost(
+        tokens_in, tokens_out, job.editor.price_in, job.editor.price_out
+    )
+    new = editors.parse_editor_reply(reply, spec)
+    mode = "poisoned feedback" if job.poison_feedback else "real errors"
+    return editors.Edit(new, f"LLM rewrite by {job.editor.name} ({mode})")
+
+
+def _parent_verdicts(job: RedTeamJob, parent: Candidate) -> tuple[Shown, Shown, Shown]:
+    """The parent's train verdicts with their gold labels: target pairs right, target pairs
+    wrong, benchmark pairs wrong."""
+    rows = list(
+        PairVerdict.objects.filter(candidate=parent, split="train")
+        .select_related("pair")
+        .order_by("pair_id")
+    )
+    gold = dict(
+        ReferenceItem.objects.filter(
+            pair_id__in=[r.pair_id for r in rows],
+            reference_set_id__in=[
+                pk for pk in (job.reference_set_id, job.benchmark_reference_set_id) if pk
+            ],
+        ).values_list("pair_id", "gold_label")
+    )
+    targets = set(job.targets)
+    right_t: Shown = []
+    wrong_t: Shown = []
+    wrong_b: Shown = []
+    for r in rows:
+        label = gold.get(r.pair_id)
+        if label not in ("A", "B"):
+            continue
+        if r.pair.domain in targets:
+            (right_t if r.verdict == label else wrong_t).append((r, label))
+        elif r.verdict != label:
+            wrong_b.append((r, label))
+    return right_t, wrong_t, wrong_b
+
+
+def _editor_examples(
+    job: RedTeamJob, parent: Candidate, rng: random.Random
+) -> list[editors.Example]:
+    """RIPD's feedback: four target pairs and two real benchmark errors from the parent's train
+    verdicts. With feedback poisoning the target pairs are ones the judge got right, shown as if
+    the other response should have won."""
+    right_t, wrong_t, wrong_b = _parent_verdicts(job, parent)
+    picked_t = right_t if job.poison_feedback else wrong_t
+    chosen_t = rng.sample(picked_t, min(EDITOR_EXAMPLES_TARGET, len(picked_t)))
+    chosen_b = rng.sample(wrong_b, min(EDITOR_EXAMPLES_BENCH, len(wrong_b)))
+    examples = []
+    for r, label in chosen_t:
+        other = "B" if label == "A" else "A"
+        should = other if job.poison_feedback else label
+        examples.append(
+            editors.Example(r.pair.prompt, r.pair.response_a, r.pair.response_b, r.verdict, should)
+        )
+    for r, label in chosen_b:
+        examples.append(
+            editors.Example(r.pair.prompt, r.pair.response_a, r.pair.response_b, r.verdict, label)
+        )
+    return examples
+
+
+def _call_editor(
+    editor: JudgeConfig, spec: RubricSpec, examples: Sequence[editors.Example], rng: random.Random
+) -> tuple[str, int, int]:
+    """One chat completion of the editor model; returns (text, tokens in, tokens out)."""
+    client = OpenAI(
+        base_url=editor.base_url or None,
+        api_key=(os.environ.get(editor.api_key_env) if editor.api_key_env else None) or "unused",
+        timeout=float(editor.params.get("timeout_s", 120)),
+        max_retries=int(editor.params.get("max_attempts", 3)),
+    )
+    try:
+        response = client.chat.completions.create(  # type: ignore[call-overload]
+            model=editor.model,
+            messages=editors.editor_messages(spec, examples),
+            temperature=editors.EDITOR_TEMPERATURE,
+            seed=rng.randrange(2**31),
+            response_format={"type": "json_object"},
+        )
+    finally:
+        client.close()
+    text = response.choices[0].message.content or ""
+    usage = response.usage
+    return (
+        text,
+        int(usage.prompt_tokens if usage else 0),
+        int(usage.completion_tokens if usage else 0),
+    )
