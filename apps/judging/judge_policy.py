@@ -119,6 +119,17 @@ def worker_refusal(judge: JudgeConfig) -> str | None:
     return None
 
 
+class JudgeRefused(Exception):
+    """The operator's policy refuses a judge config as it is now; the message says why."""
+
+
+def require_allowed(judge: JudgeConfig) -> None:
+    """Raise ``JudgeRefused`` with ``worker_refusal``'s reason unless the worker may call it."""
+    refusal = worker_refusal(judge)
+    if refusal is not None:
+        raise JudgeRefused(refusal)
+
+
 def backend_config(judge: JudgeConfig) -> BackendConfig:
     """The backend's configuration; call only after ``worker_refusal`` returned ``None``."""
     params = dict(judge.params)

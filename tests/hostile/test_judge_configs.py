@@ -9,6 +9,8 @@ settings refuse the metadata address, loopback, and a name resolving to a privat
 
 from __future__ import annotations
 
+import contextlib
+import random
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +23,10 @@ from apps.core.models import AuditEvent
 from apps.drift import notifications
 from apps.drift.models import DeliveryStatus, WebhookDelivery
 from apps.judging import services
+from apps.judging.judge_policy import JudgeRefused
 from apps.judging.models import JudgeConfig, JudgingRun, RunStatus
+from apps.judging.types import PairText
+from apps.redteam.services.editing import editor_complete
 from tests.conftest import database_url_for_subprocess, wait_until
 from tests.drift.factories import MASKED, make_scenario
 from tests.factories import make_judge, make_reference_set, make_version
@@ -535,3 +540,73 @@ def test_admin_changes_of_a_judge_config_are_checked_and_audited(
     event = AuditEvent.objects.get(action="judge.change", object_id=str(judge.pk))
     assert event.actor == root
     assert event.before["backend"] == "offline" and event.after["api_key_env"] == JUDGE_KEY
+
+
+def _altered_config(project: Project, capture: CaptureServer, name: str, **changes: Any) -> Any:
+    """A config valid at creation for the capture server, then changed in the database."""
+    config = services.judge_config_create(
+        actor=None,
+        project=project,
+        name=name,
+        backend="openai",
+        model="judge-model",
+        base_url=f"{capture.url}/v1",
+        api_key_env=JUDGE_KEY,
+        params={"max_attempts": 1},
+    )
+    JudgeConfig.objects.filter(pk=config.pk).update(**changes)
+    return JudgeConfig.objects.get(pk=config.pk)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("alteration", "changes", "field", "in_production"),
+    ALTERATIONS,
+    ids=[a[0] for a in ALTERATIONS],
+)
+def test_an_altered_config_is_refused_outside_a_run_too(
+    request: pytest.FixtureRequest,
+    project: Project,
+    capture: CaptureServer,
+    secrets_in_env: dict[str, str],
+    alteration: str,
+    changes: dict[str, Any],
+    field: str,
+    in_production: bool,
+) -> None:
+    """Judging outside a run (red-team search, clause attribution) and the red team's LLM
+    editor build their clients through the same policy as a run's chunk."""
+    settings = request.getfixturevalue("declared")
+    changes = {k: (f"{capture.url}/v1" if v == "CAPTURE" else v) for k, v in changes.items()}
+    judge = _altered_config(project, capture, "Hosted", **changes)
+    if in_production:
+        settings.RUBRICSTUDIO_EGRESS_ALLOWLIST = (egress.ANY_URL,)
+        settings.RUBRICSTUDIO_EGRESS_NETWORKS = ()
+    spec = make_version(project).to_spec()
+    pair = PairText(prompt="Say hi", response_a="Hi!", response_b="No.", domain="chat")
+    with pytest.raises(JudgeRefused) as refused:
+        services.judge_texts_cached(judge=judge, spec=spec, items=[("k", pair, "AB")])
+    assert field in str(refused.value) and "refused" in str(refused.value)
+    with pytest.raises(JudgeRefused) as refused:
+        editor_complete(judge, spec, [], random.Random(0))
+    assert "refused" in str(refused.value) or "not an OpenAI-compatible" in str(refused.value)
+    assert capture.connections == 0 and capture.requests == []
+
+
+@pytest.mark.django_db
+def test_the_red_team_editor_sends_only_its_declared_key_through_the_checked_client(
+    project: Project,
+    capture: CaptureServer,
+    declared: Any,
+    secrets_in_env: dict[str, str],
+) -> None:
+    """The positive control for the editor: it reaches its endpoint, with the judge key."""
+    editor = _altered_config(project, capture, "Editor")  # no change: the config stays valid
+    spec = make_version(project).to_spec()
+    with contextlib.suppress(Exception):  # the capture server's answer is not a completion
+        editor_complete(editor, spec, [], random.Random(0))
+    assert capture.requests and all(
+        r.headers["authorization"] == f"Bearer {JUDGE_KEY_VALUE}" for r in capture.requests
+    )
+    everything = capture.everything()
+    assert not any(secret in everything for secret in secrets_in_env.values())

@@ -174,15 +174,22 @@ _BACKENDS: dict[int, tuple[Any, JudgeBackend]] = {}
 
 
 def judge_backend(judge: JudgeConfig) -> JudgeBackend:
-    """The cached backend instance for ``judge`` in this process (created on first use)."""
+    """The cached backend instance for ``judge`` in this process (created on first use).
+
+    Raises ``judge_policy.JudgeRefused`` when the operator's policy refuses the config as it is.
+    """
     stamp = judge_policy.backend_fingerprint(judge)
     cached = _BACKENDS.get(judge.pk)
     if cached is not None and cached[0] == stamp:
         return cached[1]
     if cached is not None:
         cached[1].close()
-    # Built by the policy module: the key is read only for a declared name, and a local
-    # model's location, device and trust_remote_code are the operator's.
+    # Every backend, in a run or outside one (red team, attribution), is built from a row that
+    # passes the operator's policy as it is now: a config changed in the database after its
+    # creation never gets a key it may not have or an endpoint it may not reach. Then the policy
+    # module builds it: the key is read only for a declared name, and a local model's location,
+    # device and trust_remote_code are the operator's.
+    judge_policy.require_allowed(judge)
     config = judge_policy.backend_config(judge)
     backend = backend_class(judge.backend)(config)
     _BACKENDS[judge.pk] = (stamp, backend)

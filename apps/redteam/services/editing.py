@@ -3,16 +3,17 @@ errors on its train sample (RIPD's feedback, poisoned on request)."""
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Sequence
 from decimal import Decimal
 
 from openai import OpenAI
 
+from apps.core import egress
 from apps.datasets.models import ReferenceItem
+from apps.judging import judge_policy
 from apps.judging.accounting import token_cost
-from apps.judging.models import JudgeConfig
+from apps.judging.models import Backend, JudgeConfig
 from apps.redteam import editors
 from apps.redteam.models import Candidate, PairVerdict, RedTeamJob
 from apps.rubrics.spec import RubricSpec
@@ -30,7 +31,7 @@ def candidate_edit(
     if job.editor is None:
         return editors.deterministic_edit(spec, rng)
     examples = _editor_examples(job, parent, rng)
-    reply, tokens_in, tokens_out = _call_editor(job.editor, spec, examples, rng)
+    reply, tokens_in, tokens_out = editor_complete(job.editor, spec, examples, rng)
     job.editor_calls += 1
     job.cost = Decimal(job.cost) + token_cost(
         tokens_in, tokens_out, job.editor.price_in, job.editor.price_out
@@ -95,15 +96,28 @@ def _editor_examples(
     return examples
 
 
-def _call_editor(
+def editor_complete(
     editor: JudgeConfig, spec: RubricSpec, examples: Sequence[editors.Example], rng: random.Random
 ) -> tuple[str, int, int]:
-    """One chat completion of the editor model; returns (text, tokens in, tokens out)."""
+    """One chat completion of the editor model; returns (text, tokens in, tokens out).
+
+    The editor is a judge config, so it passes the operator's policy as a judge does, as the
+    row is now (``JudgeRefused`` otherwise): its key only by a declared name, its endpoint only
+    where that key may go, every connection through the egress-checked client.
+    """
+    if editor.backend != Backend.OPENAI:
+        raise judge_policy.JudgeRefused(
+            f"The editor {editor.name!r} is not an OpenAI-compatible judge config."
+        )
+    judge_policy.require_allowed(editor)
+    config = judge_policy.backend_config(editor)
+    timeout = float(editor.params.get("timeout_s", 120))
     client = OpenAI(
-        base_url=editor.base_url or None,
-        api_key=(os.environ.get(editor.api_key_env) if editor.api_key_env else None) or "unused",
-        timeout=float(editor.params.get("timeout_s", 120)),
+        base_url=config.base_url or None,
+        api_key=config.api_key or "unused",
+        timeout=timeout,
         max_retries=int(editor.params.get("max_attempts", 3)),
+        http_client=egress.sync_http_client(timeout=timeout),
     )
     try:
         response = client.chat.completions.create(  # type: ignore[call-overload]
