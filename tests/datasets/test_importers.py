@@ -24,8 +24,8 @@ from apps.datasets.importers import (
     get_importer,
     parse_pairs,
 )
-from apps.datasets.importers.base import pair_content_hash
 from apps.datasets.importers.hh_rlhf import chosen_goes_first, domain_from_name, split_turns
+from apps.datasets.importers.identity import pair_content_hash
 from apps.datasets.importers.reading import CHUNK_BYTES
 
 FIVE_MB = 5 * 1024 * 1024
