@@ -27,6 +27,14 @@ from django.db import connection
 from tests.conftest import ARTIFACTS, REPO, database_url_for_subprocess
 
 EVIDENCE_LOG = ARTIFACTS / "faults-evidence.log"
+# Liveness settings of a worker a fault test starts (environment variables): beats every 0.3 s,
+# silent after 1.5 s, a sweep every second, so a dead worker's work moves on within seconds.
+FAST_LIVENESS = {
+    "LIVENESS_HEARTBEAT_S": "0.3",
+    "LIVENESS_STALE_AFTER_S": "1.5",
+    "LIVENESS_SWEEP_S": "1",
+    "LIVENESS_INSPECT_CACHE_S": "1",
+}
 
 
 class Evidence:

@@ -19,16 +19,10 @@ from apps.judging.models import ChunkStatus, JudgingRun, RunChunk, RunStatus
 from apps.judging.services import run_start
 from rubricstudio.celery import app
 from tests.factories import make_judge, make_reference_set, make_version
-from tests.faults.conftest import Evidence, require_redis, wait_for
+from tests.faults.conftest import FAST_LIVENESS, Evidence, require_redis, wait_for
 
 PAIRS = 300
 CHUNK = 50
-LIVENESS = {
-    "LIVENESS_HEARTBEAT_S": "0.3",
-    "LIVENESS_STALE_AFTER_S": "1.5",
-    "LIVENESS_SWEEP_S": "1",
-    "LIVENESS_INSPECT_CACHE_S": "1",
-}
 
 
 def _run(pk: int) -> JudgingRun:
@@ -55,7 +49,7 @@ def test_a_run_whose_messages_were_lost_is_resumed_by_a_one_process_worker_runni
         queues="default",
         concurrency=1,
         extra=["-B", "--schedule", str(tmp_path / "beat-schedule")],
-        **LIVENESS,
+        **FAST_LIVENESS,
     )
     finished = wait_for(
         lambda: _run(run.pk).is_finished and _run(run.pk), timeout=120, what="the run ends"

@@ -30,20 +30,13 @@ from apps.judging.models import (
 from apps.judging.services import run_start
 from apps.judging.tasks import TEST_DELAY_ENV
 from tests.factories import make_judge, make_reference_set, make_version
-from tests.faults.conftest import Evidence, wait_for
+from tests.faults.conftest import FAST_LIVENESS, Evidence, wait_for
 
 PAIRS = 5000
 CHUNK = 250
 # Each chunk waits this long after claiming its items (the test-only knob of the chunk task),
 # so the run lasts long enough to kill the worker while a chunk is claimed but not written.
 CHUNK_DELAY_S = "0.2"
-# Liveness settings of both workers: beats every 0.3 s, silent after 1.5 s, a sweep every second.
-LIVENESS = {
-    "LIVENESS_HEARTBEAT_S": "0.3",
-    "LIVENESS_STALE_AFTER_S": "1.5",
-    "LIVENESS_SWEEP_S": "1",
-    "LIVENESS_INSPECT_CACHE_S": "1",
-}
 
 
 def _run(pk: int) -> JudgingRun:
@@ -59,7 +52,7 @@ def test_whole_worker_sigkilled_mid_run_then_a_new_worker_with_beat_finishes_it_
     reference = make_reference_set(project, n_pairs=PAIRS)
     judge = make_judge(project, params={"chunk_size": CHUNK}, price_in="1", price_out="2")
     first = celery_worker_process(
-        queues="default", concurrency=2, **{TEST_DELAY_ENV: CHUNK_DELAY_S}, **LIVENESS
+        queues="default", concurrency=2, **{TEST_DELAY_ENV: CHUNK_DELAY_S}, **FAST_LIVENESS
     )
     run = run_start(actor=None, rubric_version=version, judge=judge, reference_set=reference)
     chunks = RunChunk.objects.filter(run=run)
@@ -89,7 +82,7 @@ def test_whole_worker_sigkilled_mid_run_then_a_new_worker_with_beat_finishes_it_
         queues="default",
         concurrency=1,
         extra=["-B", "--schedule", str(tmp_path / "beat-schedule")],
-        **LIVENESS,
+        **FAST_LIVENESS,
     )
     evidence("restarted: a new worker with an embedded beat on the same queue")
     finished = wait_for(
