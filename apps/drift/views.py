@@ -109,13 +109,18 @@ class _ReportPageMixin(ProjectAccessMixin):
     def render_report(
         self, report: DriftReport, *, form: ResolveForm | None = None, status: int = 200
     ) -> HttpResponse:
-        context = presenters.report_context(
-            report,
-            query=self.request.GET,
-            partial=is_partial_request(self.request),
-            capabilities=self.capabilities,
-            form=form,
-        )
+        if is_partial_request(self.request):
+            # The flip list alone (filtered or paged through htmx): not the charts, the
+            # statistics and the diff around it.
+            context = {"report": report, **presenters.flips_context(report, self.request.GET)}
+        else:
+            context = presenters.report_context(
+                report,
+                query=self.request.GET,
+                partial=False,
+                capabilities=self.capabilities,
+                form=form,
+            )
         context.update(project=self.project, capabilities=self.capabilities)
         template = template_for(self.request, REPORT_TEMPLATE, "flips")
         return render(self.request, template, context, status=status)
