@@ -140,7 +140,7 @@ def test_different_judges_start_the_2x2_which_blames_the_judge(
     assert question["split"]["report"] == split.pk
     assert question["split"]["status"] == "ready" and question["split"]["blame"] == "judge"
     page = report_page(client, members["viewer"], report)
-    assert "different judge configs" in page and "The 2 × 2 says:" in page
+    assert "different judge configs" in page and "The 2 \u00d7 2 says:" in page
     assert split.headline.split(",")[0] in page
     link = reverse("forensics:judge_drift", kwargs={"project": old.project.slug, "pk": split.pk})
     assert f'href="{link}"' in page
