@@ -19,7 +19,7 @@ from apps.drift.models import (
     ReportStatus,
     ReportTrigger,
 )
-from apps.drift.services.guard_judge import guard_judge_for_check
+from apps.drift.services.guard_judge import guard_judge_for_check, guard_judge_waits
 from apps.drift.services.reports import (
     DRIFT_RUN_PURPOSE,
     drift_report_build,
@@ -259,7 +259,7 @@ def guard_held_checks_restart(*, rubric_id: int) -> list[DriftReport]:
     again). A comparison decided since by another report is not made again
     (``drift_check_start`` returns that report). Returns the reports the restarts gave."""
     guard = selectors.guard_for(Rubric.objects.get(pk=rubric_id))
-    if not guard.is_complete or selectors.guard_judge_watch(guard)["waiting"]:
+    if not guard.is_complete or guard_judge_waits(guard):
         return []
     held = (
         DriftReport.objects.filter(
