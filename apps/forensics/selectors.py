@@ -29,10 +29,10 @@ from apps.drift.hooks import JudgeClearance, JudgeSplit, judge_identity
 from apps.drift.models import DriftGuard, DriftReport
 from apps.forensics.hunks import Hunk, split_hunks
 from apps.forensics.models import Attribution, JobStatus, JudgeDriftKind, JudgeDriftReport
-from apps.judging.models import JudgingRun, Judgment, JudgmentStatus
+from apps.judging.models import JudgingRun, Judgment, JudgmentStatus, RunStatus
 from apps.judging.protocol import aggregate_pair
 from apps.judging.selectors import run_pair_outcomes
-from apps.rubrics.models import RubricVersion
+from apps.rubrics.models import RubricVersion, VersionStatus
 from apps.rubrics.selectors import label_version, latest_published
 
 # The judge's name among the annotators; a colon cannot occur in a username.
@@ -61,6 +61,29 @@ def guard_version(rubric: Any) -> RubricVersion | None:
     """The version a guard's judge check judges: production if labelled, else the newest
     published one."""
     return label_version(rubric=rubric, label="production") or latest_published(rubric=rubric)
+
+
+def guard_version_before_edit(rubric: Any, judge: Any, reference_set: Any) -> RubricVersion | None:
+    """The version a guard's check of ``judge`` edited in place judges: the guard's version
+    when ``judge`` judged it on the snapshot before its last edit, else the newest published
+    version it did (only such a run says what the config answered before the edit)."""
+    before_edit = JudgingRun.objects.filter(
+        judge=judge,
+        reference_set=reference_set,
+        status=RunStatus.SUCCEEDED,
+        created_at__lt=judge.updated_at,
+        rubric_version__rubric=rubric,
+    )
+    version = guard_version(rubric)
+    if version is None or before_edit.filter(rubric_version=version).exists():
+        return version
+    run = (
+        before_edit.filter(rubric_version__status=VersionStatus.PUBLISHED)
+        .select_related("rubric_version")
+        .order_by("-rubric_version__number")
+        .first()
+    )
+    return run.rubric_version if run is not None else version
 
 
 def _matching_guard_report(

@@ -177,3 +177,18 @@ def test_held_checks_wait_while_the_judge_is_not_cleared(
     restarted = DriftReport.objects.filter(rubric=rubric, trigger=ReportTrigger.JUDGE_CLEARED)
     assert restarted.count() == len(held)
     assert all(r.status != ReportStatus.FAILED for r in restarted)
+
+
+def test_an_edited_judge_is_checked_on_the_newest_version_it_judged_before_the_edit(
+    guarded: dict[str, Any], members: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The guard's version (the newest published) was never judged before the edit: the
+    check judges v2, which was, rather than failing for want of an old side."""
+    admin, rubric, judge = members["admin"], guarded["rubric"], guarded["old"]
+    new_version(guarded, "Published before the edit, never judged.")
+    edit_unwatched(judge, admin, position_bias=0.6)
+    with django_capture_on_commit_callbacks(execute=True):
+        report = services.guard_judge_check_now(actor=admin, rubric=rubric)
+    assert report.old_version == guarded["v2"]
+    report.refresh_from_db()
+    assert report.status == JobStatus.READY and report.flags

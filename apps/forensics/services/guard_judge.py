@@ -24,7 +24,11 @@ from apps.drift import hooks
 from apps.drift import services as drift_services
 from apps.drift.models import DriftGuard, DriftReport
 from apps.forensics.models import JobStatus, JudgeDriftReport, JudgeDriftTrigger
-from apps.forensics.selectors import guard_version, report_decides_guard_judge
+from apps.forensics.selectors import (
+    guard_version,
+    guard_version_before_edit,
+    report_decides_guard_judge,
+)
 from apps.forensics.services.judge_drift import judge_drift_start
 from apps.judging.models import JudgeConfig
 from apps.rubrics.models import Rubric
@@ -46,16 +50,24 @@ def guard_judge_change_check(
     with the guard's version before the new judge is used (trigger ``guard``).
 
     ``in_place`` compares one config before and after its last edit (old and new judge are
-    then the same config). Returns None when there is nothing to compare: no old or new judge,
-    the same judge not edited, no reference set, or no published version. ``actor`` is
-    recorded, not checked: the guard's own edit is where the permission is checked.
+    then the same config), on the guard's version if the config judged it before the edit,
+    else on the newest published version it did. Returns None when there is nothing to
+    compare: no old or new judge, the same judge not edited, no reference set, or no
+    published version. ``actor`` is recorded, not checked: the guard's own edit is where the
+    permission is checked.
     """
     if old_judge is None or new_judge is None:
         return None
     if old_judge.pk == new_judge.pk and not in_place:
         return None
-    version = guard_version(rubric)
-    if version is None or reference_set is None:
+    if reference_set is None:
+        return None
+    version = (
+        guard_version_before_edit(rubric, new_judge, reference_set)
+        if in_place
+        else guard_version(rubric)
+    )
+    if version is None:
         return None
     return judge_drift_start(
         actor=actor,
