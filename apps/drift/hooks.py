@@ -98,12 +98,15 @@ class JudgeSplit:
     headline: str = ""
     flags: int = 0
     error: str = ""
+    # The version(s) judged: "v3" for the judge alone, "v3 → v4" for the 2 x 2.
+    rubric: str = ""
 
     def payload(self) -> dict[str, Any]:
         """The split as JSON (the drift report API)."""
         return {
             "report": self.report_id,
             "kind": self.kind,
+            "rubric": self.rubric,
             "status": self.status,
             "link": self.link,
             "blame": self.blame,

@@ -233,6 +233,8 @@ def drift_report_split(report: DriftReport) -> JudgeSplit | None:
         headline=found.headline,
         flags=len(found.flags or []),
         error=found.error,
+        rubric=f"v{found.old_version.number}"
+        + (f" → v{found.new_version.number}" if found.new_version is not None else ""),
     )
 
 

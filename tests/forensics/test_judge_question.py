@@ -225,3 +225,22 @@ def test_a_split_that_is_running_is_polled_and_shown_when_it_lands(
     box = client.get(poll).content.decode()
     assert 'data-split-status="ready"' in box and "hx-get" not in box
     assert "the judge alone:" in box
+
+
+def test_when_only_the_candidate_was_judged_before_the_edit_the_judge_is_compared_on_it(
+    versions: dict[str, Any],
+    members: Any,
+    api_client_for: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    judge, reference = versions["judge"], versions["reference"]
+    candidate = judged(versions["v2"], judge, reference)
+    edit_in_place(judge, members["admin"], position_bias=0.6)
+    report = build(
+        judged(versions["v1"], judge, reference), candidate, django_capture_on_commit_callbacks
+    )
+    split = JudgeDriftReport.objects.get(drift_report=report)
+    assert split.kind == JudgeDriftKind.JUDGE and split.status == JobStatus.READY
+    assert split.old_version_id == versions["v2"].pk and split.run_old_id == candidate.pk
+    question = api_question(api_client_for, members["viewer"], report)
+    assert question["split"]["rubric"] == f"v{versions['v2'].number}"

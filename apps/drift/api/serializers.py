@@ -190,7 +190,7 @@ class DriftReportDetailSerializer(DriftReportSerializer):
     def get_judge_question(self, obj: DriftReport) -> dict[str, Any] | None:
         """Rubric or judge? ``{judge: held|moved|unknown, sentence, changes, split}``; ``split``
         is the 2 x 2 (or the judge alone, rubric held) started when the judge moved between the
-        runs: ``{report, kind, status, link, blame, headline, flags, error}``, None until it
+        runs: ``{report, kind, rubric, status, link, blame, headline, flags, error}``, None until it
         exists. None for a report without runs."""
         return selectors.report_judge_question(obj)
 

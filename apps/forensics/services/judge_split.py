@@ -6,15 +6,16 @@ its own whether the rubric or the judge moved the verdicts. Once such a report i
 ``drift_report_judge_split`` starts the 2 x 2 of its two versions under its two judges
 (``trigger=drift_report``, linked to the report), so the reviewer finds it on the report page
 without asking. For a config edited in place, the old judge exists only in runs made before the
-edit: when the candidate was never judged before it, the 2 x 2 cannot be made and the judge
-alone is compared with the rubric held at the baseline. When neither can start, a failed
-report says why.
+edit: when one version was never judged before it, the 2 x 2 cannot be made and the judge
+alone is compared with the rubric held at the baseline (else at the candidate). When none can
+start, a failed report says why.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import asdict
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -31,12 +32,14 @@ from apps.forensics.services.judge_drift import judge_drift_start, judge_state
 log = logging.getLogger(__name__)
 
 
-def _start(report: DriftReport, *, factorial: bool) -> JudgeDriftReport:
+def _start(report: DriftReport, *, held: Any | None) -> JudgeDriftReport:
+    """The 2 x 2 of the report's versions and judges, or with ``held`` the judge alone on that
+    version."""
     assert report.baseline_run is not None and report.candidate_run is not None
     return judge_drift_start(
         actor=None,
-        old_version=report.baseline_version,
-        new_version=report.candidate_version if factorial else None,
+        old_version=held or report.baseline_version,
+        new_version=report.candidate_version if held is None else None,
         old_judge=report.baseline_run.judge,
         new_judge=report.candidate_run.judge,
         reference_set=report.reference_set,
@@ -77,7 +80,8 @@ def _failed_split(report: DriftReport, reasons: list[str]) -> JudgeDriftReport:
 
 def drift_report_judge_split(*, report_id: int) -> JudgeDriftReport | None:
     """Start the split of a ready drift report whose judge moved (see the module docstring):
-    the 2 x 2, else the judge alone with the rubric held, else a failed report that says why.
+    the 2 x 2, else the judge alone with the rubric held at the baseline or at the candidate,
+    else a failed report that says why.
     Returns None when the judge did not move, or the split that exists already (one per report;
     the report's row is locked while looking)."""
     with transaction.atomic():
@@ -103,11 +107,11 @@ def drift_report_judge_split(*, report_id: int) -> JudgeDriftReport | None:
         if existing is not None:
             return existing
         reasons: list[str] = []
-        for factorial in (True, False):
+        for held in (None, report.baseline_version, report.candidate_version):
             try:
-                return _start(report, factorial=factorial)
+                return _start(report, held=held)
             except ValidationError as exc:
-                what = "The 2 x 2" if factorial else "The judge alone (rubric held)"
+                what = "The 2 x 2" if held is None else f"The judge alone on v{held.number}"
                 reasons.append(f"{what} could not start: {'; '.join(service_error_messages(exc))}")
         log.warning("no split of drift report %s could start: %s", report_id, reasons)
         return _failed_split(report, reasons)
