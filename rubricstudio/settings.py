@@ -406,6 +406,8 @@ FORENSICS_ATTRIBUTION_BUDGET = env.int("FORENSICS_ATTRIBUTION_BUDGET", default=5
 FORENSICS_CONTROL_PAIRS = env.int("FORENSICS_CONTROL_PAIRS", default=50)
 # A drift alert that opens starts the attribution of its report, so a reviewer finds it done.
 FORENSICS_AUTO_ATTRIBUTE = env.bool("FORENSICS_AUTO_ATTRIBUTE", default=True)
+# A drift report whose judge moved between its runs starts the 2 x 2 that splits its causes.
+FORENSICS_AUTO_JUDGE_SPLIT = env.bool("FORENSICS_AUTO_JUDGE_SPLIT", default=True)
 
 # Absolute links in webhook messages and emails.
 RUBRICSTUDIO_BASE_URL = env.str("RUBRICSTUDIO_BASE_URL", default="")

@@ -6,8 +6,14 @@ new judge may judge for it; forensics fills the registry in its ``AppConfig.read
 answer of its judge drift report. With nothing registered every judge is cleared: the drift app
 alone behaves as if no one watched the judge.
 
-``judge_identity`` is what the guard remembers of the judge it cleared, so an edit in place
-(model, endpoint, answer-shaping parameters) reads as a new judge.
+``judge_identity`` (the judging app's, re-exported here) is what the guard remembers of the
+judge it cleared, so an edit in place (model, endpoint, answer-shaping parameters) reads as a
+new judge.
+
+A drift report whose two runs were judged by different judges (another config, or the same one
+edited in place between them) cannot say on its own whether the rubric moved the verdicts; the
+split registry (``register_judge_split``) lets forensics name the 2 x 2 report that separates the
+two causes, shown on the report page and in its API.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from apps.judging.accounting import TRANSPORT_PARAMS
+from apps.judging.accounting import judge_identity
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,18 @@ ClearanceCheck = Callable[[Any, Any], JudgeClearance]
 
 _CLEARANCE: list[ClearanceCheck] = []
 
+__all__ = [
+    "ClearanceCheck",
+    "JudgeClearance",
+    "JudgeSplit",
+    "SplitLookup",
+    "judge_clearance",
+    "judge_identity",
+    "judge_split",
+    "register_judge_clearance",
+    "register_judge_split",
+]
+
 UNWATCHED = JudgeClearance(cleared=True, reason="No app vets the guard's judge changes.")
 
 
@@ -65,12 +83,54 @@ def judge_clearance(guard: Any, new_judge: Any) -> JudgeClearance:
     return UNWATCHED
 
 
-def judge_identity(judge: Any) -> dict[str, Any]:
-    """What makes a judge config answer as it does: backend, model, endpoint and the parameters
-    that shape answers (transport settings such as timeouts and batch size do not)."""
-    return {
-        "backend": judge.backend,
-        "model": judge.model,
-        "base_url": judge.base_url,
-        "params": {k: v for k, v in sorted(judge.params.items()) if k not in TRANSPORT_PARAMS},
-    }
+@dataclass(frozen=True)
+class JudgeSplit:
+    """What separates the rubric's effect from the judge's on a drift report whose judge moved:
+    a 2 x 2 report (``kind="factorial"``) or, when the old judge never judged the candidate, the
+    judge alone with the rubric held at the baseline (``kind="judge"``); shown beside the
+    report's "Rubric or judge?" statement."""
+
+    report_id: int
+    kind: str
+    status: str
+    link: str
+    blame: str = ""
+    headline: str = ""
+    flags: int = 0
+    error: str = ""
+    # The version(s) judged: "v3" for the judge alone, "v3 → v4" for the 2 x 2.
+    rubric: str = ""
+
+    def payload(self) -> dict[str, Any]:
+        """The split as JSON (the drift report API)."""
+        return {
+            "report": self.report_id,
+            "kind": self.kind,
+            "rubric": self.rubric,
+            "status": self.status,
+            "link": self.link,
+            "blame": self.blame,
+            "headline": self.headline,
+            "flags": self.flags,
+            "error": self.error,
+        }
+
+
+# drift report -> the judge drift report that splits its causes, if any.
+SplitLookup = Callable[[Any], JudgeSplit | None]
+
+_SPLIT: list[SplitLookup] = []
+
+
+def register_judge_split(function: SplitLookup) -> SplitLookup:
+    """Register the function that finds a drift report's rubric x judge split (once)."""
+    if function not in _SPLIT:
+        _SPLIT.append(function)
+    return function
+
+
+def judge_split(report: Any) -> JudgeSplit | None:
+    """The first registered answer for ``report`` (None when nothing is registered)."""
+    for function in _SPLIT:
+        return function(report)
+    return None

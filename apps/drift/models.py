@@ -93,6 +93,7 @@ class ReportTrigger(models.TextChoices):
     MANUAL = "manual", "Requested"
     CLI = "cli", "drift_check command"
     PROMOTION = "promotion", "Promotion after production moved"
+    JUDGE_CLEARED = "judge_cleared", "Guard's judge cleared after a wait"
     DEMO = "demo", "Demo"
 
 
@@ -140,6 +141,9 @@ class DriftReport(models.Model):
     stats = models.JSONField(default=dict, blank=True)
     flags = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
+    # A guard's check that failed because the guard's judge, edited in place, waited for
+    # clearance: started again once the judge is cleared (``guard_held_checks_restart``).
+    waited_for_judge = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -248,6 +248,8 @@ def report_context(
         "can_resolve": Capability.ALERT_RESOLVE.value in capabilities,
         "form": form or ResolveForm(),
         "pairs_compared": report.stats.get("pairs_compared"),
+        # Rubric or judge? (a partial, the flip list, does not show it)
+        "judge_question": None if partial else selectors.report_judge_question(report),
         "thresholds_points": {
             "min_effect": min_effect * 100,
             "tolerance": float(thresholds.get("tolerance", 0.01)) * 100,

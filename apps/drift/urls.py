@@ -13,6 +13,7 @@ urlpatterns = [
     path("reports/", views.ReportListView.as_view(), name="reports"),
     path("reports/<int:report>/", views.ReportDetailView.as_view(), name="report"),
     path("reports/<int:report>/status/", views.ReportStatusView.as_view(), name="report_status"),
+    path("reports/<int:report>/judge/", views.ReportJudgeView.as_view(), name="report_judge"),
     path("rubrics/<int:rubric>/", views.RubricHistoryView.as_view(), name="rubric_history"),
     path("rubrics/<int:rubric>/guard/", views.GuardView.as_view(), name="guard"),
     path("rubrics/<int:rubric>/guard/anchor/", views.AnchorView.as_view(), name="anchor"),

@@ -32,6 +32,7 @@ from apps.drift.models import DriftAlert, DriftReport, ReportStatus
 from apps.rubrics.models import Rubric, RubricVersion
 
 REPORT_TEMPLATE = "drift/report.html"
+JUDGE_QUESTION_TEMPLATE = "drift/partials/_judge_question.html"
 ALERTS_PER_PAGE = 25
 REPORTS_PER_PAGE = 25
 # The alert panel shows a refused decision's problems together, above its buttons.
@@ -174,6 +175,22 @@ class ReportStatusView(ProjectAccessMixin, View):
             "status_badge": selectors.STATUS_BADGES.get(status, ""),
         }
         return no_store(render(request, f"{REPORT_TEMPLATE}#status", context))
+
+
+class ReportJudgeView(ProjectAccessMixin, View):
+    """The report's "Rubric or judge?" box alone, polled while the 2 x 2 that splits its causes
+    runs."""
+
+    required_capability = Capability.ALERT_VIEW
+
+    def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        report = get_object_or_404(_report_queryset(), pk=kwargs["report"], project=self.project)
+        context = {
+            "project": self.project,
+            "report": report,
+            "judge_question": selectors.report_judge_question(report),
+        }
+        return no_store(render(request, JUDGE_QUESTION_TEMPLATE, context))
 
 
 class AlertResolveView(_ReportPageMixin, View):

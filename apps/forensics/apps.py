@@ -8,7 +8,8 @@ class ForensicsConfig(AppConfig):
 
     def ready(self) -> None:
         """Connect the receivers (new alerts, guards' judge changes, judge configs edited in
-        place) and answer the drift app's question whether a guard's new judge is cleared."""
+        place, drift reports whose judge moved) and answer the drift app's questions whether a
+        guard's new judge is cleared and which report splits a drift report's causes."""
         from apps.drift import hooks
         from apps.forensics import (
             selectors,
@@ -16,3 +17,4 @@ class ForensicsConfig(AppConfig):
         )
 
         hooks.register_judge_clearance(selectors.guard_judge_clearance)
+        hooks.register_judge_split(selectors.drift_report_split)

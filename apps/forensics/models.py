@@ -71,6 +71,7 @@ class JudgeDriftTrigger(models.TextChoices):
 
     MANUAL = "manual", "Requested"
     GUARD = "guard", "Guard's judge changed"
+    DRIFT_REPORT = "drift_report", "A drift report's judge moved"
 
 
 class Blame(models.TextChoices):
@@ -118,6 +119,15 @@ class JudgeDriftReport(models.Model):
     new_judge = models.ForeignKey("judging.JudgeConfig", on_delete=models.PROTECT, related_name="+")
     old_judge_state = models.JSONField(default=dict)
     new_judge_state = models.JSONField(default=dict)
+    # The drift report whose judge moved between its runs, for a split started for it
+    # (``trigger=drift_report``): its page shows this report beside "Rubric or judge?".
+    drift_report = models.ForeignKey(
+        "drift.DriftReport",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="judge_splits",
+    )
     run_old = models.ForeignKey(
         "judging.JudgingRun", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -7,7 +7,9 @@
 * the judge against humans: per domain, the judge's accuracy, its agreement with each annotator
   and the annotators' agreement with each other (the ceiling), from ``apps.annotations.agreement``;
 * judge drift reports of the same versions;
-* whether a guard's new judge is cleared (``guard_judge_clearance``, asked by the drift app).
+* whether a guard's new judge is cleared (``guard_judge_clearance``, asked by the drift app), and
+  whether a judge drift report decides the guard's pending judge (``report_decides_guard_judge``);
+* the split of a drift report whose judge moved (``drift_report_split``, asked by the drift app).
 """
 
 from __future__ import annotations
@@ -23,14 +25,14 @@ from apps.accounts.models import Project
 from apps.annotations.agreement import Rating, agreement_report
 from apps.annotations.models import Annotation
 from apps.datasets.models import ReferenceItem
-from apps.drift.hooks import JudgeClearance, judge_identity
-from apps.drift.models import DriftReport
+from apps.drift.hooks import JudgeClearance, JudgeSplit, judge_identity
+from apps.drift.models import DriftGuard, DriftReport
 from apps.forensics.hunks import Hunk, split_hunks
 from apps.forensics.models import Attribution, JobStatus, JudgeDriftKind, JudgeDriftReport
-from apps.judging.models import JudgingRun, Judgment, JudgmentStatus
+from apps.judging.models import JudgingRun, Judgment, JudgmentStatus, RunStatus
 from apps.judging.protocol import aggregate_pair
 from apps.judging.selectors import run_pair_outcomes
-from apps.rubrics.models import RubricVersion
+from apps.rubrics.models import RubricVersion, VersionStatus
 from apps.rubrics.selectors import label_version, latest_published
 
 # The judge's name among the annotators; a colon cannot occur in a username.
@@ -59,6 +61,29 @@ def guard_version(rubric: Any) -> RubricVersion | None:
     """The version a guard's judge check judges: production if labelled, else the newest
     published one."""
     return label_version(rubric=rubric, label="production") or latest_published(rubric=rubric)
+
+
+def guard_version_before_edit(rubric: Any, judge: Any, reference_set: Any) -> RubricVersion | None:
+    """The version a guard's check of ``judge`` edited in place judges: the guard's version
+    when ``judge`` judged it on the snapshot before its last edit, else the newest published
+    version it did (only such a run says what the config answered before the edit)."""
+    before_edit = JudgingRun.objects.filter(
+        judge=judge,
+        reference_set=reference_set,
+        status=RunStatus.SUCCEEDED,
+        created_at__lt=judge.updated_at,
+        rubric_version__rubric=rubric,
+    )
+    version = guard_version(rubric)
+    if version is None or before_edit.filter(rubric_version=version).exists():
+        return version
+    run = (
+        before_edit.filter(rubric_version__status=VersionStatus.PUBLISHED)
+        .select_related("rubric_version")
+        .order_by("-rubric_version__number")
+        .first()
+    )
+    return run.rubric_version if run is not None else version
 
 
 def _matching_guard_report(
@@ -144,6 +169,73 @@ def guard_judge_cleared(*, rubric: Any, old_judge: Any, new_judge: Any) -> bool:
         return True
     report = _matching_guard_report(rubric_id=rubric.pk, old_judge=old_judge, new_judge=new_judge)
     return report is not None and _report_clearance(report, "").cleared
+
+
+def report_decides_guard_judge(report: JudgeDriftReport) -> bool:
+    """Whether ``report`` is the comparison that clears (or holds) the new judge of its rubric's
+    guard: the judge alone (rubric fixed), from the guard's judge in use to the judge it
+    requested, or to its own judge edited in place, *as that judge is now*; and the newest such
+    report (the one ``guard_judge_clearance`` reads). Whatever started it: the guard, a person
+    or a drift report."""
+    if report.kind != JudgeDriftKind.JUDGE:
+        return False
+    guard = (
+        DriftGuard.objects.select_related("judge", "requested_judge")
+        .filter(rubric_id=report.rubric_id)
+        .first()
+    )
+    if guard is None or guard.judge_id is None or report.old_judge_id != guard.judge_id:
+        return False
+    if guard.requested_judge_id is not None:
+        pending = guard.requested_judge
+    elif guard.judge_state and guard.judge_state != judge_identity(guard.judge):
+        pending = guard.judge
+    else:
+        return False
+    if pending is None or report.new_judge_id != pending.pk:
+        return False
+    newest = _matching_guard_report(
+        rubric_id=report.rubric_id, old_judge=guard.judge, new_judge=pending
+    )
+    return newest is not None and newest.pk == report.pk
+
+
+def drift_report_split(report: DriftReport) -> JudgeSplit | None:
+    """The report that splits the causes of a drift report whose judge moved (the drift app's
+    split registry asks): the one started for it, else the newest 2 x 2 of its two versions
+    under its two judges on its snapshot that anyone made. None when there is neither."""
+    split = JudgeDriftReport.objects.filter(drift_report=report).order_by("-created_at", "-pk")
+    found = split.first()
+    if found is None and report.baseline_run is not None and report.candidate_run is not None:
+        found = (
+            JudgeDriftReport.objects.filter(
+                kind=JudgeDriftKind.FACTORIAL,
+                reference_set_id=report.reference_set_id,
+                old_version_id=report.baseline_version_id,
+                new_version_id=report.candidate_version_id,
+                old_judge_id=report.baseline_run.judge_id,
+                new_judge_id=report.candidate_run.judge_id,
+            )
+            .exclude(status=JobStatus.FAILED)
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+    if found is None:
+        return None
+    return JudgeSplit(
+        report_id=found.pk,
+        kind=found.kind,
+        status=found.status,
+        link=reverse(
+            "forensics:judge_drift", kwargs={"project": report.project.slug, "pk": found.pk}
+        ),
+        blame=found.blame,
+        headline=found.headline,
+        flags=len(found.flags or []),
+        error=found.error,
+        rubric=f"v{found.old_version.number}"
+        + (f" → v{found.new_version.number}" if found.new_version is not None else ""),
+    )
 
 
 def report_hunks(report: DriftReport) -> list[Hunk]:

@@ -8,7 +8,9 @@ keep knowing nothing of forensics (the import contract puts forensics above them
 * a guard given a new judge (``DriftGuard.requested_judge`` set or changed) starts the judge
   drift check of its judge against the new one once the edit commits;
 * a judge config whose model, endpoint or answer-shaping parameters are edited in place starts
-  the check for every guard that judges with it (before and after the edit) or requested it.
+  the check for every guard that judges with it (before and after the edit) or requested it;
+* a drift report that becomes ready starts, once it commits, the 2 x 2 that splits its causes
+  when its judge moved between its runs (``FORENSICS_AUTO_JUDGE_SPLIT`` turns this off).
 
 ``pre_save`` reads what the row held before, ``post_save`` compares: a save that changes
 neither (an anchor move, a price edit) starts nothing.
@@ -26,7 +28,7 @@ from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 
 from apps.drift.hooks import judge_identity
-from apps.drift.models import DriftAlert, DriftGuard
+from apps.drift.models import DriftAlert, DriftGuard, DriftReport, ReportStatus
 from apps.judging.models import JudgeConfig
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,19 @@ def _start(*, report_id: int) -> None:
         services.attribution_auto_start(report_id=report_id)
     except Exception:
         log.exception("the attribution of drift report %s could not start", report_id)
+
+
+@receiver(post_save, sender=DriftReport, dispatch_uid="forensics.split_ready_report")
+def split_ready_report(sender: Any, instance: DriftReport, **kwargs: Any) -> None:
+    """Schedule the split of a report that became ready (the task looks whether its judge
+    moved: cheap, and outside the build's transaction)."""
+    if not settings.FORENSICS_AUTO_JUDGE_SPLIT or instance.status != ReportStatus.READY:
+        return
+    if not _touches(kwargs, "status"):
+        return
+    from apps.forensics import tasks
+
+    transaction.on_commit(partial(tasks.drift_report_judge_split.delay, instance.pk))
 
 
 def _touches(kwargs: dict[str, Any], *fields: str) -> bool:

@@ -90,3 +90,15 @@ def guard_judge_check(
         in_place=in_place,
     )
     return report.pk if report is not None else None
+
+
+@shared_task(name="forensics.drift_report_judge_split", acks_late=True, ignore_result=True)
+def drift_report_judge_split(report_id: int) -> None:
+    """A drift report became ready: split its causes when its judge moved between its runs."""
+    services.drift_report_judge_split_safely(report_id=report_id)
+
+
+@shared_task(name="forensics.guard_judge_cleared", acks_late=True, ignore_result=True)
+def guard_judge_cleared(rubric_id: int) -> int:
+    """A guard's new judge may have been cleared: start again the checks that waited for it."""
+    return len(services.guard_held_checks_resume(rubric_id=rubric_id))

@@ -22,6 +22,7 @@ from apps.drift.models import DriftReport, ReportStatus
 from apps.forensics import selectors, services
 from apps.forensics.models import JobStatus, JudgeDriftTrigger
 from apps.forensics.services import FACTORIAL_COMPARISONS
+from apps.rubrics.models import Rubric
 
 PANEL_TEMPLATE = "forensics/_report_panel.html"
 
@@ -128,13 +129,18 @@ class JudgeDriftDetailView(ProjectAccessMixin, View):
         effects = sorted(
             (report.stats.get("effects") or {}).items(), key=lambda item: item[0] != "overall"
         )
+        # The guard's own check, or any judge-only report that decides its pending judge.
+        guard_decision = report.trigger == JudgeDriftTrigger.GUARD or (
+            selectors.report_decides_guard_judge(report)
+        )
         context = {
             "project": self.project,
             "capabilities": self.capabilities,
             "report": report,
             "comparisons": rows,
             "effects": effects,
-            "can_accept": report.trigger == JudgeDriftTrigger.GUARD
+            "guard_decision": guard_decision,
+            "can_accept": guard_decision
             and not report.is_accepted
             and (report.status == JobStatus.FAILED or bool(report.flags))
             and Capability.GUARD_EDIT.value in self.capabilities,
@@ -161,3 +167,20 @@ class JudgeDriftAcceptView(ProjectAccessMixin, View):
         else:
             messages.success(request, f"{report.new_judge} is accepted for the guard.")
         return redirect("forensics:judge_drift", project=self.project.slug, pk=report.pk)
+
+
+class GuardJudgeCheckView(ProjectAccessMixin, View):
+    """Start the guard's judge check now, when no report exists for its new judge (admins)."""
+
+    required_capability = Capability.GUARD_EDIT
+
+    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        rubric = get_object_or_404(Rubric, pk=kwargs["rubric"], project=self.project)
+        try:
+            report = services.guard_judge_check_now(actor=request.user, rubric=rubric)
+        except ValidationError as exc:
+            for problem in service_error_messages(exc):
+                messages.error(request, problem)
+        else:
+            messages.success(request, f"Judge drift report {report.pk} started for the guard.")
+        return redirect("drift:guard", project=self.project.slug, rubric=rubric.pk)

@@ -41,6 +41,19 @@ def judge_fingerprint(*, backend: str, model: str, params: Mapping[str, Any]) ->
     )
 
 
+def judge_identity(judge: Any) -> dict[str, Any]:
+    """What makes a judge config answer as it does: backend, model, endpoint and the parameters
+    that shape answers (transport settings such as timeouts and batch size do not). A run keeps
+    it as it was at the run's start (``JudgingRun.judge_state``); a drift guard keeps the one it
+    cleared."""
+    return {
+        "backend": judge.backend,
+        "model": judge.model,
+        "base_url": judge.base_url,
+        "params": {k: v for k, v in sorted(judge.params.items()) if k not in TRANSPORT_PARAMS},
+    }
+
+
 def cache_key(*, messages: Sequence[Mapping[str, str]], fingerprint: str, order: str) -> str:
     """sha256 over the judge fingerprint, the shown order and the rendered messages.
 

@@ -100,6 +100,10 @@ class JudgingRun(models.Model):
     chunk_size = models.PositiveIntegerField(default=250)
     # Times the orphan sweep re-dispatched the run without any progress in between.
     resumes = models.PositiveSmallIntegerField(default=0)
+    # The judge config's identity when the run started (``accounting.judge_identity``: backend,
+    # model, endpoint, answer-shaping params), so a comparison of two runs can tell whether the
+    # config was edited in place between them. Empty on runs made before it was recorded.
+    judge_state = models.JSONField(default=dict, blank=True)
     # Accuracy summary (docs/api.md "run" accuracy), stored once the run has ended.
     summary = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)

@@ -22,6 +22,7 @@ ROUTES = {
     "drift:reports": Route(VIEW),
     "drift:report": Route(VIEW),
     "drift:report_status": Route(VIEW),
+    "drift:report_judge": Route(VIEW),
     "drift:rubric_history": Route(VIEW),
     "drift:guard": Route(Capability.GUARD_EDIT, methods=("GET", "POST")),
     "drift:anchor": Route(Capability.GUARD_EDIT, methods=("GET", "POST"), body=ANCHOR_BODY),

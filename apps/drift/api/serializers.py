@@ -147,6 +147,7 @@ class DriftReportDetailSerializer(DriftReportSerializer):
     pairs_unmatched = serializers.SerializerMethodField()
     family = serializers.SerializerMethodField()
     direction_notes = serializers.SerializerMethodField()
+    judge_question = serializers.SerializerMethodField()
 
     class Meta(DriftReportSerializer.Meta):
         fields = [
@@ -158,6 +159,7 @@ class DriftReportDetailSerializer(DriftReportSerializer):
             "pairs_unmatched",
             "family",
             "direction_notes",
+            "judge_question",
         ]
         read_only_fields = fields
 
@@ -184,6 +186,13 @@ class DriftReportDetailSerializer(DriftReportSerializer):
     def get_direction_notes(self, obj: DriftReport) -> list[dict[str, Any]]:
         """Direction tests significant on their own that did not survive the family: not alerts."""
         return list(obj.stats.get("direction_notes") or [])
+
+    def get_judge_question(self, obj: DriftReport) -> dict[str, Any] | None:
+        """Rubric or judge? ``{judge: held|moved|unknown, sentence, changes, split}``; ``split``
+        is the 2 x 2 (or the judge alone, rubric held) started when the judge moved between the
+        runs: ``{report, kind, rubric, status, link, blame, headline, flags, error}``, None until it
+        exists. None for a report without runs."""
+        return selectors.report_judge_question(obj)
 
 
 class DriftReportCreateSerializer(serializers.Serializer):

@@ -7,6 +7,7 @@
 - ``flips``: a report's flipped pairs, their direction, filters and evidence
 - ``inputs``: what a report is computed from, and the runs a pending report waits on
 - ``guard_power``: what the guard's reference set can catch at the judge's noise
+- ``judge``: rubric or judge? whether a report's runs were judged by the same judge
 """
 
 from apps.drift.selectors.flips import (
@@ -45,6 +46,7 @@ from apps.drift.selectors.guard_power import (
 )
 from apps.drift.selectors.history import HistoryRow, rubric_drift_history
 from apps.drift.selectors.inputs import paired_records, repeat_run_for, report_waiting_runs
+from apps.drift.selectors.judge import report_judge_moved, report_judge_question
 from apps.drift.selectors.lists import (
     alerts_for_project,
     open_alerts,
@@ -129,6 +131,8 @@ __all__ = [
     "report_alert",
     "report_drift_status",
     "report_flips",
+    "report_judge_moved",
+    "report_judge_question",
     "report_waiting_runs",
     "reports_for_project",
     "rubric_drift_history",

@@ -24,6 +24,7 @@ from apps.drift.services.checks import (
     drift_check_on_publish,
     drift_check_start,
     guard_checks_start,
+    guard_held_checks_restart,
     on_version_published,
 )
 from apps.drift.services.guard import (
@@ -71,6 +72,7 @@ __all__ = [
     "drift_reports_sweep",
     "guard_anchor_move",
     "guard_checks_start",
+    "guard_held_checks_restart",
     "guard_judge_for_check",
     "guard_judge_set",
     "guard_state",

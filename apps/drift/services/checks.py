@@ -19,7 +19,7 @@ from apps.drift.models import (
     ReportStatus,
     ReportTrigger,
 )
-from apps.drift.services.guard_judge import guard_judge_for_check
+from apps.drift.services.guard_judge import guard_judge_for_check, guard_judge_waits
 from apps.drift.services.reports import (
     DRIFT_RUN_PURPOSE,
     drift_report_build,
@@ -29,7 +29,7 @@ from apps.drift.services.reports import (
 from apps.judging import selectors as judging_selectors
 from apps.judging import services as judging_services
 from apps.judging.models import JudgeConfig, JudgingRun
-from apps.rubrics.models import RubricVersion
+from apps.rubrics.models import Rubric, RubricVersion
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,7 @@ def drift_check_start(
             reference_set=reference_set,
             trigger=trigger,
             reason=waiting,
+            waited_for_judge=True,
         )
 
     started: list[JudgingRun] = []
@@ -162,8 +163,10 @@ def _failed_check(
     reference_set: ReferenceSet,
     trigger: str,
     reason: str,
+    waited_for_judge: bool = False,
 ) -> DriftReport:
-    """A failed report for a check whose runs could not even start, so the failure is visible."""
+    """A failed report for a check whose runs could not even start, so the failure is visible.
+    ``waited_for_judge`` marks a check that waited for its guard's judge to be cleared."""
     with transaction.atomic():
         report = DriftReport.objects.create(
             project_id=version.rubric.project_id,
@@ -176,6 +179,7 @@ def _failed_check(
             trigger=trigger,
             status=ReportStatus.FAILED,
             error=f"The runs could not start: {reason}"[:4000],
+            waited_for_judge=waited_for_judge,
             created_by=actor_or_none(actor),
             finished_at=timezone.now(),
         )
@@ -246,6 +250,42 @@ def guard_checks_start(
         if report is not None:
             reports.append(report)
     return reports
+
+
+def guard_held_checks_restart(*, rubric_id: int) -> list[DriftReport]:
+    """Start again the guard's checks that failed while its judge, edited in place, waited for
+    clearance: the newest failed check of each comparison (candidate and baseline version), not
+    every retry of it. Does nothing while the judge still waits (a restart would only fail
+    again). A comparison decided since by another report is not made again
+    (``drift_check_start`` returns that report). Returns the reports the restarts gave."""
+    guard = selectors.guard_for(Rubric.objects.get(pk=rubric_id))
+    if not guard.is_complete or guard_judge_waits(guard):
+        return []
+    held = (
+        DriftReport.objects.filter(
+            rubric_id=rubric_id, status=ReportStatus.FAILED, waited_for_judge=True
+        )
+        .select_related("candidate_version", "baseline_version")
+        .order_by("-created_at", "-id")
+    )
+    newest: dict[tuple[int, int], DriftReport] = {}
+    for report in held:
+        newest.setdefault((report.candidate_version_id, report.baseline_version_id), report)
+    restarted = []
+    for report in newest.values():
+        try:
+            found = drift_check_start(
+                actor=None,
+                version=report.candidate_version,
+                baseline=report.baseline_version,
+                trigger=ReportTrigger.JUDGE_CLEARED,
+            )
+        except ValidationError:
+            log.exception("the held drift check %s could not start again", report.pk)
+            continue
+        if found is not None:
+            restarted.append(found)
+    return restarted
 
 
 def on_version_published(sender: Any, version_id: int, **kwargs: Any) -> None:

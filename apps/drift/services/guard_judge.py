@@ -68,6 +68,18 @@ def _adopt(guard: DriftGuard, judge: JudgeConfig, clearance: hooks.JudgeClearanc
     guard.requested_judge, guard.judge_requested_at = None, None
 
 
+def guard_judge_waits(guard: DriftGuard) -> bool:
+    """Whether the guard's next check would wait (see ``guard_judge_for_check``): its own judge
+    was edited in place and is not cleared, and no cleared requested judge replaces it."""
+    requested = guard.requested_judge
+    if requested is not None and hooks.judge_clearance(guard, requested).cleared:
+        return False
+    judge = guard.judge
+    if judge is None or not guard.judge_state or guard.judge_state == hooks.judge_identity(judge):
+        return False
+    return not hooks.judge_clearance(guard, judge).cleared
+
+
 def guard_judge_for_check(*, guard: DriftGuard) -> JudgeConfig | None:
     """The judge the guard's next check uses, after adopting a cleared new judge (see the
     module docstring). Raises ``ValidationError`` while the guard's own judge, edited in place,

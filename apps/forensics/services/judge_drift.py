@@ -121,6 +121,7 @@ def judge_drift_start(
     new_version: RubricVersion | None = None,
     trigger: str = JudgeDriftTrigger.MANUAL,
     execute: bool = False,
+    drift_report: Any = None,
 ) -> JudgeDriftReport:
     """A judge drift report: ``old_version`` judged by both judges (and, with ``new_version``,
     the 2 x 2 of both versions x both judges). Reuses finished runs, starts the missing ones.
@@ -128,6 +129,7 @@ def judge_drift_start(
     A manual report needs ``run.start`` of ``actor``; the guard's check is allowed by the guard
     edit that causes it. With
     ``execute`` the runs are judged in this process and the report is built before returning;
+    ``drift_report`` is the drift report whose judge moved, for a split started for it;
     otherwise the runs go to the workers and ``forensics.await_judge_drift`` builds it.
     The same config as old and new judge compares it before and after its last edit (a model
     snapshot, an endpoint or a temperature changed in place): the old side is the newest
@@ -205,6 +207,7 @@ def judge_drift_start(
             new_judge_state=judge_state(new_judge),
             thresholds=asdict(guard_thresholds(rubric)),
             created_by=actor_or_none(actor),
+            drift_report=drift_report,
             **runs,
         )
         audit_event_record(
@@ -234,6 +237,12 @@ def _dispatch_await(report_id: int) -> None:
     from apps.forensics import tasks
 
     tasks.await_judge_drift.delay(report_id)
+
+
+def _dispatch_cleared(rubric_id: int) -> None:
+    from apps.forensics import tasks
+
+    tasks.guard_judge_cleared.delay(rubric_id)
 
 
 def judge_drift_advance(*, report_id: int) -> str:
@@ -297,6 +306,9 @@ def judge_drift_build(*, report_id: int) -> JudgeDriftReport:
             obj=locked,
             after={"blame": blame, "flags": [f"{f['cause']}:{f['kind']}" for f in flags]},
         )
+        if locked.kind == JudgeDriftKind.JUDGE and not flags:
+            # It may clear a guard's judge: the checks that waited for it start again.
+            transaction.on_commit(partial(_dispatch_cleared, locked.rubric_id))
     return locked
 
 

@@ -19,6 +19,7 @@ from apps.core import liveness
 from apps.core.api import Conflict
 from apps.core.services import actor_or_none, audit_event_record
 from apps.datasets.models import Dataset, Pair, ReferenceItem, ReferenceSet
+from apps.judging.accounting import judge_identity
 from apps.judging.backends.base import backend_class
 from apps.judging.gate import run_check_gate
 from apps.judging.models import (
@@ -219,6 +220,7 @@ def run_start(
             project=project,
             rubric_version=rubric_version,
             judge=judge,
+            judge_state=judge_identity(judge),
             reference_set=reference_set,
             dataset=dataset,
             purpose=purpose,
