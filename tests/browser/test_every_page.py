@@ -155,6 +155,11 @@ def test_every_page_an_annotator_opens_fits_a_phone_and_passes_axe(
         expect(page.locator("[data-progress-done]")).to_have_text(str(done))
     expect(page.locator(".all-done")).to_be_visible()
     page.wait_for_load_state("networkidle")
+    # htmx settles the swapped-in workspace from the old one's faded "busy" look; axe must read
+    # the colours once that transition has ended, as the annotator sees them.
+    page.wait_for_function(
+        "() => getComputedStyle(document.getElementById('workspace')).opacity === '1'"
+    )
     _check_here(page, axe, label + " (after the last pair)", problems)
     page.goto(label)
     page.wait_for_load_state("networkidle")
