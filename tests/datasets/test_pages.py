@@ -238,7 +238,7 @@ def test_reference_sets_page_creates_and_lists_snapshots(
 
     page = author.get(_url("reference_set", project, reference_set=reference_set.pk))
     html = page.content.decode()
-    assert f"<dd>{reference_set.item_count}</dd>" in html
+    assert f'data-figure-link="items">{reference_set.item_count}</a></dd>' in html
     for pair_id in reference_set.items.values_list("pair_id", flat=True):
         assert _url("pair", project, pair=pair_id) in html
     math_only = author.get(
