@@ -26,7 +26,7 @@ from apps.core.forms import form_add_service_errors, service_error_messages
 from apps.core.htmx import is_partial_request, no_store, template_for, with_messages
 from apps.drift import explain, gate_state, presenters, selectors, services
 from apps.drift.charts import history_chart
-from apps.drift.filters import AlertFilter
+from apps.drift.filters import AlertFilter, ReportPageFilter
 from apps.drift.forms import AnchorForm, GuardForm, ResolveForm
 from apps.drift.models import DriftAlert, DriftReport, ReportStatus
 from apps.rubrics.models import Rubric, RubricVersion
@@ -81,6 +81,9 @@ class ReportListView(ProjectAccessMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         reports = selectors.reports_for_project(project=self.project)
+        report_filter = ReportPageFilter(self.request.GET or None, queryset=reports)
+        if report_filter.is_bound and report_filter.is_valid():
+            reports = report_filter.qs
         page = Paginator(reports, REPORTS_PER_PAGE).get_page(self.request.GET.get("page"))
         rows = []
         for report in page:
@@ -93,7 +96,7 @@ class ReportListView(ProjectAccessMixin, TemplateView):
                     "delta": explain.points(report.overall.get("delta")),
                 }
             )
-        context.update(page=page, rows=rows)
+        context.update(page=page, rows=rows, filter=report_filter)
         return context
 
 
