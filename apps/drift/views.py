@@ -9,6 +9,7 @@ requests get partials of the same template.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -226,6 +227,17 @@ class AlertResolveView(_ReportPageMixin, View):
 # --- a rubric's drift history, its guard, and a manual check ------------------------------------
 
 
+def _delta_evidence_url(project: Any, report: Any, name: str) -> str:
+    """Where a delta of the history opens: the overall one the report's statistics, a domain's
+    the report's flipped pairs of that domain (the pairs that moved it)."""
+    if report is None:
+        return ""
+    url = reverse("drift:report", kwargs={"project": project.slug, "report": report.pk})
+    if name == "overall":
+        return f"{url}#statistics"
+    return f"{url}?{urlencode({'domain': name})}#flipped-pairs"
+
+
 class RubricHistoryView(ProjectAccessMixin, TemplateView):
     """Each published version with its gate state, its deltas against the version it was
     checked with, and a chart of its per-domain accuracy against the guard's anchor."""
@@ -246,7 +258,11 @@ class RubricHistoryView(ProjectAccessMixin, TemplateView):
                 delta = row.deltas.get(name)
                 drop = delta is not None and delta <= -min_effect
                 cells.append(
-                    {"text": explain.points(delta) if delta is not None else "", "drop": drop}
+                    {
+                        "text": explain.points(delta) if delta is not None else "",
+                        "drop": drop,
+                        "url": _delta_evidence_url(self.project, row.report, name),
+                    }
                 )
             anchor_cells = []
             for name in ("overall", *domains):

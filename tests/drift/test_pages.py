@@ -271,3 +271,21 @@ def test_flips_link_to_both_runs_judgments(
                 assert f'href="/p/{slug}/runs/{run}/pairs/{pair_id}/{order}/"' in html
     judgment = client.get(f"/p/{slug}/runs/{report.candidate_run_id}/pairs/{pair_ids[0]}/BA/")
     assert judgment.status_code == 200
+
+
+def test_history_deltas_open_the_report_behind_them(
+    project: Any, members: dict[str, Any], client: Any
+) -> None:
+    scenario = make_scenario(project, MASKED)
+    report = _report(scenario)
+    client.force_login(members["viewer"])
+    html = client.get(_url("rubric_history", project, rubric=scenario.rubric.pk)).content.decode()
+    report_url = _url("report", project, report=report.pk)
+    assert f'href="{report_url}#statistics" data-figure-link="delta">+0.0 pts</a>' in html
+    domain_link = f"{report_url}?domain=harmlessness#flipped-pairs"
+    assert f'href="{domain_link}" data-figure-link="delta">-30.0 pts</a>' in html
+    # The domain's delta is made of its flipped pairs: 12 of its 40 moved from right to wrong.
+    followed = client.get(report_url, {"domain": "harmlessness"}).content.decode()
+    assert FLIP_DOMAINS.findall(followed) == ["harmlessness"] * 12
+    # A version without a report has nothing to open.
+    assert html.count('data-figure-link="delta"') == 3

@@ -109,3 +109,16 @@ def test_the_cached_filter_keeps_pairs_with_either_order_cached(grown: JudgingRu
     assert pair_id in {row["pair_id"] for row in rows} and len(rows) == 9
     assert len(selectors.run_pair_rows(grown, cached="no")) == 3
     assert len(selectors.run_pair_rows(grown, cached="maybe")) == 12
+
+
+def test_run_list_figures_open_the_run_page_parts_that_break_them_down(
+    project: Any, members: dict[str, Any], grown: JudgingRun
+) -> None:
+    client = Client()
+    client.force_login(members["viewer"])
+    html = client.get(reverse("judging:list", kwargs={"project": project.slug})).content.decode()
+    url = reverse("judging:detail", kwargs={"project": project.slug, "run": grown.pk})
+    for anchor, kind in (("run-progress", "progress"), ("run-accuracy", "accuracy")):
+        assert f'href="{url}#{anchor}" data-figure-link="{kind}"' in html
+    page = client.get(url).content.decode()
+    assert 'id="run-progress"' in page and 'id="run-accuracy"' in page
