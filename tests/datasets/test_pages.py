@@ -293,7 +293,7 @@ def test_dashboard_card_for_staff_only(
     viewer.force_login(members["viewer"])
     html = viewer.get(url).content.decode()
     assert _url("list", project) in html
-    assert f"<dd>{JSONL.created}</dd>" in html
+    assert f'data-figure-link="pairs">{JSONL.created}</a></dd>' in html
     annotator = Client()
     annotator.force_login(members["annotator"])
     assert _url("list", project) not in annotator.get(url).content.decode()
