@@ -23,8 +23,13 @@ def annotations_section(
         ("Your queues", AnnotationQueue.objects.filter(project=project, annotators=user).count()),
         ("Waiting for you", selectors.pending_for(project=project, user=user)),
     ]
+    url = reverse("annotations:list", kwargs={"project": project.slug})
+    # The queues page has a card per queue of the user with what is left in it, and for admins
+    # a row per queue with its labels: every figure here sums a column of that page.
+    links = {"Your queues": url, "Waiting for you": url}
     note = ""
     if Capability.QUEUE_MANAGE in capabilities:
+        links |= {"Queues": url, "Labels": url}
         queues = list(AnnotationQueue.objects.filter(project=project))
         disputed = sum(selectors.consensus_summary(queue=queue)["disputed"] for queue in queues)
         figures += [
@@ -38,7 +43,8 @@ def annotations_section(
         )
     return DashboardSection(
         title="Annotate",
-        url=reverse("annotations:list", kwargs={"project": project.slug}),
+        url=url,
         figures=figures,
         note=note,
+        links=links,
     )

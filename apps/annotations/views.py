@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,12 +20,15 @@ from django.views.generic import TemplateView
 
 from apps.accounts.permissions import Capability, ProjectAccessMixin
 from apps.annotations import selectors, services
+from apps.annotations.filters import QueueLabelFilter
 from apps.annotations.forms import AdjudicationForm, QueueForm, QueueSettingsForm
 from apps.annotations.models import AnnotationQueue, Assignment
 from apps.core.forms import form_add_service_errors
 from apps.core.htmx import is_partial_request, no_store, template_for
 from apps.datasets.models import Dataset, GoldLabel
 from apps.datasets.selectors import pair_turns
+
+LABELS_PER_PAGE = 50
 
 # The same words as the buttons and the guidelines ("Tie"), so nobody wonders if they differ.
 CHOICE_TEXT = {"A": "A is better", "B": "B is better", "tie": "Tie"}
@@ -152,6 +156,31 @@ class QueueDetailView(QueueMixin, TemplateView):
             adjudication_rows=selectors.adjudication_rows(queue=queue),
             label_choices=GoldLabel.choices,
             is_annotator=selectors.is_assigned(queue=queue, user=self.request.user),
+        )
+        return context
+
+
+class QueueLabelsView(QueueMixin, TemplateView):
+    """For admins: the queue's labels one per row, filtered by annotator, label or domain; the
+    counts of the queue page (labels, each annotator's, each label's) open this list."""
+
+    template_name = "annotations/labels.html"
+    required_capability = Capability.QUEUE_MANAGE
+
+    def get_template_names(self) -> list[str]:
+        return [template_for(self.request, self.template_name, "results")]
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        queue = self.get_queue()
+        labels = selectors.queue_annotations(queue=queue)
+        label_filter = QueueLabelFilter(self.request.GET or None, queryset=labels, queue=queue)
+        if label_filter.is_bound and label_filter.is_valid():
+            labels = label_filter.qs
+        context.update(
+            queue=queue,
+            filter=label_filter,
+            page=Paginator(labels, LABELS_PER_PAGE).get_page(self.request.GET.get("page")),
         )
         return context
 

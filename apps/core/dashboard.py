@@ -14,12 +14,22 @@ from typing import Any
 
 @dataclass
 class DashboardSection:
-    """One card on the dashboard: a title, a few figures and a link."""
+    """One card on the dashboard: a title, a few figures and a link.
+
+    ``links`` maps a figure's label to the list that shows the rows it counts, so each figure
+    opens its evidence; a figure without an entry is shown plain.
+    """
 
     title: str
     url: str
     figures: list[tuple[str, Any]] = field(default_factory=list)
     note: str = ""
+    links: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def figure_rows(self) -> list[tuple[str, Any, str]]:
+        """``(label, value, url)`` per figure; the url is empty where the figure has no list."""
+        return [(label, value, self.links.get(label, "")) for label, value in self.figures]
 
 
 SectionBuilder = Callable[..., "DashboardSection | None"]

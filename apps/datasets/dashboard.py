@@ -17,9 +17,10 @@ def datasets_section(*, project: Any, user: Any, capabilities: set[str]) -> Dash
     if Capability.DATASET_VIEW not in capabilities:
         return None
     latest = ReferenceSet.objects.filter(project=project).order_by("-created_at").first()
+    url = reverse("datasets:list", kwargs={"project": project.slug})
     return DashboardSection(
         title="Data",
-        url=reverse("datasets:list", kwargs={"project": project.slug}),
+        url=url,
         figures=[
             ("Datasets", Dataset.objects.filter(project=project).count()),
             ("Pairs", Pair.objects.filter(dataset__project=project).count()),
@@ -30,4 +31,10 @@ def datasets_section(*, project: Any, user: Any, capabilities: set[str]) -> Dash
             if latest
             else "No reference snapshot yet."
         ),
+        # Pairs open the datasets list: a row per dataset with its pairs, one click from them.
+        links={
+            "Datasets": url,
+            "Pairs": url,
+            "Reference sets": reverse("datasets:reference_sets", kwargs={"project": project.slug}),
+        },
     )

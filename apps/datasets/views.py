@@ -26,7 +26,7 @@ from apps.datasets.filters import (
 from apps.datasets.formats import UPLOAD_FORMATS, upload_formats
 from apps.datasets.forms import DatasetForm, ImportForm, ReferenceSetForm
 from apps.datasets.importers import ImportFailed
-from apps.datasets.models import Dataset, Pair, ReferenceSet
+from apps.datasets.models import Dataset, GoldLabel, Pair, ReferenceSet
 
 PAGE_SIZE = 50
 
@@ -275,6 +275,8 @@ class ReferenceSetDetailView(ProjectAccessMixin, TemplateView):
             reference_set=reference_set,
             label_counts=selectors.reference_set_label_counts(reference_set=reference_set),
             selected_domain=self.request.GET.get("domain", ""),
+            gold_labels=GoldLabel.values,
+            selected_gold=self.request.GET.get("gold_label", ""),
             page_obj=_page(self.request, items),
             versions=ReferenceSet.objects.filter(
                 project=self.project, name=reference_set.name

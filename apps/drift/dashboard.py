@@ -27,13 +27,20 @@ def alerts_section(*, project: Any, user: Any, capabilities: set[str]) -> Dashbo
         .first()
     )
     note = f"{worst.rubric.name} {worst.headline}" if worst else ""
+    inbox = reverse("drift:inbox", kwargs={"project": project.slug})
+    reports = reverse("drift:reports", kwargs={"project": project.slug})
     return DashboardSection(
         title="Drift alerts",
-        url=reverse("drift:inbox", kwargs={"project": project.slug}),
+        url=inbox,
         figures=[
             ("Open alerts", open_alerts.count()),
             ("High severity", high),
             ("Checks running", running),
         ],
         note=note,
+        links={
+            "Open alerts": f"{inbox}?status={AlertStatus.OPEN}",
+            "High severity": f"{inbox}?status={AlertStatus.OPEN}&severity={Severity.HIGH}",
+            "Checks running": f"{reports}?status={ReportStatus.PENDING}",
+        },
     )

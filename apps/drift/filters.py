@@ -7,6 +7,7 @@ from typing import Any
 import django_filters
 
 from apps.accounts.models import Project
+from apps.core.filters import PageFilterMixin
 from apps.drift.models import AlertStatus, DriftAlert, DriftReport, ReportStatus, Severity
 from apps.rubrics.models import Rubric, RubricVersion
 
@@ -53,6 +54,16 @@ class ReportFilter(django_filters.FilterSet):
     baseline_run = django_filters.NumberFilter(field_name="baseline_run_id")
     candidate_run = django_filters.NumberFilter(field_name="candidate_run_id")
     reference_set = django_filters.NumberFilter(field_name="reference_set_id")
+
+    class Meta:
+        model = DriftReport
+        fields = ["status"]
+
+
+class ReportPageFilter(PageFilterMixin, django_filters.FilterSet):
+    """The reports page's filter bar: the report's status (``pending``: checks still running)."""
+
+    status = django_filters.ChoiceFilter(choices=ReportStatus.choices, empty_label="any status")
 
     class Meta:
         model = DriftReport

@@ -9,6 +9,7 @@ requests get partials of the same template.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -26,7 +27,7 @@ from apps.core.forms import form_add_service_errors, service_error_messages
 from apps.core.htmx import is_partial_request, no_store, template_for, with_messages
 from apps.drift import explain, gate_state, presenters, selectors, services
 from apps.drift.charts import history_chart
-from apps.drift.filters import AlertFilter
+from apps.drift.filters import AlertFilter, ReportPageFilter
 from apps.drift.forms import AnchorForm, GuardForm, ResolveForm
 from apps.drift.models import DriftAlert, DriftReport, ReportStatus
 from apps.rubrics.models import Rubric, RubricVersion
@@ -82,6 +83,9 @@ class ReportListView(ProjectAccessMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         reports = selectors.reports_for_project(project=self.project)
+        report_filter = ReportPageFilter(self.request.GET or None, queryset=reports)
+        if report_filter.is_bound and report_filter.is_valid():
+            reports = report_filter.qs
         page = Paginator(reports, REPORTS_PER_PAGE).get_page(self.request.GET.get("page"))
         rows = []
         for report in page:
@@ -94,7 +98,7 @@ class ReportListView(ProjectAccessMixin, TemplateView):
                     "delta": explain.points(report.overall.get("delta")),
                 }
             )
-        context.update(page=page, rows=rows)
+        context.update(page=page, rows=rows, filter=report_filter)
         return context
 
 
@@ -245,6 +249,17 @@ class AlertResolveView(_ReportPageMixin, View):
 # --- a rubric's drift history, its guard, and a manual check ------------------------------------
 
 
+def _delta_evidence_url(project: Any, report: Any, name: str) -> str:
+    """Where a delta of the history opens: the overall one the report's statistics, a domain's
+    the report's flipped pairs of that domain (the pairs that moved it)."""
+    if report is None:
+        return ""
+    url = reverse("drift:report", kwargs={"project": project.slug, "report": report.pk})
+    if name == "overall":
+        return f"{url}#statistics"
+    return f"{url}?{urlencode({'domain': name})}#flipped-pairs"
+
+
 class RubricHistoryView(ProjectAccessMixin, TemplateView):
     """Each published version with its gate state, its deltas against the version it was
     checked with, and a chart of its per-domain accuracy against the guard's anchor."""
@@ -265,7 +280,11 @@ class RubricHistoryView(ProjectAccessMixin, TemplateView):
                 delta = row.deltas.get(name)
                 drop = delta is not None and delta <= -min_effect
                 cells.append(
-                    {"text": explain.points(delta) if delta is not None else "", "drop": drop}
+                    {
+                        "text": explain.points(delta) if delta is not None else "",
+                        "drop": drop,
+                        "url": _delta_evidence_url(self.project, row.report, name),
+                    }
                 )
             anchor_cells = []
             for name in ("overall", *domains):

@@ -8,7 +8,8 @@ from django.urls import reverse
 
 from apps.accounts.permissions import Capability
 from apps.core.dashboard import DashboardSection, register_section
-from apps.judging.models import JudgingRun, RunStatus
+from apps.judging.filters import RunPageFilter
+from apps.judging.models import ACTIVE_RUN_STATUSES, JudgingRun
 
 
 @register_section
@@ -17,17 +18,17 @@ def runs_section(*, project: Any, user: Any, capabilities: set[str]) -> Dashboar
     if Capability.RUN_VIEW.value not in capabilities:
         return None
     runs = JudgingRun.objects.filter(project=project)
-    active = runs.filter(status__in=(RunStatus.QUEUED, RunStatus.RUNNING)).count()
-    latest = runs.exclude(status__in=(RunStatus.QUEUED, RunStatus.RUNNING)).first()
+    active = runs.filter(status__in=ACTIVE_RUN_STATUSES).count()
+    latest = runs.exclude(status__in=ACTIVE_RUN_STATUSES).first()
     figures: list[tuple[str, Any]] = [("Active runs", active), ("All runs", runs.count())]
+    url = reverse("judging:list", kwargs={"project": project.slug})
+    links = {"Active runs": f"{url}?status={RunPageFilter.ACTIVE}", "All runs": url}
     note = ""
     if latest is not None:
         accuracy = (latest.summary or {}).get("overall", {}).get("accuracy")
         figures.append(("Latest accuracy", f"{accuracy:.3f}" if accuracy is not None else "n/a"))
+        links["Latest accuracy"] = reverse(
+            "judging:detail", kwargs={"project": project.slug, "run": latest.pk}
+        )
         note = f"Latest: run #{latest.pk}, {latest.get_status_display().lower()}."
-    return DashboardSection(
-        title="Judging runs",
-        url=reverse("judging:list", kwargs={"project": project.slug}),
-        figures=figures,
-        note=note,
-    )
+    return DashboardSection(title="Judging runs", url=url, figures=figures, note=note, links=links)

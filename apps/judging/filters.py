@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django.db.models import QuerySet
 
 from apps.accounts.models import Project
 from apps.core.filters import PageFilterMixin
 from apps.judging.models import (
+    ACTIVE_RUN_STATUSES,
     JudgeConfig,
     JudgingRun,
     Judgment,
@@ -43,9 +45,18 @@ class JudgmentFilter(django_filters.FilterSet):
 
 
 class RunPageFilter(PageFilterMixin, django_filters.FilterSet):
-    """The runs page's filter bar: status and judge, the judges limited to the page's project."""
+    """The runs page's filter bar: status and judge, the judges limited to the page's project.
 
-    status = django_filters.ChoiceFilter(choices=RunStatus.choices, empty_label="any status")
+    The status ``active`` (queued or running) lists the runs the dashboard counts as active.
+    """
+
+    ACTIVE = "active"
+
+    status = django_filters.ChoiceFilter(
+        choices=[(ACTIVE, "active (queued or running)"), *RunStatus.choices],
+        empty_label="any status",
+        method="filter_status",
+    )
     judge = django_filters.ModelChoiceFilter(
         queryset=JudgeConfig.objects.none(), empty_label="any judge"
     )
@@ -59,3 +70,10 @@ class RunPageFilter(PageFilterMixin, django_filters.FilterSet):
         self.filters["judge"].queryset = JudgeConfig.objects.filter(project=project).order_by(
             "name"
         )
+
+    def filter_status(
+        self, queryset: QuerySet[JudgingRun], name: str, value: str
+    ) -> QuerySet[JudgingRun]:
+        if value == self.ACTIVE:
+            return queryset.filter(status__in=ACTIVE_RUN_STATUSES)
+        return queryset.filter(status=value)

@@ -133,11 +133,13 @@ class _Orders:
     p_ba: float | None = None
     rationale_ab: str = ""
     rationale_ba: str = ""
+    cached_ab: bool = False
+    cached_ba: bool = False
 
 
 def _order_verdicts(run: JudgingRun, *, rationales: bool) -> dict[int, _Orders]:
     """Each pair's verdict per order; a failed judgment counts as ``invalid``, pending as None."""
-    fields = ["pair_id", "order", "status", "verdict", "p_first"]
+    fields = ["pair_id", "order", "status", "verdict", "p_first", "cached"]
     if rationales:
         fields.append("rationale")
     orders: dict[int, _Orders] = {}
@@ -148,16 +150,18 @@ def _order_verdicts(run: JudgingRun, *, rationales: bool) -> dict[int, _Orders]:
         .values_list(*fields)
     )
     for row in rows:
-        pair_id, order, status, verdict, p_first = row[:5]
+        pair_id, order, status, verdict, p_first, cached = row[:6]
         entry = orders.get(pair_id)
         if entry is None:
             entry = orders[pair_id] = _Orders()
         value = verdict if status == JudgmentStatus.DONE and verdict else "invalid"
-        rationale = row[5] if rationales else ""
+        rationale = row[6] if rationales else ""
         if order == "AB":
             entry.ab, entry.p_ab, entry.rationale_ab = value, p_first, rationale
+            entry.cached_ab = cached
         else:
             entry.ba, entry.p_ba, entry.rationale_ba = value, p_first, rationale
+            entry.cached_ba = cached
     return orders
 
 
@@ -195,7 +199,8 @@ def run_pair_outcomes(
     """One row per pair of the run whose two orders are both finished, ordered by pair id.
 
     Keys: ``pair_id, domain, gold, verdict, verdict_ab, verdict_ba, consistent, p_a,
-    rationale_ab, rationale_ba`` and, with ``texts``, ``prompt_hash`` (sha256 of the prompt,
+    rationale_ab, rationale_ba, cached_ab, cached_ba, cached`` (``cached``: either order was
+    answered from the judging cache) and, with ``texts``, ``prompt_hash`` (sha256 of the prompt,
     16 hex digits: pairs sharing a prompt share it), ``len_a``, ``len_b`` (characters) and
     ``refuses_a``, ``refuses_b`` (refusal markers at the start of each response). The verdict
     aggregates both orders (``protocol.aggregate_pair``); a failed order counts as ``invalid``.
@@ -221,6 +226,9 @@ def run_pair_outcomes(
             "p_a": aggregated.p_a,
             "rationale_ab": entry.rationale_ab,
             "rationale_ba": entry.rationale_ba,
+            "cached_ab": entry.cached_ab,
+            "cached_ba": entry.cached_ba,
+            "cached": entry.cached_ab or entry.cached_ba,
         }
         if texts:
             prompt, len_a, len_b, head_a, head_b = target[3:]
@@ -312,8 +320,14 @@ def run_pair_rows(
     verdict: str = "",
     correctness: str = "",
     consistent: str = "",
+    cached: str = "",
 ) -> list[dict[str, Any]]:
-    """Per-pair rows for the run page's table, filtered; each has a ``correctness`` key."""
+    """Per-pair rows for the run page's table, filtered; each has a ``correctness`` key.
+
+    ``consistent`` and ``cached`` take ``yes`` or ``no`` (anything else does not filter):
+    ``cached=yes`` keeps the pairs with either order answered from the cache, the rows behind
+    the run's "From cache" figure.
+    """
     rows = []
     for row in run_pair_outcomes(run, texts=False):
         row["correctness"] = _correctness(row["verdict"], row["gold"])
@@ -324,6 +338,8 @@ def run_pair_rows(
         if correctness and row["correctness"] != correctness:
             continue
         if consistent in ("yes", "no") and row["consistent"] != (consistent == "yes"):
+            continue
+        if cached in ("yes", "no") and row["cached"] != (cached == "yes"):
             continue
         rows.append(row)
     return rows

@@ -157,6 +157,7 @@ class RunDetailView(ProjectAccessMixin, TemplateView):
             "verdict": params.get("verdict", ""),
             "correctness": params.get("correctness", ""),
             "consistent": params.get("consistent", ""),
+            "cached": params.get("cached", ""),
         }
         rows = selectors.run_pair_rows(run, **filters)
         page = Paginator(rows, PAIRS_PER_PAGE).get_page(params.get("page"))

@@ -19,9 +19,10 @@ def rubrics_section(*, project: Any, user: Any, capabilities: set[str]) -> Dashb
     drafts = RubricVersion.objects.filter(
         rubric__project=project, status=VersionStatus.DRAFT
     ).count()
+    url = reverse("rubrics:list", kwargs={"project": project.slug})
     return DashboardSection(
         title="Rubrics",
-        url=reverse("rubrics:list", kwargs={"project": project.slug}),
+        url=url,
         figures=[
             ("rubrics", Rubric.objects.filter(project=project).count()),
             ("drafts", drafts),
@@ -31,4 +32,6 @@ def rubrics_section(*, project: Any, user: Any, capabilities: set[str]) -> Dashb
             ),
         ],
         note="Drafts waiting to be published." if drafts else "",
+        # The list has a row per rubric with its production version and its number of drafts.
+        links={"rubrics": url, "drafts": url, "in production": url},
     )

@@ -10,7 +10,7 @@ import pytest
 from apps.judging import services
 from apps.judging.models import Judgment
 from tests.conftest import screenshot
-from tests.factories import make_judge, make_reference_set, make_version
+from tests.factories import make_dataset, make_judge, make_reference_set, make_version
 
 
 @pytest.mark.browser
@@ -53,3 +53,45 @@ def test_from_a_domain_figure_to_a_judgment(
     page.click("[data-other-order]")
     page.wait_for_url(f"**/runs/{run.pk}/pairs/{pair_id}/BA/")
     assert page.locator("h1").inner_text() == f"Pair {pair_id}, order B,A"
+
+
+@pytest.mark.browser
+def test_from_the_cache_figure_to_the_cached_pairs(
+    page: Any, login: Any, members: dict[str, Any], project: Any
+) -> None:
+    version, judge = make_version(project), make_judge(project, name="Offline demo judge")
+    dataset, pairs = make_dataset(project, n_pairs=6)
+    for reference_set in (
+        make_reference_set(project, pairs=pairs, name="First"),
+        make_reference_set(
+            project,
+            pairs=[*pairs, *make_dataset(project, n_pairs=3, start=6, dataset=dataset)[1]],
+            name="Grown",
+        ),
+    ):
+        run = services.run_execute(
+            run=services.run_start(
+                actor=None,
+                rubric_version=version,
+                judge=judge,
+                reference_set=reference_set,
+                dispatch=False,
+            )
+        )
+    assert run.cached == 12
+    login(page, members["viewer"])
+    page.goto(f"/p/{project.slug}/runs/{run.pk}/")
+
+    # One click: the figure opens the pairs table filtered to the cached pairs.
+    page.click("[data-progress-link='cached']")
+    page.wait_for_url("**?cached=yes*")
+    assert page.locator("#f-cached").input_value() == "yes"
+    shown = {int(text) for text in page.locator("[data-judgment-link]").all_inner_texts()}
+    assert shown == {pair.pk for pair in pairs}
+    assert page.locator(".pairs-table [data-cached-order]").count() == run.cached
+    screenshot(page, "drill-cached-pairs")
+
+    # The filter bar changes it in place: the pairs judged afresh, none marked cached.
+    page.select_option("#f-cached", "no")
+    page.wait_for_function("() => document.querySelectorAll('[data-judgment-link]').length === 3")
+    assert page.locator(".pairs-table [data-cached-order]").count() == 0

@@ -238,7 +238,7 @@ def test_reference_sets_page_creates_and_lists_snapshots(
 
     page = author.get(_url("reference_set", project, reference_set=reference_set.pk))
     html = page.content.decode()
-    assert f"<dd>{reference_set.item_count}</dd>" in html
+    assert f'data-figure-link="items">{reference_set.item_count}</a></dd>' in html
     for pair_id in reference_set.items.values_list("pair_id", flat=True):
         assert _url("pair", project, pair=pair_id) in html
     math_only = author.get(
@@ -293,7 +293,7 @@ def test_dashboard_card_for_staff_only(
     viewer.force_login(members["viewer"])
     html = viewer.get(url).content.decode()
     assert _url("list", project) in html
-    assert f"<dd>{JSONL.created}</dd>" in html
+    assert f'data-figure-link="pairs">{JSONL.created}</a></dd>' in html
     annotator = Client()
     annotator.force_login(members["annotator"])
     assert _url("list", project) not in annotator.get(url).content.decode()

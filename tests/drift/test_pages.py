@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from apps.drift import services
-from apps.drift.models import AlertStatus, DriftGuard, DriftReport, ReportStatus
+from apps.drift.models import AlertStatus, DriftAlert, DriftGuard, DriftReport, ReportStatus
 from tests.drift.factories import LONG, MASKED, UNCHANGED, Block, make_scenario
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +46,7 @@ def test_inbox_lists_open_alerts_first_and_filters(
     rows = re.findall(r'data-alert="(\d+)"', page)
     assert rows == [str(second.alert.pk), str(first.alert.pk)]  # open before blocked
     assert "harmlessness -30.0 pts (p&lt;0.001, Holm) while overall +0.0 pts" in page
-    assert "1 open" in page
+    assert 'data-figure-link="open">1</a> open' in page
     blocked = client.get(_url("inbox", project), {"status": "blocked"}, **HTMX).content.decode()
     assert "<html" not in blocked  # htmx gets the results partial only
     assert re.findall(r'data-alert="(\d+)"', blocked) == [str(first.alert.pk)]
@@ -271,3 +271,42 @@ def test_flips_link_to_both_runs_judgments(
                 assert f'href="/p/{slug}/runs/{run}/pairs/{pair_id}/{order}/"' in html
     judgment = client.get(f"/p/{slug}/runs/{report.candidate_run_id}/pairs/{pair_ids[0]}/BA/")
     assert judgment.status_code == 200
+
+
+def test_history_deltas_open_the_report_behind_them(
+    project: Any, members: dict[str, Any], client: Any
+) -> None:
+    scenario = make_scenario(project, MASKED)
+    report = _report(scenario)
+    client.force_login(members["viewer"])
+    html = client.get(_url("rubric_history", project, rubric=scenario.rubric.pk)).content.decode()
+    report_url = _url("report", project, report=report.pk)
+    assert f'href="{report_url}#statistics" data-figure-link="delta">+0.0 pts</a>' in html
+    domain_link = f"{report_url}?domain=harmlessness#flipped-pairs"
+    assert f'href="{domain_link}" data-figure-link="delta">-30.0 pts</a>' in html
+    # The domain's delta is made of its flipped pairs: 12 of its 40 moved from right to wrong.
+    followed = client.get(report_url, {"domain": "harmlessness"}).content.decode()
+    assert FLIP_DOMAINS.findall(followed) == ["harmlessness"] * 12
+    # A version without a report has nothing to open.
+    assert html.count('data-figure-link="delta"') == 3
+
+
+def test_reports_and_inbox_figures_open_what_they_count(
+    project: Any, members: dict[str, Any], client: Any
+) -> None:
+    report = _report(make_scenario(project, MASKED))
+    pending = _report(make_scenario(project, UNCHANGED))
+    DriftReport.objects.filter(pk=pending.pk).update(status=ReportStatus.PENDING)
+    client.force_login(members["viewer"])
+    listing = client.get(_url("reports", project)).content.decode()
+    report_url = _url("report", project, report=report.pk)
+    assert f'href="{report_url}#statistics" data-figure-link="delta">+0.0 pts</a>' in listing
+    # The status filter: the checks still running, as the dashboard counts them.
+    running = client.get(_url("reports", project), {"status": "pending"}).content.decode()
+    assert re.findall(r'data-report="(\d+)"', running) == [str(pending.pk)]
+    inbox = client.get(_url("inbox", project)).content.decode()
+    open_count = DriftAlert.objects.filter(project=project, status=AlertStatus.OPEN).count()
+    assert open_count >= 1
+    assert f'?status=open" data-figure-link="open">{open_count}</a> open' in inbox
+    followed = client.get(_url("inbox", project), {"status": "open"}).content.decode()
+    assert followed.count('data-alert="') == open_count

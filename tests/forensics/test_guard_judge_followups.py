@@ -17,9 +17,9 @@ from apps.drift.models import DriftGuard, DriftReport, ReportStatus, ReportTrigg
 from apps.forensics import services
 from apps.forensics.models import JobStatus, JudgeDriftReport, JudgeDriftTrigger
 from apps.judging import services as judging_services
+from tests.factories import make_judge
 from tests.forensics.factories import judged
 from tests.forensics.test_guard_judge import guard_page, guarded, new_version, set_judge
-from tests.judging.factories import make_judge
 
 __all__ = ["guarded"]  # the fixture, shared with the guard's judge tests
 

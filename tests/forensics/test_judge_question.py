@@ -16,8 +16,8 @@ from apps.forensics import services
 from apps.forensics.models import Blame, JobStatus, JudgeDriftKind, JudgeDriftReport
 from apps.judging import services as judging_services
 from apps.judging.models import JudgeConfig, JudgingRun
+from tests.factories import SAFE_CRITERIA, make_judge, make_reference_set
 from tests.forensics.factories import EDITED_INSTRUCTIONS, judged, publish
-from tests.judging.factories import SAFE_CRITERIA, make_judge, make_reference_set
 
 
 @pytest.fixture
