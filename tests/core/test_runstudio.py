@@ -8,8 +8,10 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
+import uuid
 from typing import Any
 
 import psutil
@@ -54,6 +56,29 @@ def _command_line(process: psutil.Process) -> str:
         return ""
 
 
+STUDIO_MARK = "RUBRICSTUDIO_TEST_STUDIO_MARK"
+
+
+def _marked(mark: str) -> list[str]:
+    """Live processes started by the studio of this test (found by their environment)."""
+    found = []
+    for process in psutil.process_iter(["pid"]):
+        try:
+            if process.environ().get(STUDIO_MARK) == mark and _alive(process.pid):
+                found.append(f"{process.pid} {_command_line(process)}")
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def _left_over(mark: str, *, within: float) -> list[str]:
+    """The marked processes still alive once ``within`` seconds have passed (or none before)."""
+    deadline = time.monotonic() + within
+    while (found := _marked(mark)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return found
+
+
 def _alive(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
@@ -64,7 +89,10 @@ def _alive(pid: int) -> bool:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_stops_the_web_server_and_the_worker(transactional_db: Any, signum: int) -> None:
     port = _free_port()
-    env = dict(os.environ)
+    # Every process the studio starts inherits this mark, so none can go unnoticed, including
+    # those the worker forks after start-up (its pool, its beat).
+    mark = uuid.uuid4().hex
+    env = {**os.environ, STUDIO_MARK: mark}
     url = database_url_for_subprocess()
     if url:
         env["DATABASE_URL"] = url
@@ -89,6 +117,7 @@ def test_a_signal_stops_the_web_server_and_the_worker(transactional_db: Any, sig
         assert studio.wait(timeout=60) == 0
 
         assert [child.pid for child in children if _alive(child.pid)] == []
+        assert _left_over(mark, within=10) == []
         assert _port_is_free(port)
         assert not _answers(port)
     finally:

@@ -1,12 +1,16 @@
 """``manage.py runstudio``: the web server and a worker (with an embedded beat) together.
 
-Ctrl-C (SIGINT) or SIGTERM stops both: the command forwards SIGTERM to each child, waits for
-it, and kills what is still running after a grace period, so nothing is left holding the port.
-When either child exits on its own, the other is stopped too and the command fails.
+Ctrl-C (SIGINT) or SIGTERM stops both: the command forwards SIGTERM to each child's process
+group, waits for it, and kills the group after a grace period, so nothing is left holding the
+port or consuming the queues. Each child leads its own group because the worker forks a pool and
+a beat process: killing only the worker's main process would leave them running, orphaned. When
+either child exits on its own, the other is stopped too and the command fails.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -54,7 +58,9 @@ class Command(BaseCommand):
                 ("worker", worker),
                 ("web server", web),
             ):
-                children.append((name, subprocess.Popen(argv)))  # noqa: S603 - fixed argv
+                # Its own process group (session): the stop reaches the processes it forks.
+                process = subprocess.Popen(argv, start_new_session=True)  # noqa: S603 - fixed argv
+                children.append((name, process))
             self.stdout.write(f"Rubric Studio at http://{options['addrport']}/  (Ctrl-C stops it)")
             while not stop.is_set() and all(p.poll() is None for _, p in children):
                 stop.wait(0.5)
@@ -70,11 +76,18 @@ class Command(BaseCommand):
     def _stop_all(self, children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
         for _, process in children:
             if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
+                _signal_group(process, signal.SIGTERM)
         for name, process in children:
             try:
                 process.wait(timeout=GRACE_SECONDS)
             except subprocess.TimeoutExpired:
                 self.stderr.write(f"{name} did not stop within {GRACE_SECONDS}s: killed")
-                process.kill()
-                process.wait()
+            # Whatever of its group outlived it (a pool or beat process) goes too.
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    """Send ``signum`` to the process group ``process`` leads; a group already gone is fine."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signum)
