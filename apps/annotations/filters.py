@@ -1,14 +1,16 @@
-"""The filter bar of a queue's labels page."""
+"""The filter bars of a queue's labels and pairs pages."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 
+from apps.annotations import selectors
 from apps.annotations.models import Annotation, AnnotationQueue
 from apps.core.filters import PageFilterMixin
-from apps.datasets.models import GoldLabel
+from apps.datasets.models import GoldLabel, Pair
 
 
 class QueueLabelFilter(PageFilterMixin, filters.FilterSet):
@@ -35,3 +37,44 @@ class QueueLabelFilter(PageFilterMixin, filters.FilterSet):
         domains = sorted(set(labels.values_list("pair__domain", flat=True)))
         self.filters["annotator"].extra["choices"] = [(name, name) for name in usernames]
         self.filters["domain"].extra["choices"] = [(d, d or "(none)") for d in domains]
+
+
+PAIR_STATE_CHOICES = [
+    (selectors.PairState.CONSENSUS, "Consensus"),
+    (selectors.PairState.DISPUTED, "Disputed"),
+    (selectors.PairState.ADJUDICATED, "Adjudicated"),
+    (selectors.PairState.PENDING, "Incomplete"),
+]
+
+
+class QueuePairFilter(PageFilterMixin, filters.FilterSet):
+    """A queue's pairs by their state (as the queue page counts them) and domain.
+
+    ``votes`` is the queue's ``selectors.queue_votes``, computed once by the page and shared with
+    its rows.
+    """
+
+    state = filters.ChoiceFilter(
+        choices=PAIR_STATE_CHOICES, label="State", empty_label="any", method="filter_state"
+    )
+    domain = filters.ChoiceFilter(label="Domain", empty_label="all")
+
+    class Meta:
+        model = Pair
+        fields = ["state", "domain"]
+
+    def __init__(
+        self,
+        *args: Any,
+        queue: AnnotationQueue,
+        votes: dict[int, selectors.PairVotes],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue, self.votes = queue, votes
+        domains = sorted(set(selectors.queue_pairs(queue=queue).values_list("domain", flat=True)))
+        self.filters["domain"].extra["choices"] = [(d, d or "(none)") for d in domains]
+
+    def filter_state(self, queryset: QuerySet[Pair], name: str, value: str) -> QuerySet[Pair]:
+        in_state = selectors.pairs_in_state(queue=self.queue, state=value, votes=self.votes)
+        return queryset.filter(pk__in=in_state.values("pk"))

@@ -309,6 +309,29 @@ def consensus_summary(*, queue: AnnotationQueue) -> dict[str, int]:
     }
 
 
+def pairs_in_state(
+    *, queue: AnnotationQueue, state: str, votes: dict[int, PairVotes] | None = None
+) -> QuerySet[Pair]:
+    """The queue's pairs in ``state``, decided by ``queue_votes`` as ``consensus_summary`` counts
+    them: a pair without any label is pending, so pending is every pair not in another state."""
+    votes = queue_votes(queue=queue) if votes is None else votes
+    pairs = queue_pairs(queue=queue)
+    if state == PairState.PENDING:
+        settled = [pk for pk, row in votes.items() if row.state != PairState.PENDING]
+        return pairs.exclude(pk__in=settled)
+    return pairs.filter(pk__in=[pk for pk, row in votes.items() if row.state == state])
+
+
+def pair_rows(*, pairs: Iterable[Pair], votes: dict[int, PairVotes]) -> list[PairVotes]:
+    """One row per pair (in the given order) with its votes and state; unlabelled: pending."""
+    rows = []
+    for pair in pairs:
+        row = votes.get(pair.pk) or PairVotes(pair_id=pair.pk, domain=pair.domain)
+        row.pair = pair
+        rows.append(row)
+    return rows
+
+
 # --- agreement --------------------------------------------------------------------------------
 
 

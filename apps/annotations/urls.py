@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.annotations import views
+from apps.annotations import pair_views, views
 
 app_name = "annotations"
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path("<int:queue>/", views.QueueDetailView.as_view(), name="queue"),
     path("<int:queue>/settings/", views.QueueSettingsView.as_view(), name="queue_settings"),
     path("<int:queue>/labels/", views.QueueLabelsView.as_view(), name="labels"),
+    path("<int:queue>/pairs/", pair_views.QueuePairsView.as_view(), name="pairs"),
     path("<int:queue>/adjudicate/", views.AdjudicateView.as_view(), name="adjudicate"),
     path("<int:queue>/export.csv", views.QueueExportView.as_view(), name="export"),
     path("<int:queue>/label/", views.LabelView.as_view(), name="label"),

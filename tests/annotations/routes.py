@@ -10,6 +10,7 @@ ROUTES = {
     "annotations:dataset_agreement": Route(Capability.DATASET_VIEW),
     "annotations:queue": Route(Capability.QUEUE_MANAGE),
     "annotations:labels": Route(Capability.QUEUE_MANAGE),
+    "annotations:pairs": Route(Capability.QUEUE_MANAGE),
     "annotations:queue_settings": Route(Capability.QUEUE_MANAGE, methods=("POST",)),
     "annotations:adjudicate": Route(
         Capability.QUEUE_MANAGE, methods=("POST",), body=(("pair", "pair"),)
