@@ -1,10 +1,11 @@
 """``manage.py runstudio``: the web server and a worker (with an embedded beat) together.
 
-Ctrl-C (SIGINT) or SIGTERM stops both: the command forwards SIGTERM to each child's process
-group, waits for it, and kills the group after a grace period, so nothing is left holding the
-port or consuming the queues. Each child leads its own group because the worker forks a pool and
-a beat process: killing only the worker's main process would leave them running, orphaned. When
-either child exits on its own, the other is stopped too and the command fails.
+Ctrl-C (SIGINT) or SIGTERM stops both: the command forwards SIGTERM to each child, waits for
+it, then kills whatever is left of the child's process group (all of it after a grace period),
+so nothing is left holding the port or consuming the queues. Each child leads its own group
+because the worker forks a pool and a beat process: killing only the worker's main process would
+leave them running, orphaned. When either child exits on its own, the other is stopped too and
+the command fails.
 """
 
 from __future__ import annotations
@@ -74,9 +75,10 @@ class Command(BaseCommand):
         self.stdout.write(f"Stopped ({signal.Signals(received[0]).name}).")
 
     def _stop_all(self, children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+        # SIGTERM to each child itself: the worker then stops its own pool and beat cleanly.
         for _, process in children:
             if process.poll() is None:
-                _signal_group(process, signal.SIGTERM)
+                process.send_signal(signal.SIGTERM)
         for name, process in children:
             try:
                 process.wait(timeout=GRACE_SECONDS)
