@@ -10,6 +10,7 @@ worker comes.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +28,13 @@ from tests.faults.conftest import Evidence, PrivateRedis, wait_for
 
 PAIRS = 600
 CHUNK = 50
+
+
+def _tasks_in_hand(worker_log: str) -> int:
+    """Chunk tasks the worker has received and not yet ended, read from its log (INFO)."""
+    received = re.findall(r"judge_chunk\[([^\]]+)\] received", worker_log)
+    ended = re.findall(r"judge_chunk\[([^\]]+)\] (?:succeeded|raised|retry)", worker_log)
+    return len(set(received) - set(ended))
 
 
 def _run(pk: int) -> JudgingRun:
@@ -66,11 +74,15 @@ def test_broker_restart_mid_run_then_sweep_finishes_it(
         f"persistence) with {queued} chunk messages queued; run {run.pk} at "
         f"{at_kill.done}/{at_kill.total}"
     )
-    # Whatever the worker held finishes; then nothing moves while the broker is away.
+    # Whatever the worker held finishes (a message it had received but not yet claimed too);
+    # then nothing moves while the broker is away.
     wait_for(
-        lambda: not chunks.filter(status=ChunkStatus.RUNNING).exists(),
+        lambda: (
+            _tasks_in_hand(worker.log_path.read_text()) == 0
+            and not chunks.filter(status=ChunkStatus.RUNNING).exists()
+        ),
         timeout=60,
-        what="the chunk in flight written",
+        what="the chunks in flight written",
     )
     stalled = _run(run.pk).done
     private_redis.start()
