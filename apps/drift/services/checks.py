@@ -26,7 +26,6 @@ from apps.drift.services.reports import (
     drift_report_create,
     lock_rubric,
 )
-from apps.judging import selectors as judging_selectors
 from apps.judging import services as judging_services
 from apps.judging.models import JudgeConfig, JudgingRun
 from apps.rubrics.models import Rubric, RubricVersion
@@ -104,20 +103,16 @@ def drift_check_start(
     started: list[JudgingRun] = []
 
     def run_for(target: RubricVersion) -> JudgingRun:
-        reused = judging_selectors.reusable_run(
-            version=target, judge=judge, reference_set=reference_set, active_ok=not execute
-        )
-        if reused is not None:
-            return reused
-        run = judging_services.run_start(
+        run, new = judging_services.run_reuse_or_start(
             actor=actor,
             rubric_version=target,
             judge=judge,
             reference_set=reference_set,
             purpose=DRIFT_RUN_PURPOSE,
-            dispatch=not execute,
+            execute=execute,
         )
-        started.append(run)
+        if new:
+            started.append(run)
         return run
 
     try:

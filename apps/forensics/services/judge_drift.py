@@ -41,7 +41,6 @@ from apps.forensics.services.factorial import (
     blame_of,
     judge_drift_headline,
 )
-from apps.judging import selectors as judging_selectors
 from apps.judging import services as judging_services
 from apps.judging.models import JudgeConfig, JudgingRun, RunStatus
 from apps.rubrics.models import Rubric, RubricVersion
@@ -160,20 +159,16 @@ def judge_drift_start(
             found = _run_before_edit(version, judge, reference_set)
             assert found is not None  # checked by _judge_drift_errors
             return found
-        reused = judging_selectors.reusable_run(
-            version=version, judge=judge, reference_set=reference_set, active_ok=not execute
-        )
-        if reused is not None:
-            return reused
-        run = judging_services.run_start(
+        run, new = judging_services.run_reuse_or_start(
             actor=actor,
             rubric_version=version,
             judge=judge,
             reference_set=reference_set,
             purpose=JUDGE_DRIFT_RUN_PURPOSE,
-            dispatch=not execute,
+            execute=execute,
         )
-        started.append(run)
+        if new:
+            started.append(run)
         return run
 
     kind = JudgeDriftKind.FACTORIAL if new_version is not None else JudgeDriftKind.JUDGE

@@ -65,6 +65,7 @@ from apps.judging.services.runs import (
     chunks_dispatch,
     run_cancel,
     run_resume,
+    run_reuse_or_start,
     run_start,
     runs_sweep_orphaned,
 )
@@ -108,6 +109,7 @@ __all__ = [
     "run_execute",
     "run_fail",
     "run_resume",
+    "run_reuse_or_start",
     "run_start",
     "runs_sweep_orphaned",
 ]

@@ -34,6 +34,7 @@ from apps.judging.models import (
 from apps.judging.options import judge_options
 from apps.judging.prompting import render_messages
 from apps.judging.routing import chunk_queue_for, chunk_task_name
+from apps.judging.selectors import reusable_run
 from apps.judging.services.chunks import chunk_fail
 from apps.judging.services.configs import judge_config_errors, judge_mode
 from apps.judging.services.finish import ACTIVE_RUN_STATUSES, finalize_if_complete, run_fail
@@ -278,6 +279,34 @@ def chunks_dispatch(*, run_id: int, backend: str, indexes: Iterable[int] | None 
         task.delay(run_id, index)
         count += 1
     return count
+
+
+def run_reuse_or_start(
+    *,
+    actor: Any,
+    rubric_version: RubricVersion,
+    judge: JudgeConfig,
+    reference_set: ReferenceSet,
+    purpose: str,
+    execute: bool,
+) -> tuple[JudgingRun, bool]:
+    """The run a comparison needs: one it may reuse (``selectors.reusable_run``), else a new
+    one; the flag says it was started here. ``execute``: the caller judges in this process, so
+    an active run is not reused and a new one is not dispatched."""
+    reused = reusable_run(
+        version=rubric_version, judge=judge, reference_set=reference_set, active_ok=not execute
+    )
+    if reused is not None:
+        return reused, False
+    run = run_start(
+        actor=actor,
+        rubric_version=rubric_version,
+        judge=judge,
+        reference_set=reference_set,
+        purpose=purpose,
+        dispatch=not execute,
+    )
+    return run, True
 
 
 # --- cancelling and resuming ------------------------------------------------------------------
