@@ -39,6 +39,9 @@ class QueueLabelFilter(PageFilterMixin, filters.FilterSet):
         self.filters["domain"].extra["choices"] = [(d, d or "(none)") for d in domains]
 
 
+# The ``labels`` filter: a pair with all ``overlap`` of its labels in, or not yet.
+COMPLETE, INCOMPLETE = "complete", "incomplete"
+
 PAIR_STATE_CHOICES = [
     (selectors.PairState.CONSENSUS, "Consensus"),
     (selectors.PairState.DISPUTED, "Disputed"),
@@ -48,7 +51,8 @@ PAIR_STATE_CHOICES = [
 
 
 class QueuePairFilter(PageFilterMixin, filters.FilterSet):
-    """A queue's pairs by their state (as the queue page counts them) and domain.
+    """A queue's pairs by their state (as the queue page counts them), whether all their labels
+    are in (the queue page's Complete pairs) and domain.
 
     ``votes`` is the queue's ``selectors.queue_votes``, computed once by the page and shared with
     its rows.
@@ -57,11 +61,17 @@ class QueuePairFilter(PageFilterMixin, filters.FilterSet):
     state = filters.ChoiceFilter(
         choices=PAIR_STATE_CHOICES, label="State", empty_label="any", method="filter_state"
     )
+    labels = filters.ChoiceFilter(
+        choices=[(COMPLETE, "all in"), (INCOMPLETE, "some missing")],
+        label="Labels",
+        empty_label="any",
+        method="filter_labels",
+    )
     domain = filters.ChoiceFilter(label="Domain", empty_label="all")
 
     class Meta:
         model = Pair
-        fields = ["state", "domain"]
+        fields = ["state", "labels", "domain"]
 
     def __init__(
         self,
@@ -78,3 +88,9 @@ class QueuePairFilter(PageFilterMixin, filters.FilterSet):
     def filter_state(self, queryset: QuerySet[Pair], name: str, value: str) -> QuerySet[Pair]:
         in_state = selectors.pairs_in_state(queue=self.queue, state=value, votes=self.votes)
         return queryset.filter(pk__in=in_state.values("pk"))
+
+    def filter_labels(self, queryset: QuerySet[Pair], name: str, value: str) -> QuerySet[Pair]:
+        complete = selectors.complete_pairs(queue=self.queue).values("pk")
+        if value == COMPLETE:
+            return queryset.filter(pk__in=complete)
+        return queryset.exclude(pk__in=complete)

@@ -125,6 +125,19 @@ def annotator_progress(*, queue: AnnotationQueue, annotator: Any) -> dict[str, i
     }
 
 
+def complete_pairs(*, queue: AnnotationQueue) -> QuerySet[Pair]:
+    """The queue's pairs with all ``overlap`` of their labels in, as ``queues_progress`` counts
+    its ``complete_pairs``: by the done assignments of each pair."""
+    labelled = (
+        Assignment.objects.filter(queue=queue, status=AssignmentStatus.DONE)
+        .values("pair_id")
+        .annotate(n=Count("id"))
+        .filter(n__gte=queue.overlap)
+        .values("pair_id")
+    )
+    return queue_pairs(queue=queue).filter(pk__in=labelled)
+
+
 def queue_progress(*, queue: AnnotationQueue) -> dict[str, int]:
     """Labels done and needed (pairs x overlap), and pairs with all their labels."""
     return queues_progress(queues=[queue])[queue.pk]

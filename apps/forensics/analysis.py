@@ -62,7 +62,8 @@ def hunk_effect(
     applied: Mapping[int, str] | None = None,
 ) -> dict[str, Any]:
     """The figures of one hunk (or one set of hunks) reverted from the candidate."""
-    explained = sum(1 for p in flips if reverted[p] == baseline[p])
+    explained_pairs = [p for p in flips if reverted[p] == baseline[p]]
+    explained = len(explained_pairs)
     reproduced = (
         sum(1 for p in flips if applied[p] == candidate[p]) if applied is not None else None
     )
@@ -78,6 +79,8 @@ def hunk_effect(
     n = len(flips)
     return {
         "explained": explained,
+        # The pairs themselves, so the figure opens them (each with both runs' judgments).
+        "explained_pairs": explained_pairs,
         "share": explained / n if n else None,
         "share_ci": wilson(explained, n),
         "reproduced": reproduced,

@@ -117,15 +117,25 @@ class JudgeDriftDetailView(ProjectAccessMixin, View):
             "rubric_under_old_judge": "Rubric change under the old judge",
             "rubric_under_new_judge": "Rubric change under the new judge",
         }
-        order = ["judge"] + [name for name, *_ in FACTORIAL_COMPARISONS]
+        # Each comparison's (baseline run, candidate run): its accuracies open those runs' pairs.
+        runs = {"judge": ("run_old", "run_new_judge")}
+        runs.update({name: (old, new) for name, _, old, new in FACTORIAL_COMPARISONS})
         rows = []
-        for name in order:
+        for name, (old_run, new_run) in runs.items():
             comparison = comparisons.get(name)
             if comparison is None:
                 continue
-            scopes = [("all pairs", comparison.get("overall") or {})]
-            scopes += sorted((comparison.get("by_domain") or {}).items())
-            rows.append({"name": name, "title": titles[name], "scopes": scopes})
+            scopes = [("", "all pairs", comparison.get("overall") or {})]
+            scopes += [(d, d, s) for d, s in sorted((comparison.get("by_domain") or {}).items())]
+            rows.append(
+                {
+                    "name": name,
+                    "title": titles[name],
+                    "scopes": scopes,
+                    "baseline_run": getattr(report, f"{old_run}_id"),
+                    "candidate_run": getattr(report, f"{new_run}_id"),
+                }
+            )
         effects = sorted(
             (report.stats.get("effects") or {}).items(), key=lambda item: item[0] != "overall"
         )

@@ -77,3 +77,39 @@ class RunPageFilter(PageFilterMixin, django_filters.FilterSet):
         if value == self.ACTIVE:
             return queryset.filter(status__in=ACTIVE_RUN_STATUSES)
         return queryset.filter(status=value)
+
+
+YES_NO = [("yes", "yes"), ("no", "no")]
+
+
+class RunJudgmentFilter(PageFilterMixin, django_filters.FilterSet):
+    """The filter bar of a run's judgments page: the run page's figures open it filtered to the
+    judgments they count (status done or failed, read from the cache or asked afresh)."""
+
+    status = django_filters.ChoiceFilter(
+        choices=[(JudgmentStatus.DONE, "done"), (JudgmentStatus.FAILED, "failed")],
+        empty_label="any status",
+    )
+    cached = django_filters.ChoiceFilter(
+        choices=YES_NO, label="From cache", empty_label="any", method="filter_cached"
+    )
+    order = django_filters.ChoiceFilter(
+        choices=[("AB", "A,B"), ("BA", "B,A")], label="Order", empty_label="both"
+    )
+    verdict = django_filters.ChoiceFilter(choices=Verdict.choices, empty_label="any verdict")
+    domain = django_filters.ChoiceFilter(
+        field_name="pair__domain", label="Domain", empty_label="all"
+    )
+
+    class Meta:
+        model = Judgment
+        fields = ["status", "cached", "order", "verdict", "domain"]
+
+    def __init__(self, *args: Any, domains: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.filters["domain"].extra["choices"] = [(d, d or "(none)") for d in domains]
+
+    def filter_cached(
+        self, queryset: QuerySet[Judgment], name: str, value: str
+    ) -> QuerySet[Judgment]:
+        return queryset.filter(cached=value == "yes")

@@ -29,6 +29,7 @@ urlpatterns = [
         views.JudgmentDetailView.as_view(),
         name="judgment",
     ),
+    path("<int:run>/judgments/", views.RunJudgmentsView.as_view(), name="judgments"),
     path("<int:run>/progress/", views.RunProgressView.as_view(), name="progress"),
     path("<int:run>/cancel/", views.RunCancelView.as_view(), name="cancel"),
     path("<int:run>/resume/", views.RunResumeView.as_view(), name="resume"),

@@ -19,11 +19,12 @@ from apps.core.forms import form_add_service_errors, service_error_messages
 from apps.core.htmx import is_partial_request, no_store, template_for
 from apps.judging import check as checks
 from apps.judging import judge_policy, selectors, services
-from apps.judging.filters import RunPageFilter
+from apps.judging.filters import RunJudgmentFilter, RunPageFilter
 from apps.judging.forms import JudgeConfigForm, RunStartForm
 from apps.judging.models import JudgeCheck, JudgeConfig, JudgingRun, Verdict
 
 PAIRS_PER_PAGE = 50
+JUDGMENTS_PER_PAGE = 100
 # A run's reference set or dataset is the start form's one "target" choice.
 TARGET_FIELDS = {"reference_set": "target", "dataset": "target"}
 RUNS_PER_PAGE = 25
@@ -188,6 +189,34 @@ class JudgmentDetailView(ProjectAccessMixin, TemplateView):
         if evidence is None:
             raise Http404("This run has no judgment of that pair in that order.")
         context.update(run=run, evidence=evidence, judgment=evidence.judgment, pair=evidence.pair)
+        return context
+
+
+class RunJudgmentsView(ProjectAccessMixin, TemplateView):
+    """A run's judgments one per row, with their totals: the page behind the run's Done, Failed,
+    From cache, token and cost figures, each of which counts judgments (two a pair)."""
+
+    template_name = "judging/run_judgments.html"
+    required_capability = Capability.RUN_VIEW
+
+    def get_template_names(self) -> list[str]:
+        return [template_for(self.request, self.template_name, "results")]
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        run = _get_run(self, self.kwargs["run"])
+        judgments = selectors.run_judgments(run)
+        judgment_filter = RunJudgmentFilter(
+            self.request.GET or None, queryset=judgments, domains=selectors.run_domains(run)
+        )
+        if judgment_filter.is_bound and judgment_filter.is_valid():
+            judgments = judgment_filter.qs
+        context.update(
+            run=run,
+            filter=judgment_filter,
+            page=Paginator(judgments, JUDGMENTS_PER_PAGE).get_page(self.request.GET.get("page")),
+            totals=selectors.judgment_totals(judgments, run),
+        )
         return context
 
 

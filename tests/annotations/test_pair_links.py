@@ -78,12 +78,13 @@ def test_each_pair_state_count_of_the_queue_page_opens_those_pairs(
         ("pairs-consensus", 3, f"{pairs_url}?state=consensus"),
         ("pairs-disputed", 1, f"{pairs_url}?state=disputed"),
         ("pairs-adjudicated", 1, f"{pairs_url}?state=adjudicated"),
+        ("pairs-complete", 5, f"{pairs_url}?labels=complete"),
     }
     for link in links:
         html = client.get(link.path).content.decode()
         assert _rows(html) == link.value, link
         assert f"{link.value} pair" in html
-        if link.kind != "pairs-all":
+        if link.kind not in ("pairs-all", "pairs-complete"):
             state = link.kind.removeprefix("pairs-")
             assert html.count(f'class="state-{state}"') == link.value
     every = client.get(pairs_url).content.decode()
@@ -94,6 +95,33 @@ def test_each_pair_state_count_of_the_queue_page_opens_those_pairs(
         and "ann2: B" in adjudicated
         and "adjudicated</span>" in adjudicated
     )
+
+
+def test_complete_pairs_open_the_pairs_with_all_their_labels_in(
+    project: Any, members: dict[str, Any], queue: Any
+) -> None:
+    client = Client()
+    client.force_login(members["admin"])
+    listed = figure_links(
+        client.get(reverse("annotations:list", kwargs={"project": project.slug})).content.decode()
+    )
+    pairs_url = _pairs_url(project, queue)
+    assert {(link.kind, link.value, link.href) for link in listed} >= {
+        (
+            "pairs-complete",
+            selectors.queue_progress(queue=queue)["complete_pairs"],
+            f"{pairs_url}?labels=complete",
+        ),
+        ("pairs-all", 6, pairs_url),
+    }
+    complete = client.get(pairs_url, {"labels": "complete"}).content.decode()
+    missing = client.get(pairs_url, {"labels": "incomplete"}).content.decode()
+    # p5 has one label of two (its second annotator skipped it); every other pair has both.
+    assert _rows(complete) == 5 and "p5" not in complete
+    assert _rows(missing) == 1 and "p5" in missing
+    # Complete is not a state: the disputed pair and the adjudicated one are complete too.
+    both = client.get(pairs_url, {"labels": "complete", "state": "disputed"}).content.decode()
+    assert _rows(both) == 1
 
 
 def test_the_pairs_page_filters_in_place_and_is_for_admins(

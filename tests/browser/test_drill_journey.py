@@ -1,5 +1,6 @@
 """A viewer goes from a figure of a run (a domain's accuracy) to the evidence behind one of its
-judgments in two clicks: the domain's pairs, then a pair's judgment page."""
+judgments in two clicks: the domain's pairs, then a pair's judgment page; and from a count of the
+run's progress (From cache) to the judgments it counts, then to one of them."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def test_from_a_domain_figure_to_a_judgment(
 
 
 @pytest.mark.browser
-def test_from_the_cache_figure_to_the_cached_pairs(
+def test_from_the_cache_figure_to_the_cached_judgments(
     page: Any, login: Any, members: dict[str, Any], project: Any
 ) -> None:
     version, judge = make_version(project), make_judge(project, name="Offline demo judge")
@@ -82,16 +83,24 @@ def test_from_the_cache_figure_to_the_cached_pairs(
     login(page, members["viewer"])
     page.goto(f"/p/{project.slug}/runs/{run.pk}/")
 
-    # One click: the figure opens the pairs table filtered to the cached pairs.
+    # One click: the figure opens the run's judgments, filtered to those read from the cache.
     page.click("[data-progress-link='cached']")
-    page.wait_for_url("**?cached=yes*")
-    assert page.locator("#f-cached").input_value() == "yes"
+    page.wait_for_url(f"**/runs/{run.pk}/judgments/?cached=yes")
+    assert page.locator("#filter-cached").input_value() == "yes"
+    assert page.locator("[data-judgment-row]").count() == run.cached
     shown = {int(text) for text in page.locator("[data-judgment-link]").all_inner_texts()}
     assert shown == {pair.pk for pair in pairs}
-    assert page.locator(".pairs-table [data-cached-order]").count() == run.cached
-    screenshot(page, "drill-cached-pairs")
+    screenshot(page, "drill-cached-judgments")
 
-    # The filter bar changes it in place: the pairs judged afresh, none marked cached.
-    page.select_option("#f-cached", "no")
-    page.wait_for_function("() => document.querySelectorAll('[data-judgment-link]').length === 3")
-    assert page.locator(".pairs-table [data-cached-order]").count() == 0
+    # The filter bar changes it in place: the judgments asked afresh (3 new pairs, both orders).
+    page.select_option("#filter-cached", "no")
+    page.wait_for_function("() => document.querySelectorAll('[data-judgment-row]').length === 6")
+    assert page.locator("[data-judgment-row][data-cached='yes']").count() == 0
+    assert "cached=no" in page.url
+
+    # One more click: a row opens that judgment's evidence.
+    first = page.locator("[data-judgment-link]").first
+    pair_id = int(first.inner_text())
+    first.click()
+    page.wait_for_url(f"**/runs/{run.pk}/pairs/{pair_id}/AB/")
+    assert page.locator("[data-cached]").inner_text() == "no"

@@ -13,7 +13,6 @@ from django.urls import reverse
 
 from apps.drift import presenters, services
 from apps.drift.models import DriftReport
-from apps.judging.models import JudgingRun
 from tests.drift.factories import LONG, MASKED, Block, make_scenario
 
 pytestmark = pytest.mark.django_db
@@ -192,17 +191,3 @@ def test_hostile_text_in_the_report_is_escaped(
             assert "&lt;script&gt;alert(&quot;d&quot;)&lt;/script&gt;" in html
     filtered = client.get(_url(report), {"domain": evil}, **HTMX).content.decode()
     assert len(_rows(filtered)) == 20  # the hostile domain is a domain like any other
-
-
-def test_run_progress_figures_open_the_pairs_table(
-    project: Any, members: dict[str, Any], client: Any
-) -> None:
-    report = _report(MASKED, project)
-    run = JudgingRun.objects.get(pk=report.candidate_run_id)
-    JudgingRun.objects.filter(pk=run.pk).update(failed=3)
-    client.force_login(members["viewer"])
-    url = reverse("judging:detail", kwargs={"project": project.slug, "run": run.pk})
-    html = client.get(url).content.decode()
-    assert f'href="{url}#run-pairs" data-progress-link="done"' in html
-    assert f'href="{url}?verdict=invalid#run-pairs"' in html
-    assert 'data-progress-link="failed">3</a>' in html

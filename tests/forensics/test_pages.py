@@ -3,6 +3,7 @@ the judge drift page, and the API."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from django.urls import reverse
 
 from apps.annotations.models import Annotation
 from apps.forensics import selectors, services
-from apps.forensics.models import Attribution, JobStatus
+from apps.forensics.models import Attribution, JobStatus, JudgeDriftReport
 from apps.judging.selectors import run_pair_outcomes
 from tests.factories import (
     HELPFUL_CRITERIA,
@@ -58,7 +59,19 @@ def test_report_page_lists_the_hunks_then_shows_the_attribution_beside_them(
     assert f"&#x27;{OVERREFUSAL_LABEL}&#x27; accounts for 10 of 10 flips" in page
     top = page.index('class="hunk top" data-hunk="criterion:added:overrefusal"')
     assert page.index('class="rubric-diff"') < top  # in the diff card, after the diff
-    assert ">10 of 10<" in page
+    assert "data-explained-count>10 of 10</summary>" in page
+    # The figure opens the 10 flipped pairs it counts, each with both runs' judgments.
+    report = edit.report
+    flipped = {flip["pair_id"] for flip in report.stats["flipped"]}
+    explained = {int(p) for p in re.findall(r'data-explained-pair="(\d+)"', page)}
+    assert len(explained) == 10 and explained <= flipped
+    pair_id = min(explained)
+    for run_id in (report.baseline_run_id, report.candidate_run_id):
+        judgment = reverse(
+            "judging:judgment",
+            kwargs={"project": report.project.slug, "run": run_id, "pair": pair_id, "order": "AB"},
+        )
+        assert f'href="{judgment}"' in page and client.get(judgment).status_code == 200
     client.force_login(members["viewer"])
     viewer_page = client.get(_report_url(edit)).content.decode()
     assert "data-attribute" not in viewer_page and "accounts for 10 of 10 flips" in viewer_page
@@ -188,6 +201,19 @@ def test_judge_drift_page_and_api(
         reverse("forensics:judge_drift", kwargs={"project": project.slug, "pk": report_id})
     ).content.decode()
     assert 'data-blame="judge"' in page and "Biased &lt;b&gt;judge&lt;/b&gt;" in page
+    # Each accuracy opens the pairs of the run it was measured on, the scope's domain only.
+    report = JudgeDriftReport.objects.get(pk=report_id)
+    links = re.findall(r'href="([^"]+)" title="[^"]*" data-run-link="(\w+)"', page)
+    domains = sorted(detail["stats"]["comparisons"]["judge"]["by_domain"])
+    assert len(links) == 2 * (1 + len(domains))
+    for which, run_id in (("baseline", report.run_old_id), ("candidate", report.run_new_judge_id)):
+        run_url = reverse("judging:detail", kwargs={"project": project.slug, "run": run_id})
+        hrefs = [href for href, kind in links if kind == which]
+        assert hrefs == [f"{run_url}#run-pairs"] + [
+            f"{run_url}?domain={d}#run-pairs" for d in domains
+        ]
+        followed = client.get(f"{run_url}?domain={domains[0]}").content.decode()
+        assert f'data-domain="{domains[0]}"' in followed and "data-judgment-link" in followed
 
 
 def test_attribution_api(

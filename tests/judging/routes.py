@@ -12,6 +12,7 @@ ROUTES = {
     "judging:judge_create": Route(_START, methods=("GET", "POST")),
     "judging:detail": Route(_VIEW),
     "judging:judgment": Route(_VIEW),
+    "judging:judgments": Route(_VIEW),
     "judging:progress": Route(_VIEW),
     "judging:cancel": Route(_START, methods=("POST",)),
     "judging:resume": Route(_START, methods=("POST",)),

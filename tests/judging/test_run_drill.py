@@ -1,5 +1,5 @@
-"""The run page's progress figures open the pairs behind them: "From cache" the pairs with an
-order answered from the cache, tokens and cost the pairs judged afresh."""
+"""The run page's progress figures open the judgments behind them (Done, Failed, From cache, tokens,
+cost and savings count judgments, two a pair), and its pairs table filters by the cache."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from django.urls import reverse
 from apps.judging import selectors, services
 from apps.judging.models import JudgingRun, Judgment
 from tests.factories import make_dataset, make_judge, make_reference_set, make_version
+from tests.figure_links import figure_links
 
 pytestmark = pytest.mark.django_db
 PAIR_LINK = re.compile(r"data-judgment-link>(\d+)</a>")
@@ -45,20 +46,16 @@ def _pair_ids(html: str) -> set[int]:
     return {int(pair_id) for pair_id in PAIR_LINK.findall(html)}
 
 
-def test_from_cache_opens_exactly_the_cached_pairs(
+def test_the_pairs_table_filters_by_the_cache(
     project: Any, members: dict[str, Any], grown: JudgingRun
 ) -> None:
     client = Client()
     client.force_login(members["viewer"])
     url = reverse("judging:detail", kwargs={"project": project.slug, "run": grown.pk})
-    html = client.get(url).content.decode()
-    assert f'href="{url}?cached=yes#run-pairs"' in html
-    assert 'data-progress-link="cached">16</a>' in html
-
     followed = client.get(url, {"cached": "yes"}).content.decode()
     cached = Judgment.objects.filter(run=grown, cached=True)
     assert _pair_ids(followed) == set(cached.values_list("pair_id", flat=True))
-    # Each cached order is marked: as many marks as the figure counts.
+    # Each cached order is marked: as many marks as the run counts cached judgments.
     assert followed.count("data-cached-order") == grown.cached
     assert '<option value="yes" selected>yes</option>' in followed
 
@@ -69,25 +66,115 @@ def test_from_cache_opens_exactly_the_cached_pairs(
     assert len(_pair_ids(fresh)) == 4 and "data-cached-order" not in fresh
 
 
-def test_tokens_and_cost_open_the_pairs_judged_afresh(
-    project: Any, members: dict[str, Any], grown: JudgingRun
+@pytest.fixture
+def mixed(project: Any, fake_server: Any) -> JudgingRun:
+    """A priced run over 8 pairs on a real HTTP judge: 4 judged before (read from the cache), 2
+    whose requests always fail (HTTP 500), 2 new ones."""
+    from tests.fake_openai_server import FaultRule
+
+    version = make_version(project)
+    judge = make_judge(
+        project,
+        backend="openai",
+        model="fake-judge",
+        base_url=fake_server.base_url,
+        price_in="2.50",
+        price_out="10",
+        params={"max_attempts": 1},
+    )
+    fake_server.configure(rules=(FaultRule(contains="FAILME", faults=("500",) * 1000),))
+    dataset, seen = make_dataset(project, n_pairs=4)
+    _run(version, judge, make_reference_set(project, pairs=seen, name="Seen"))
+    _, bad = make_dataset(project, n_pairs=2, start=4, dataset=dataset, marker=" FAILME")
+    _, new = make_dataset(project, n_pairs=2, start=6, dataset=dataset)
+    run = _run(version, judge, make_reference_set(project, pairs=[*seen, *bad, *new]))
+    assert (run.done, run.failed, run.cached) == (12, 4, 8)
+    return run
+
+
+def _judgment_rows(html: str) -> list[tuple[int, str]]:
+    """(pair id, status) of each judgment row of a judgments page."""
+    rows = re.findall(
+        r'<tr data-judgment-row data-status="(\w+)".*?data-judgment-link>(\d+)</a>', html, re.S
+    )
+    return [(int(pair_id), status) for status, pair_id in rows]
+
+
+def test_each_count_of_the_run_opens_exactly_the_judgments_it_counts(
+    project: Any, members: dict[str, Any], mixed: JudgingRun
 ) -> None:
     client = Client()
     client.force_login(members["viewer"])
-    url = reverse("judging:detail", kwargs={"project": project.slug, "run": grown.pk})
+    url = reverse("judging:detail", kwargs={"project": project.slug, "run": mixed.pk})
+    judgments_url = reverse("judging:judgments", kwargs={"project": project.slug, "run": mixed.pk})
+    links = figure_links(client.get(url).content.decode())
+    assert {(link.kind, link.value, link.href) for link in links} == {
+        ("done", 12, f"{judgments_url}?status=done"),
+        ("failed", 4, f"{judgments_url}?status=failed"),
+        ("cached", 8, f"{judgments_url}?cached=yes"),
+    }
+    for link in links:
+        html = client.get(link.path).content.decode()
+        rows = _judgment_rows(html)
+        assert len(rows) == link.value, link
+        assert f'<dd data-total="count">{link.value}</dd>' in html
+        wanted = {"done": {"done"}, "failed": {"failed"}, "cached": {"done"}}[link.kind]
+        assert {status for _, status in rows} == wanted
+    failed = {pair_id for pair_id, _ in _judgment_rows(client.get(links[1].path).content.decode())}
+    assert failed == set(
+        Judgment.objects.filter(run=mixed, pair__prompt__contains="FAILME").values_list(
+            "pair_id", flat=True
+        )
+    )
+
+
+def test_tokens_cost_and_savings_open_the_judgments_that_add_up_to_them(
+    project: Any, members: dict[str, Any], mixed: JudgingRun
+) -> None:
+    client = Client()
+    client.force_login(members["viewer"])
+    url = reverse("judging:detail", kwargs={"project": project.slug, "run": mixed.pk})
+    judgments_url = reverse("judging:judgments", kwargs={"project": project.slug, "run": mixed.pk})
     html = client.get(url).content.decode()
-    for figure in ("tokens", "cost"):
-        assert f'href="{url}?cached=no#run-pairs" title="the pairs judged afresh, which' in html
-        assert f'data-progress-link="{figure}"' in html
-    saved = 'title="the pairs with an order answered from the cache" data-progress-link="saved"'
-    assert f'href="{url}?cached=yes#run-pairs" {saved}' in html
-    # The tokens the run spent are exactly those of the judgments on the pairs it opens.
-    fresh_ids = _pair_ids(client.get(url, {"cached": "no"}).content.decode())
-    spent = Judgment.objects.filter(run=grown, pair_id__in=fresh_ids)
-    assert sum(spent.values_list("tokens_in", flat=True)) == grown.tokens_in > 0
+    for figure, query in (("tokens", "no"), ("cost", "no"), ("saved", "yes")):
+        assert re.search(
+            rf'href="{judgments_url}\?cached={query}"[^>]*data-progress-link="{figure}"', html
+        ), figure
+    assert mixed.tokens_in > 0 and mixed.cost > 0 and mixed.saved_tokens > 0
+    fresh = client.get(judgments_url, {"cached": "no"}).content.decode()
+    assert len(_judgment_rows(fresh)) == 8  # 2 new pairs, 2 failing ones, both orders
+    assert f"{mixed.tokens_in} / {mixed.tokens_out}</dd>" in fresh
+    assert f'<dd data-total="cost">{mixed.cost:.4f}</dd>' in fresh
+    cached = client.get(judgments_url, {"cached": "yes"}).content.decode()
+    assert f"{mixed.saved_tokens} tokens · {mixed.saved_cost:.4f}</dd>" in cached
 
 
-def test_figures_of_a_run_still_working_are_plain(project: Any, members: dict[str, Any]) -> None:
+def test_the_judgments_page_filters_in_place_and_escapes_errors(
+    project: Any, members: dict[str, Any], mixed: JudgingRun
+) -> None:
+    Judgment.objects.filter(run=mixed, status="failed").update(error="<script>x()</script>")
+    client = Client()
+    client.force_login(members["viewer"])
+    judgments_url = reverse("judging:judgments", kwargs={"project": project.slug, "run": mixed.pk})
+    partial = client.get(
+        judgments_url, {"status": "failed", "order": "BA"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "<html" not in partial and len(_judgment_rows(partial)) == 2
+    assert "<script>x()" not in partial and "&lt;script&gt;x()&lt;/script&gt;" in partial
+    everything = client.get(judgments_url).content.decode()
+    assert len(_judgment_rows(everything)) == mixed.total == 16
+
+
+def test_another_projects_run_has_no_judgments_page(
+    project: Any, other_project: Any, members: dict[str, Any], mixed: JudgingRun
+) -> None:
+    client = Client()
+    client.force_login(members["viewer"])
+    url = reverse("judging:judgments", kwargs={"project": other_project.slug, "run": mixed.pk})
+    assert client.get(url).status_code in (403, 404)
+
+
+def test_figures_at_zero_are_plain(project: Any, members: dict[str, Any]) -> None:
     queued = services.run_start(
         actor=None,
         rubric_version=make_version(project),

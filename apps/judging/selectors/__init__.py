@@ -3,12 +3,14 @@
 Everything here reads whole runs with a fixed number of ``values()`` queries (never one query
 per pair), so a run of tens of thousands of pairs is read in well under a second. By concern:
 ``runs`` (lists, progress, why a run waits, failures, a run to reuse), ``outcomes`` (per-pair
-verdicts, accuracy, the pairs table), ``estimate`` (a run's cost before it starts) and
-``evidence`` (one judgment with its evidence).
+verdicts, accuracy, the pairs table), ``estimate`` (a run's cost before it starts),
+``evidence`` (one judgment with its evidence) and ``judgments`` (a run's judgments one per row,
+with their totals).
 """
 
 from apps.judging.selectors.estimate import ESTIMATE_SAMPLE, CostEstimate, run_estimate
 from apps.judging.selectors.evidence import JudgmentEvidence, judgment_evidence
+from apps.judging.selectors.judgments import JudgmentTotals, judgment_totals, run_judgments
 from apps.judging.selectors.outcomes import (
     ACCURACY_COST_FACTOR,
     ACCURACY_REFRESH_S,
@@ -37,16 +39,19 @@ __all__ = [
     "ESTIMATE_SAMPLE",
     "CostEstimate",
     "JudgmentEvidence",
+    "JudgmentTotals",
     "RunFailures",
     "RunProgress",
     "judges_for_project",
     "judgment_evidence",
+    "judgment_totals",
     "reusable_run",
     "run_accuracy",
     "run_accuracy_compute",
     "run_domains",
     "run_estimate",
     "run_failures",
+    "run_judgments",
     "run_pair_outcomes",
     "run_pair_rows",
     "run_progress",
