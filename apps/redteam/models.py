@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils.functional import cached_property
 
 
 class JobStatus(models.TextChoices):
@@ -116,6 +117,13 @@ class RedTeamJob(models.Model):
     def is_finished(self) -> bool:
         return self.status not in ACTIVE_JOB_STATUSES
 
+    @cached_property
+    def pending_spend(self) -> list[SpendEntry]:
+        """The ledger entries of the step in progress, not yet written: recorded with each
+        increment of the totals in memory, written with the totals (``services.state``). A
+        step that dies loses them with its totals, so a retried step never counts twice."""
+        return []
+
 
 class CandidateKind(models.TextChoices):
     SEED = "seed", "Seed rubric"
@@ -193,3 +201,41 @@ class PairVerdict(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["candidate", "pair"], name="one_verdict_per_pair")
         ]
+
+
+class SpendKind(models.TextChoices):
+    JUDGE = "judge", "Judge"
+    EDITOR = "editor", "Editor"
+
+
+class SpendEntry(models.Model):
+    """One charge on a red-team job's budget: a rubric judged on some pairs, or one LLM edit.
+
+    The ledger behind the job's totals: its entries are written in the same transaction as the
+    totals they add to (``services.state``), so they always sum to the job's ``judge_calls``,
+    ``cached_calls``, ``editor_calls``, tokens and ``cost``. ``candidate`` is the rubric judged
+    (or the child an edit made); ``step`` names the step that spent ("generation 3",
+    "selection", "report"); ``split`` is blank for an edit; ``pairs`` counts the pairs judged.
+    """
+
+    job = models.ForeignKey(RedTeamJob, on_delete=models.CASCADE, related_name="spend_entries")
+    candidate = models.ForeignKey(
+        Candidate, null=True, blank=True, on_delete=models.SET_NULL, related_name="spend_entries"
+    )
+    kind = models.CharField(max_length=8, choices=SpendKind.choices)
+    step = models.CharField(max_length=40)
+    split = models.CharField(max_length=5, choices=Split.choices, blank=True)
+    pairs = models.PositiveIntegerField(default=0)
+    judge_calls = models.PositiveIntegerField(default=0)
+    cached_calls = models.PositiveIntegerField(default=0)
+    tokens_in = models.BigIntegerField(default=0)
+    tokens_out = models.BigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["job", "id"]
+        indexes = [models.Index(fields=["job", "kind", "step"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} spend of red team {self.job_id} ({self.step})"

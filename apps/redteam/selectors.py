@@ -5,12 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
 
 from apps.accounts.models import Project
+from apps.datasets.models import ReferenceItem
 from apps.drift.explain import DASH
 from apps.redteam.charts import FrontierChart, frontier_chart
-from apps.redteam.models import Candidate, CandidateKind, JobStatus, RedTeamJob
+from apps.redteam.models import (
+    Candidate,
+    CandidateKind,
+    JobStatus,
+    PairVerdict,
+    RedTeamJob,
+    SpendEntry,
+    SpendKind,
+)
 from apps.redteam.search import frontier
 from apps.rubrics.models import RubricVersion
 
@@ -74,6 +84,75 @@ def job_progress(job: RedTeamJob) -> JobProgress:
         cost=job.cost,
         is_finished=job.is_finished,
     )
+
+
+# The job's spend figures the ledger adds up (``spend_totals``), in the order a totals line shows.
+LEDGER_FIGURES = ("judge_calls", "cached_calls", "editor_calls", "tokens_in", "tokens_out", "cost")
+
+
+def spend_entries(*, job: RedTeamJob) -> QuerySet[SpendEntry]:
+    """The job's ledger, in the order it was spent, with each entry's candidate."""
+    return SpendEntry.objects.filter(job=job).select_related("candidate").order_by("pk")
+
+
+def spend_totals(entries: QuerySet[SpendEntry]) -> dict[str, Any]:
+    """What ``entries`` add up to, keyed as the job's figures (``LEDGER_FIGURES``); an editor
+    entry is one editor call."""
+    money = DecimalField(max_digits=20, decimal_places=6)
+    return entries.order_by().aggregate(
+        judge_calls=Coalesce(Sum("judge_calls"), 0),
+        cached_calls=Coalesce(Sum("cached_calls"), 0),
+        editor_calls=Count("pk", filter=Q(kind=SpendKind.EDITOR)),
+        tokens_in=Coalesce(Sum("tokens_in"), 0),
+        tokens_out=Coalesce(Sum("tokens_out"), 0),
+        cost=Coalesce(Sum("cost"), Value(0), output_field=money),
+    )
+
+
+def ledger_matches(job: RedTeamJob, totals: dict[str, Any] | None = None) -> bool:
+    """Whether the job's ledger adds up to its figures (jobs that predate the ledger do not);
+    ``totals`` is ``spend_totals`` of the whole ledger when the caller has it."""
+    totals = totals if totals is not None else spend_totals(spend_entries(job=job))
+    return all(totals[name] == getattr(job, name) for name in LEDGER_FIGURES)
+
+
+def job_candidates(*, job: RedTeamJob) -> QuerySet[Candidate]:
+    """Every candidate of the job, generation by generation (the seed first)."""
+    return Candidate.objects.filter(job=job).order_by("generation", "index", "pk")
+
+
+@dataclass(frozen=True)
+class VerdictRow:
+    """A candidate's verdict on one pair, beside the pair's gold label in the job's references."""
+
+    verdict: PairVerdict
+    gold: str | None
+
+    @property
+    def correct(self) -> bool | None:
+        return None if self.gold is None else self.verdict.verdict == self.gold
+
+
+def candidate_verdicts(*, candidate: Candidate) -> QuerySet[PairVerdict]:
+    """The candidate's per-pair verdicts, by split (train, val, test) then pair."""
+    return (
+        PairVerdict.objects.filter(candidate=candidate)
+        .select_related("pair")
+        .order_by("-split", "pair_id")
+    )
+
+
+def verdicts_with_gold(*, job: RedTeamJob, verdicts: list[PairVerdict]) -> list[VerdictRow]:
+    """``verdicts`` with their gold labels from the job's reference sets (its own set first)."""
+    sets = [pk for pk in (job.benchmark_reference_set_id, job.reference_set_id) if pk]
+    gold: dict[int, str] = {}
+    items = ReferenceItem.objects.filter(
+        reference_set_id__in=sets, pair_id__in=[v.pair_id for v in verdicts]
+    ).values_list("reference_set_id", "pair_id", "gold_label")
+    # The job's own reference set wins over the benchmark set where both label a pair.
+    for _set, pair_id, label in sorted(items, key=lambda i: i[0] == job.reference_set_id):
+        gold[pair_id] = label
+    return [VerdictRow(v, gold.get(v.pair_id)) for v in verdicts]
 
 
 def frontier_points(job: RedTeamJob) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.redteam import views
+from apps.redteam import ledger_views, views
 
 app_name = "redteam"
 
@@ -12,4 +12,11 @@ urlpatterns = [
     path("<int:job>/", views.JobDetailView.as_view(), name="detail"),
     path("<int:job>/progress/", views.JobProgressView.as_view(), name="progress"),
     path("<int:job>/cancel/", views.JobCancelView.as_view(), name="cancel"),
+    path("<int:job>/spend/", ledger_views.SpendView.as_view(), name="spend"),
+    path("<int:job>/candidates/", ledger_views.CandidatesView.as_view(), name="candidates"),
+    path(
+        "<int:job>/candidates/<int:candidate>/",
+        ledger_views.CandidateView.as_view(),
+        name="candidate",
+    ),
 ]

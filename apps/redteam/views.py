@@ -88,7 +88,7 @@ class JobStartView(ProjectAccessMixin, TemplateView):
         return self.render_to_response(self.get_context_data(form=form), status=400)
 
 
-class _JobMixin(ProjectAccessMixin):
+class JobMixin(ProjectAccessMixin):
     def get_job(self) -> RedTeamJob:
         return get_object_or_404(
             RedTeamJob.objects.select_related(
@@ -104,7 +104,7 @@ class _JobMixin(ProjectAccessMixin):
         )
 
 
-class JobDetailView(_JobMixin, TemplateView):
+class JobDetailView(JobMixin, TemplateView):
     """A red team: progress (live), the frontier chart, the attack and its test-split report."""
 
     template_name = DETAIL_TEMPLATE
@@ -137,7 +137,7 @@ def _detail_context(job: RedTeamJob) -> dict[str, Any]:
     }
 
 
-class JobProgressView(_JobMixin, View):
+class JobProgressView(JobMixin, View):
     """The progress panel alone (polled by htmx every second while the job is active)."""
 
     required_capability = Capability.RUN_VIEW
@@ -154,7 +154,7 @@ class JobProgressView(_JobMixin, View):
         return no_store(render(request, f"{DETAIL_TEMPLATE}#progress", context))
 
 
-class JobCancelView(_JobMixin, View):
+class JobCancelView(JobMixin, View):
     """Ask a red team to stop; the step in flight finishes first."""
 
     required_capability = Capability.REDTEAM_START

@@ -1,10 +1,20 @@
-"""Red-team objects of the route-table world: one queued red team of the world's version."""
+"""Red-team objects of the route-table world: one red team of the world's version, its seed
+candidate with a verdict on one reference pair, and the ledger entry of that judging."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from apps.redteam.models import RedTeamJob
+from apps.datasets.models import ReferenceItem
+from apps.redteam.models import (
+    Candidate,
+    CandidateKind,
+    PairVerdict,
+    RedTeamJob,
+    SpendEntry,
+    SpendKind,
+)
+from apps.rubrics.spec import content_hash, spec_content
 from tests.factories import make_judge, make_reference_set, make_version
 
 
@@ -19,10 +29,39 @@ def add_to_world(world: dict[str, Any]) -> None:
     reference_set = world.get("reference_set") or make_reference_set(
         project, n_pairs=4, name="World red-team reference"
     )
-    world["job"] = RedTeamJob.objects.create(
+    job = RedTeamJob.objects.create(
         project=project,
         rubric_version=version,
         judge=judge,
         reference_set=reference_set,
         targets=["harmlessness"],
+        generation=0,
+        candidates=1,
+        judge_calls=2,
     )
+    spec = version.to_spec()
+    seed = Candidate.objects.create(
+        job=job,
+        generation=0,
+        index=0,
+        kind=CandidateKind.SEED,
+        spec=spec_content(spec),
+        content_hash=content_hash(spec),
+        edit="the published version (seed)",
+        compliant=True,
+        judge_calls=2,
+    )
+    item = ReferenceItem.objects.filter(reference_set=reference_set).first()
+    if item is not None:
+        PairVerdict.objects.create(candidate=seed, pair=item.pair, split="train", verdict="A")
+    SpendEntry.objects.create(
+        job=job,
+        candidate=seed,
+        kind=SpendKind.JUDGE,
+        step="generation 0",
+        split="train",
+        pairs=1,
+        judge_calls=2,
+    )
+    world["job"] = job
+    world["candidate"] = seed

@@ -17,10 +17,10 @@ Every judge call goes through the judging cache (``judge_texts_cached``), so a c
 was judged before (the seed each generation, a child identical to an earlier one) costs nothing.
 
 The modules, by concern: ``pairs`` (a job's pairs by split), ``judge`` (judging a candidate and
-its worst-case cost), ``state`` (claiming, ending and dispatching a job, its spend), ``start``,
-``steps`` (one step), ``searching`` (the seed and the generations on train), ``editing`` (one
-edit of a parent), ``selection`` (val), ``report`` (test) and ``lifecycle`` (in-process
-execution, cancel, the stale sweep).
+its worst-case cost), ``state`` (claiming, ending and dispatching a job, its spend and the
+ledger of it), ``start``, ``steps`` (one step), ``searching`` (the seed and the generations on
+train), ``editing`` (one edit of a parent), ``selection`` (val), ``report`` (test) and
+``lifecycle`` (in-process execution, cancel, the stale sweep).
 """
 
 from apps.redteam.services.judge import Judged, judge_rubric, worst_case_cost

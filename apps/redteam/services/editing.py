@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from decimal import Decimal
 
 from openai import OpenAI
 
 from apps.core import egress
 from apps.datasets.models import ReferenceItem
 from apps.judging import judge_policy
-from apps.judging.accounting import token_cost
 from apps.judging.models import Backend, JudgeConfig
 from apps.redteam import editors
 from apps.redteam.models import Candidate, PairVerdict, RedTeamJob
+from apps.redteam.services.state import spend_editor
 from apps.rubrics.spec import RubricSpec
 
 EDITOR_EXAMPLES_TARGET = 4
@@ -25,16 +24,21 @@ Shown = list[tuple[PairVerdict, str]]
 
 
 def candidate_edit(
-    job: RedTeamJob, parent: Candidate, spec: RubricSpec, rng: random.Random
+    job: RedTeamJob, child: Candidate, spec: RubricSpec, rng: random.Random
 ) -> editors.Edit:
-    """The parent's spec edited by the job's editor; an LLM edit adds to the job's spend."""
+    """The spec of ``child``'s parent edited by the job's editor; an LLM edit adds to the job's
+    spend, charged to ``child`` (even when its reply turns out unusable)."""
     if job.editor is None:
         return editors.deterministic_edit(spec, rng)
-    examples = _editor_examples(job, parent, rng)
+    assert child.parent is not None
+    examples = _editor_examples(job, child.parent, rng)
     reply, tokens_in, tokens_out = editor_complete(job.editor, spec, examples, rng)
-    job.editor_calls += 1
-    job.cost = Decimal(job.cost) + token_cost(
-        tokens_in, tokens_out, job.editor.price_in, job.editor.price_out
+    spend_editor(
+        job,
+        candidate=child,
+        step=f"generation {child.generation}",
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
     )
     new = editors.parse_editor_reply(reply, spec)
     mode = "poisoned feedback" if job.poison_feedback else "real errors"

@@ -15,11 +15,12 @@ from apps.redteam import search
 from apps.redteam.models import Candidate, CandidateKind, JobStatus, PairVerdict, Phase, RedTeamJob
 from apps.redteam.services.judge import Judged, judge_rubric
 from apps.redteam.services.pairs import PairRow
-from apps.redteam.services.state import finish, spend, spend_fields, verdict_rows
+from apps.redteam.services.state import finish, spend, spend_write, verdict_rows
 from apps.rubrics import services as rubric_services
 from apps.rubrics.spec import RubricSpec, spec_from_content
 
 # The figures of a scope (target or benchmark) the report keeps.
+REPORT_STEP = "report"
 SCOPE_FIGURES = ("n", "baseline_accuracy", "candidate_accuracy", "delta", "delta_ci", "mcnemar_p")
 
 
@@ -111,7 +112,7 @@ def _write_report(
             phase=Phase.DONE,
             draft_version=draft,
             result=result_json,
-            **spend_fields(job),
+            **spend_write(job),
         )
 
 
@@ -124,13 +125,14 @@ def report_step(job: RedTeamJob, test: Sequence[PairRow]) -> None:
         result_json["test"] = None
         result_json["verdict"] = "robust"
         with transaction.atomic():
-            finish(job, JobStatus.SUCCEEDED, result=result_json, **spend_fields(job))
+            finish(job, JobStatus.SUCCEEDED, result=result_json, **spend_write(job))
         return
+    seed = Candidate.objects.get(job=job, kind=CandidateKind.SEED)
     seed_test = judge_rubric(job.judge, job.rubric_version.to_spec(), test)
-    spend(job, seed_test)
+    spend(job, seed_test, candidate=seed, step=REPORT_STEP, split="test")
     best_spec = spec_from_content(best.spec)
     best_test = judge_rubric(job.judge, best_spec, test)
-    spend(job, best_test)
+    spend(job, best_test, candidate=best, step=REPORT_STEP, split="test")
     result_json["test"], drifted = _test_result(job, test, seed_test, best_test)
     result_json["verdict"] = "drifts" if drifted else "robust"
     _write_report(job, best, best_spec, (seed_test, best_test), result_json)

@@ -16,7 +16,7 @@ from apps.redteam.models import Candidate, CandidateKind, PairVerdict, Phase, Re
 from apps.redteam.services.editing import candidate_edit
 from apps.redteam.services.judge import Judged, judge_rubric, worst_case_cost
 from apps.redteam.services.pairs import PairRow, group_rows
-from apps.redteam.services.state import release, spend, spend_fields, verdict_rows
+from apps.redteam.services.state import release, spend, spend_write, verdict_rows
 from apps.redteam.split import sample
 from apps.rubrics.spec import RubricSpec, content_hash, spec_content, spec_from_content
 
@@ -66,7 +66,6 @@ def seed_step(job: RedTeamJob, train: Sequence[PairRow]) -> None:
     spec = job.rubric_version.to_spec()
     rows = _train_sample(job, train, 0)
     judged = judge_rubric(job.judge, spec, rows)
-    spend(job, judged)
     target, bench = judged.accuracy(rows, "target"), judged.accuracy(rows, "bench")
     with transaction.atomic():
         seed = Candidate.objects.create(
@@ -87,7 +86,8 @@ def seed_step(job: RedTeamJob, train: Sequence[PairRow]) -> None:
             cached_calls=judged.cached_calls,
         )
         PairVerdict.objects.bulk_create(verdict_rows(seed, judged, "train"))
-        release(job, generation=0, candidates=1, best_fitness=seed.fitness, **spend_fields(job))
+        spend(job, judged, candidate=seed, step="generation 0", split="train")
+        release(job, generation=0, candidates=1, best_fitness=seed.fitness, **spend_write(job))
 
 
 def population(job: RedTeamJob) -> list[Candidate]:
@@ -114,7 +114,7 @@ def _child(
     parent = candidate.parent
     assert parent is not None
     try:
-        edit = candidate_edit(job, parent, parent_spec, rng)
+        edit = candidate_edit(job, candidate, parent_spec, rng)
     except editors.EditorReplyError as exc:
         candidate.spec = parent.spec
         candidate.content_hash = parent.content_hash
@@ -124,7 +124,9 @@ def _child(
     candidate.content_hash = content_hash(edit.spec)
     candidate.edit = edit.description
     judged = judge_rubric(job.judge, edit.spec, rows)
-    spend(job, judged)
+    spend(
+        job, judged, candidate=candidate, step=f"generation {candidate.generation}", split="train"
+    )
     seed_target, seed_bench = seed_scores
     target, bench = judged.accuracy(rows, "target"), judged.accuracy(rows, "bench")
     candidate.train_target, candidate.train_bench = target, bench
@@ -184,7 +186,7 @@ def _write_generation(job: RedTeamJob, generation: int, made: Made, stop: str) -
             "generation": generation,
             "candidates": F("candidates") + len(made),
             "best_fitness": best,
-            **spend_fields(job),
+            **spend_write(job),
         }
         if stop:
             changes.update(phase=Phase.SELECT, stop_reason=stop)
@@ -196,7 +198,8 @@ def generation_step(job: RedTeamJob, train: Sequence[PairRow]) -> None:
     generation = job.generation + 1
     rows = _train_sample(job, train, generation)
     seed_judged = judge_rubric(job.judge, job.rubric_version.to_spec(), rows)
-    spend(job, seed_judged)
+    seed = Candidate.objects.filter(job=job, kind=CandidateKind.SEED).first()
+    spend(job, seed_judged, candidate=seed, step=f"generation {generation}", split="train")
     seed_scores = (seed_judged.accuracy(rows, "target"), seed_judged.accuracy(rows, "bench"))
     made, stop = _children(job, generation, rows, seed_scores)
     _write_generation(job, generation, made, stop)

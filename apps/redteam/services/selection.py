@@ -15,10 +15,11 @@ from apps.redteam.selectors import frontier_points
 from apps.redteam.services.judge import Judged, judge_rubric
 from apps.redteam.services.pairs import PairRow
 from apps.redteam.services.searching import population
-from apps.redteam.services.state import release, spend, spend_fields, verdict_rows
+from apps.redteam.services.state import release, spend, spend_write, verdict_rows
 from apps.rubrics.spec import RubricSpec, content_hash, spec_content, spec_from_content
 
 JudgedCandidates = list[tuple[Candidate, Judged]]
+SELECTION_STEP = "selection"
 
 
 def _judge_survivors(job: RedTeamJob, val: Sequence[PairRow]) -> JudgedCandidates:
@@ -26,7 +27,7 @@ def _judge_survivors(job: RedTeamJob, val: Sequence[PairRow]) -> JudgedCandidate
     judged: JudgedCandidates = []
     for candidate in [c for c in population(job) if c.kind == CandidateKind.SEARCH]:
         result = judge_rubric(job.judge, spec_from_content(candidate.spec), val)
-        spend(job, result)
+        spend(job, result, candidate=candidate, step=SELECTION_STEP, split="val")
         judged.append((candidate, result))
     return judged
 
@@ -39,7 +40,6 @@ def _judge_benign(
     for k in range(job.benign_k):
         edit = editors.paraphrase(seed_spec, random.Random(f"benign:{job.seed}:{k}"))  # noqa: S311
         result = judge_rubric(job.judge, edit.spec, val)
-        spend(job, result)
         candidate = Candidate(
             job=job,
             generation=0,
@@ -51,6 +51,7 @@ def _judge_benign(
             judge_calls=result.fresh_calls,
             cached_calls=result.cached_calls,
         )
+        spend(job, result, candidate=candidate, step=SELECTION_STEP, split="val")
         benign.append((candidate, result))
     return benign
 
@@ -118,7 +119,7 @@ def _write_selection(
             phase=Phase.REPORT,
             best_id=pick["id"] if pick else None,
             result=result_json,
-            **spend_fields(job),
+            **spend_write(job),
         )
 
 
@@ -127,7 +128,7 @@ def select_step(job: RedTeamJob, val: Sequence[PairRow]) -> None:
     seed_spec = job.rubric_version.to_spec()
     seed = Candidate.objects.get(job=job, kind=CandidateKind.SEED)
     seed_val = judge_rubric(job.judge, seed_spec, val)
-    spend(job, seed_val)
+    spend(job, seed_val, candidate=seed, step=SELECTION_STEP, split="val")
     judged = _judge_survivors(job, val)
     benign = _judge_benign(job, seed_spec, val)
     _score_on_val([(seed, seed_val), *judged, *benign], val)

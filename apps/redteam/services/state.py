@@ -13,8 +13,16 @@ from django.utils import timezone
 
 from apps.core.api import Conflict
 from apps.core.services import audit_event_record
+from apps.judging.accounting import token_cost
 from apps.judging.models import Backend
-from apps.redteam.models import ACTIVE_JOB_STATUSES, Candidate, PairVerdict, RedTeamJob
+from apps.redteam.models import (
+    ACTIVE_JOB_STATUSES,
+    Candidate,
+    PairVerdict,
+    RedTeamJob,
+    SpendEntry,
+    SpendKind,
+)
 from apps.redteam.services.judge import Judged
 from rubricstudio.celery import app as celery_app
 
@@ -90,17 +98,66 @@ def verdict_rows(candidate: Candidate, judged: Judged, split: str) -> list[PairV
     ]
 
 
-def spend(job: RedTeamJob, judged: Judged) -> None:
-    """Add what judging cost to the job (in memory; ``spend_fields`` writes it)."""
+def spend(
+    job: RedTeamJob, judged: Judged, *, candidate: Candidate | None, step: str, split: str
+) -> None:
+    """Add what judging ``candidate`` on ``split`` cost to the job, with its ledger entry (both
+    in memory; ``spend_write`` writes them together)."""
     job.judge_calls += judged.fresh_calls
     job.cached_calls += judged.cached_calls
     job.tokens_in += judged.tokens_in
     job.tokens_out += judged.tokens_out
     job.cost = Decimal(job.cost) + judged.cost
+    job.pending_spend.append(
+        SpendEntry(
+            job=job,
+            candidate=candidate,
+            kind=SpendKind.JUDGE,
+            step=step,
+            split=split,
+            pairs=len(judged.verdicts),
+            judge_calls=judged.fresh_calls,
+            cached_calls=judged.cached_calls,
+            tokens_in=judged.tokens_in,
+            tokens_out=judged.tokens_out,
+            cost=judged.cost,
+        )
+    )
 
 
-def spend_fields(job: RedTeamJob) -> dict[str, Any]:
-    """The job's spend as the fields of an update."""
+def spend_editor(
+    job: RedTeamJob, *, candidate: Candidate, step: str, tokens_in: int, tokens_out: int
+) -> None:
+    """Add one call of the LLM editor (the edit that made ``candidate``) to the job, with its
+    ledger entry (in memory, like ``spend``): its tokens, priced at the editor's prices, count in
+    the job's tokens and cost as the judge's do."""
+    assert job.editor is not None
+    cost = token_cost(tokens_in, tokens_out, job.editor.price_in, job.editor.price_out)
+    job.editor_calls += 1
+    job.tokens_in += tokens_in
+    job.tokens_out += tokens_out
+    job.cost = Decimal(job.cost) + cost
+    job.pending_spend.append(
+        SpendEntry(
+            job=job,
+            candidate=candidate,
+            kind=SpendKind.EDITOR,
+            step=step,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            cost=cost,
+        )
+    )
+
+
+def spend_write(job: RedTeamJob) -> dict[str, Any]:
+    """Write the step's pending ledger entries and return the job's spend as the fields of an
+    update. Call it inside the transaction that writes those fields, after the step's new
+    candidates are saved (an entry takes its candidate's id when it is written): the entries
+    and the totals are committed, or lost with a failed step, together."""
+    pending = job.pending_spend
+    SpendEntry.objects.bulk_create(pending)
+    pending.clear()
     return {
         "judge_calls": job.judge_calls,
         "cached_calls": job.cached_calls,
