@@ -363,11 +363,14 @@ class JudgeCheckDetailView(ProjectAccessMixin, TemplateView):
             judge_id=self.kwargs["judge"],
             project=self.project,
         )
+        sanity = (check.metrics or {}).get("sanity") or {}
         context.update(
             check=check,
             judge=check.judge,
             judge_label=services.judge_label(check.judge),
-            sanity=(check.metrics or {}).get("sanity") or {},
+            sanity=sanity,
+            # Checks stored before the answers were kept have none: their figures link nowhere.
+            answer_pairs=checks.sanity_answer_pairs(sanity.get("answers")),
             support=sorted(((check.metrics or {}).get("support") or {}).items()),
             history=checks.checks_for_judge(check.judge),
             can_start=Capability.RUN_START.value in self.capabilities,

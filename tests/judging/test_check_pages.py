@@ -128,7 +128,7 @@ def test_pages_check_a_judge_show_findings_escaped_and_apply_in_one_click(
     assert applied.status_code == 302
     after = client.get(applied["Location"]).content.decode()
     assert 'data-finding="system_dropped"' not in after
-    assert "data-parse-rate>8 / 8<" in after
+    assert 'data-figure-link="sanity-valid">8</a> / 8<' in after
     listing = client.get(judges_url).content.decode()
     assert "never checked" not in listing
 

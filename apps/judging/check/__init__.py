@@ -11,7 +11,8 @@ it found, so a run does not discover an hour in that every answer was invalid:
   an answer that is exactly an allowed verdict proves the constraint was enforced.
 * **A sanity set**: four pairs with an obvious answer, judged in both orders through the judge's
   own backend and configuration: parse rate, position consistency, agreement with the obvious
-  answers, how each verdict was obtained, server latency and queue wait per call, tokens.
+  answers, how each verdict was obtained, server latency and queue wait per call, tokens; and
+  one row per request (messages sent, raw answer, verdict, error) that those figures count.
 
 ``assess`` turns those figures into findings (``fail`` or ``warning``) and recommendations,
 each a change of the judge config applied in one click (``judge_check_apply``): merge the
@@ -34,7 +35,15 @@ from apps.judging.check.probes import (
     PROBE_USER,
     probe_endpoint,
 )
-from apps.judging.check.sanity import SANITY_PAIRS, SANITY_RUBRIC, sanity_metrics, sanity_requests
+from apps.judging.check.sanity import (
+    RAW_ANSWER_CAP,
+    SANITY_PAIRS,
+    SANITY_RUBRIC,
+    sanity_answer_pairs,
+    sanity_answers,
+    sanity_metrics,
+    sanity_requests,
+)
 from apps.judging.check.services import (
     CHECK_TASK,
     judge_check_apply,
@@ -51,6 +60,7 @@ __all__ = [
     "CONSTRAINT_KINDS",
     "PROBE_USER",
     "RAISED_MAX_TOKENS",
+    "RAW_ANSWER_CAP",
     "SANITY_PAIRS",
     "SANITY_RUBRIC",
     "assess",
@@ -62,6 +72,8 @@ __all__ = [
     "judge_check_start",
     "probe_endpoint",
     "run_check_gate",
+    "sanity_answer_pairs",
+    "sanity_answers",
     "sanity_metrics",
     "sanity_requests",
 ]
