@@ -68,6 +68,13 @@ def test_each_figure_of_the_job_page_opens_the_rows_it_counts(
     assert links["spend-cached_calls"].value == job.cached_calls
     assert links["spend-editor_calls"].value == job.editor_calls == 6
 
+    # The list of red teams shows the same count, opening the same candidates.
+    list_url = reverse("redteam:list", kwargs={"project": project.slug})
+    listed = figure_links(client.get(list_url).content.decode())
+    assert [(link.value, link.href) for link in listed] == [
+        (job.candidates, links["candidates"].href)
+    ]
+
     candidates = client.get(links["candidates"].path).content.decode()
     assert _rows(candidates, "candidate") == job.candidates
     assert f"{job.candidates} candidates" in candidates
