@@ -145,10 +145,35 @@ def diff_template() -> str | None:
 
 
 def flips_context(report: DriftReport, query: QueryDict) -> dict[str, Any]:
-    """The filter bar and the page of flipped pairs the ``query`` asks for."""
-    form = FlipFilterForm(query or None, domains=sorted(report.by_domain))
-    flips = selectors.report_flips(
-        report,
+    """The filter bar and the page of the report's flipped pairs the ``query`` asks for."""
+    return comparison_flips_context(
+        report.stats,
+        baseline_run_id=report.baseline_run_id,
+        candidate_run_id=report.candidate_run_id,
+        labels=(_version_label(report.baseline_version), _version_label(report.candidate_version)),
+        query=query,
+    )
+
+
+def _version_label(version: Any) -> str:
+    return f"v{version.number}" if version is not None else DASH
+
+
+def comparison_flips_context(
+    stats: dict[str, Any],
+    *,
+    baseline_run_id: int | None,
+    candidate_run_id: int | None,
+    labels: tuple[str, str],
+    query: QueryDict,
+) -> dict[str, Any]:
+    """The filter bar and the page of flipped pairs of one comparison of two runs (the
+    statistics ``runs_compare`` stored: a drift report's, or one comparison of a judge drift
+    report) that the ``query`` asks for; ``labels`` name the baseline and the candidate."""
+    flipped = stats.get("flipped") or []
+    form = FlipFilterForm(query or None, domains=sorted(stats.get("by_domain") or {}))
+    flips = selectors.filter_flips(
+        flipped,
         domain=form.value("domain"),
         direction=form.value("direction"),
         moves=form.value("moves"),
@@ -156,10 +181,16 @@ def flips_context(report: DriftReport, query: QueryDict) -> dict[str, Any]:
     page = Paginator(flips, FLIPS_PER_PAGE).get_page(query.get("page"))
     return {
         "flip_filter": form,
-        "flips": selectors.flip_details(report, list(page.object_list)),
+        "flips": selectors.flip_details(
+            list(page.object_list),
+            baseline_run_id=baseline_run_id,
+            candidate_run_id=candidate_run_id,
+        ),
         "flips_page": page,
-        "flips_total": len(report.stats.get("flipped") or []),
+        "flips_total": len(flipped),
         "flips_filtered": any(form.value(name) for name in form.fields),
+        "flips_runs": (baseline_run_id, candidate_run_id),
+        "flips_labels": labels,
     }
 
 

@@ -11,6 +11,11 @@ urlpatterns = [
     path("reports/<int:report>/attribute/", views.AttributeView.as_view(), name="attribute"),
     path("judge-drift/<int:pk>/", views.JudgeDriftDetailView.as_view(), name="judge_drift"),
     path(
+        "judge-drift/<int:pk>/flips/<str:comparison>/",
+        views.JudgeDriftFlipsView.as_view(),
+        name="judge_drift_flips",
+    ),
+    path(
         "rubrics/<int:rubric>/guard-judge-check/",
         views.GuardJudgeCheckView.as_view(),
         name="guard_judge_check",

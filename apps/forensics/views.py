@@ -1,5 +1,5 @@
 """Forensics pages: the panel of a drift report (polled while an attribution runs), starting an
-attribution, and a judge drift report.
+attribution, and a judge drift report with the flipped pairs of each of its comparisons.
 
 Views stay thin: they load objects within the project, call services and selectors, render.
 """
@@ -10,18 +10,21 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
 from apps.accounts.models import Project
 from apps.accounts.permissions import Capability, ProjectAccessMixin
 from apps.core.forms import service_error_messages
-from apps.core.htmx import is_partial_request, no_store
+from apps.core.htmx import is_partial_request, no_store, template_for
+from apps.drift.explain import DASH
 from apps.drift.models import DriftReport, ReportStatus
+from apps.drift.presenters import comparison_flips_context
 from apps.forensics import selectors, services
-from apps.forensics.models import JobStatus, JudgeDriftTrigger
-from apps.forensics.services import FACTORIAL_COMPARISONS
+from apps.forensics.models import JobStatus, JudgeDriftReport, JudgeDriftTrigger
+from apps.forensics.services import COMPARISON_RUNS
+from apps.judging.models import JudgingRun
 from apps.rubrics.models import Rubric
 
 PANEL_TEMPLATE = "forensics/_report_panel.html"
@@ -100,28 +103,30 @@ class AttributeView(ProjectAccessMixin, View):
         return redirect("drift:report", project=self.project.slug, report=report.pk)
 
 
+COMPARISON_TITLES = {
+    "judge": "New judge against old judge (rubric fixed)",
+    "judge_under_old_rubric": "Judge change under the old rubric",
+    "judge_under_new_rubric": "Judge change under the new rubric",
+    "rubric_under_old_judge": "Rubric change under the old judge",
+    "rubric_under_new_judge": "Rubric change under the new judge",
+}
+
+
+def _judge_drift_report(view: ProjectAccessMixin, pk: int) -> JudgeDriftReport:
+    return get_object_or_404(selectors.judge_drift_reports_for_project(project=view.project), pk=pk)
+
+
 class JudgeDriftDetailView(ProjectAccessMixin, View):
     """A judge drift report: the comparisons, their flags, and for the 2 x 2 the effects."""
 
     required_capability = Capability.ALERT_VIEW
 
     def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        report = get_object_or_404(
-            selectors.judge_drift_reports_for_project(project=self.project), pk=kwargs["pk"]
-        )
+        report = _judge_drift_report(self, kwargs["pk"])
         comparisons = report.stats.get("comparisons") or {}
-        titles = {
-            "judge": "New judge against old judge (rubric fixed)",
-            "judge_under_old_rubric": "Judge change under the old rubric",
-            "judge_under_new_rubric": "Judge change under the new rubric",
-            "rubric_under_old_judge": "Rubric change under the old judge",
-            "rubric_under_new_judge": "Rubric change under the new judge",
-        }
         # Each comparison's (baseline run, candidate run): its accuracies open those runs' pairs.
-        runs = {"judge": ("run_old", "run_new_judge")}
-        runs.update({name: (old, new) for name, _, old, new in FACTORIAL_COMPARISONS})
         rows = []
-        for name, (old_run, new_run) in runs.items():
+        for name, (old_run, new_run) in COMPARISON_RUNS.items():
             comparison = comparisons.get(name)
             if comparison is None:
                 continue
@@ -130,7 +135,7 @@ class JudgeDriftDetailView(ProjectAccessMixin, View):
             rows.append(
                 {
                     "name": name,
-                    "title": titles[name],
+                    "title": COMPARISON_TITLES[name],
                     "scopes": scopes,
                     "baseline_run": getattr(report, f"{old_run}_id"),
                     "candidate_run": getattr(report, f"{new_run}_id"),
@@ -156,6 +161,44 @@ class JudgeDriftDetailView(ProjectAccessMixin, View):
             and Capability.GUARD_EDIT.value in self.capabilities,
         }
         return render(request, "forensics/judge_drift.html", context)
+
+
+class JudgeDriftFlipsView(ProjectAccessMixin, View):
+    """The flipped pairs of one comparison of a judge drift report (its flip counts open them),
+    filtered and paginated through htmx as a drift report's are, each with both runs' judgments."""
+
+    required_capability = Capability.ALERT_VIEW
+
+    def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        report = _judge_drift_report(self, kwargs["pk"])
+        name = kwargs["comparison"]
+        if name not in COMPARISON_RUNS:
+            raise Http404("A judge drift report has no such comparison.")
+        runs = [getattr(report, field) for field in COMPARISON_RUNS[name]]
+        stats = (report.stats.get("comparisons") or {}).get(name) or {}
+        context = {
+            "project": self.project,
+            "capabilities": self.capabilities,
+            "report": report,
+            "title": COMPARISON_TITLES[name],
+            "computed": bool(stats),
+            **comparison_flips_context(
+                stats,
+                baseline_run_id=runs[0].pk if runs[0] else None,
+                candidate_run_id=runs[1].pk if runs[1] else None,
+                labels=(_run_label(runs[0]), _run_label(runs[1])),
+                query=request.GET,
+            ),
+        }
+        template = template_for(request, "forensics/judge_drift_flips.html", "flips")
+        return render(request, template, context)
+
+
+def _run_label(run: JudgingRun | None) -> str:
+    """One side of a comparison in words: the run's rubric version and judge."""
+    if run is None:
+        return DASH
+    return f"v{run.rubric_version.number}, {run.judge.name}"
 
 
 class JudgeDriftAcceptView(ProjectAccessMixin, View):

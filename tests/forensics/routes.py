@@ -14,6 +14,7 @@ ROUTES = {
     "forensics:panel": Route(VIEW),
     "forensics:attribute": Route(Capability.RUN_START, methods=("POST",)),
     "forensics:judge_drift": Route(VIEW, pk="judge_drift_report"),
+    "forensics:judge_drift_flips": Route(VIEW, pk="judge_drift_report"),
     "forensics:guard_judge_check": Route(Capability.GUARD_EDIT, methods=("POST",)),
     "forensics:judge_drift_accept": Route(
         Capability.GUARD_EDIT, methods=("POST",), pk="judge_drift_report"

@@ -19,6 +19,7 @@ from tests.factories import (
     make_judge,
     make_reference_set,
 )
+from tests.figure_links import figure_links
 from tests.forensics.factories import OVERREFUSAL_LABEL, Edit, drifting_edit, publish
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -214,6 +215,22 @@ def test_judge_drift_page_and_api(
         ]
         followed = client.get(f"{run_url}?domain={domains[0]}").content.decode()
         assert f'data-domain="{domains[0]}"' in followed and "data-judgment-link" in followed
+    # Each flip count opens the pairs whose verdict changed, both runs' judgments beside them.
+    flips = [link for link in figure_links(page) if link.kind == "flips"]
+    assert flips and flips[0].value == detail["stats"]["comparisons"]["judge"]["overall"]["flips"]
+    for link in flips:
+        html = client.get(link.path).content.decode()
+        assert f'data-flips-count="{link.value}"' in html, link
+        assert html.count('<tbody class="flip ') == min(link.value, 20)
+    partial = client.get(flips[-1].path, {"direction": "regression"}, **HTMX).content.decode()
+    assert "<html" not in partial and 'id="flips"' in partial
+    first = re.search(r'data-judgment="candidate-AB"', html)
+    assert first and f"/runs/{report.run_new_judge_id}/pairs/" in html
+    unknown = reverse(
+        "forensics:judge_drift_flips",
+        kwargs={"project": project.slug, "pk": report_id, "comparison": "nonsense"},
+    )
+    assert client.get(unknown).status_code == 404
 
 
 def test_attribution_api(

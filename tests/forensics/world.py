@@ -32,4 +32,5 @@ def add_to_world(world: dict[str, Any]) -> None:
         trigger="guard",
         execute=True,
     )
+    world["comparison"] = "judge"  # the comparison of a judge-only report
     world["judge_accept_reason"] = "The new judge was validated by hand."

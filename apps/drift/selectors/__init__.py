@@ -20,7 +20,6 @@ from apps.drift.selectors.flips import (
     flip_counts,
     flip_details,
     flip_direction,
-    report_flips,
     verdict_score,
 )
 from apps.drift.selectors.guard import (
@@ -130,7 +129,6 @@ __all__ = [
     "repeat_run_for",
     "report_alert",
     "report_drift_status",
-    "report_flips",
     "report_judge_moved",
     "report_judge_question",
     "report_waiting_runs",

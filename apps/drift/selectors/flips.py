@@ -76,14 +76,6 @@ def filter_flips(
     return rows
 
 
-def report_flips(
-    report: DriftReport, *, domain: str = "", direction: str = "", moves: str = ""
-) -> list[dict[str, Any]]:
-    """The report's flipped pairs, filtered as :func:`filter_flips` does."""
-    flipped = report.stats.get("flipped") or []
-    return filter_flips(flipped, domain=domain, direction=direction, moves=moves)
-
-
 def flip_counts(report: DriftReport) -> dict[str, Counter[str]]:
     """Per domain (and ``""`` for all pairs), how many flips went each direction."""
     counts: dict[str, Counter[str]] = {"": Counter()}
@@ -94,8 +86,11 @@ def flip_counts(report: DriftReport) -> dict[str, Counter[str]]:
     return counts
 
 
-def flip_details(report: DriftReport, flips: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The flips with their pair's texts and both runs' rationales (a fixed number of queries)."""
+def flip_details(
+    flips: list[dict[str, Any]], *, baseline_run_id: int | None, candidate_run_id: int | None
+) -> list[dict[str, Any]]:
+    """The flips of two runs' comparison with their pair's texts and both runs' rationales (a
+    fixed number of queries)."""
     pair_ids = [f["pair_id"] for f in flips if f.get("pair_id") is not None]
     pairs = {
         row["pk"]: row
@@ -104,7 +99,7 @@ def flip_details(report: DriftReport, flips: list[dict[str, Any]]) -> list[dict[
         )
     }
     rationales: dict[tuple[Any, Any, str], str] = {}
-    run_ids = [r for r in (report.baseline_run_id, report.candidate_run_id) if r is not None]
+    run_ids = [r for r in (baseline_run_id, candidate_run_id) if r is not None]
     for run_id, judged_pair, order, rationale in (
         Judgment.objects.filter(run_id__in=run_ids, pair_id__in=pair_ids)
         .exclude(status=JudgmentStatus.PENDING)
@@ -119,12 +114,10 @@ def flip_details(report: DriftReport, flips: list[dict[str, Any]]) -> list[dict[
         detail["pair"] = pairs.get(pair_id)
         detail["rationales"] = {
             "baseline": [
-                rationales.get((report.baseline_run_id, pair_id, order), "")
-                for order in ("AB", "BA")
+                rationales.get((baseline_run_id, pair_id, order), "") for order in ("AB", "BA")
             ],
             "candidate": [
-                rationales.get((report.candidate_run_id, pair_id, order), "")
-                for order in ("AB", "BA")
+                rationales.get((candidate_run_id, pair_id, order), "") for order in ("AB", "BA")
             ],
         }
         details.append(detail)

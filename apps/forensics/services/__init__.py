@@ -18,6 +18,7 @@ from apps.forensics.services.attribution import (
     default_control_size,
 )
 from apps.forensics.services.factorial import (
+    COMPARISON_RUNS,
     FACTORIAL_COMPARISONS,
     analysis_effects,
     blame_of,
@@ -49,6 +50,7 @@ from apps.forensics.services.judge_split import (
 
 __all__ = [
     "BUILT",
+    "COMPARISON_RUNS",
     "FACTORIAL_COMPARISONS",
     "JUDGE_DRIFT_RUN_PURPOSE",
     "WAITING",

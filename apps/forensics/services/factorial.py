@@ -7,13 +7,19 @@ from typing import Any
 
 from apps.forensics.models import Blame, JudgeDriftKind
 
-# The four comparisons of the 2 x 2, as (name, changed factor, baseline run, candidate run).
+# The comparison of a judge-only report, and the four comparisons of the 2 x 2, as (name,
+# changed factor, baseline run, candidate run): the run fields of ``JudgeDriftReport``.
+JUDGE_COMPARISON = ("judge", "judge", "run_old", "run_new_judge")
 FACTORIAL_COMPARISONS = (
     ("judge_under_old_rubric", "judge", "run_old", "run_new_judge"),
     ("judge_under_new_rubric", "judge", "run_new_rubric", "run_both"),
     ("rubric_under_old_judge", "rubric", "run_old", "run_new_rubric"),
     ("rubric_under_new_judge", "rubric", "run_new_judge", "run_both"),
 )
+# Every comparison's (baseline run, candidate run) fields, by name, in reading order.
+COMPARISON_RUNS = {
+    name: (before, after) for name, _, before, after in (JUDGE_COMPARISON, *FACTORIAL_COMPARISONS)
+}
 
 
 def blame_of(flags: list[dict[str, Any]]) -> str:

@@ -37,6 +37,7 @@ from apps.forensics.models import (
 )
 from apps.forensics.services.factorial import (
     FACTORIAL_COMPARISONS,
+    JUDGE_COMPARISON,
     analysis_effects,
     blame_of,
     judge_drift_headline,
@@ -263,11 +264,7 @@ def judge_drift_build(*, report_id: int) -> JudgeDriftReport:
     thresholds = DriftThresholds(**report.thresholds)
     comparisons: dict[str, dict[str, Any]] = {}
     flags: list[dict[str, Any]] = []
-    named = (
-        (("judge", "judge", "run_old", "run_new_judge"),)
-        if report.kind == JudgeDriftKind.JUDGE
-        else FACTORIAL_COMPARISONS
-    )
+    named = (JUDGE_COMPARISON,) if report.kind == JudgeDriftKind.JUDGE else FACTORIAL_COMPARISONS
     try:
         for name, cause, before, after in named:
             comparisons[name], found = runs_compare(
