@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# The choices of a yes/no filter in a filter bar (a boolean read from the query as "yes" or "no").
+YES_NO = [("yes", "yes"), ("no", "no")]
+
 
 class PageFilterMixin:
     """For a FilterSet shown in a page's filter bar (templates/includes/filter_bar.html).

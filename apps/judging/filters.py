@@ -8,7 +8,7 @@ import django_filters
 from django.db.models import QuerySet
 
 from apps.accounts.models import Project
-from apps.core.filters import PageFilterMixin
+from apps.core.filters import YES_NO, PageFilterMixin
 from apps.judging.models import (
     ACTIVE_RUN_STATUSES,
     JudgeConfig,
@@ -77,9 +77,6 @@ class RunPageFilter(PageFilterMixin, django_filters.FilterSet):
         if value == self.ACTIVE:
             return queryset.filter(status__in=ACTIVE_RUN_STATUSES)
         return queryset.filter(status=value)
-
-
-YES_NO = [("yes", "yes"), ("no", "no")]
 
 
 class RunJudgmentFilter(PageFilterMixin, django_filters.FilterSet):

@@ -7,10 +7,8 @@ from typing import Any
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 
-from apps.core.filters import PageFilterMixin
+from apps.core.filters import YES_NO, PageFilterMixin
 from apps.redteam.models import Candidate, CandidateKind, RedTeamJob, SpendEntry, SpendKind, Split
-
-YES_NO = [("yes", "yes"), ("no", "no")]
 
 
 class SpendFilter(PageFilterMixin, filters.FilterSet):
