@@ -12,6 +12,7 @@ from apps.accounts.permissions import Capability
 from apps.annotations import selectors
 from apps.annotations.filters import QueuePairFilter
 from apps.annotations.views import QueueMixin
+from apps.core.filters import filtered_rows
 from apps.core.htmx import template_for
 
 PAIRS_PER_PAGE = 50
@@ -35,8 +36,7 @@ class QueuePairsView(QueueMixin, TemplateView):
         pair_filter = QueuePairFilter(
             self.request.GET or None, queryset=pairs, queue=queue, votes=votes
         )
-        if pair_filter.is_bound and pair_filter.is_valid():
-            pairs = pair_filter.qs
+        pairs = filtered_rows(pair_filter)
         page = Paginator(pairs, PAIRS_PER_PAGE).get_page(self.request.GET.get("page"))
         context.update(
             queue=queue,

@@ -23,6 +23,7 @@ from apps.annotations import selectors, services
 from apps.annotations.filters import QueueLabelFilter
 from apps.annotations.forms import AdjudicationForm, QueueForm, QueueSettingsForm
 from apps.annotations.models import AnnotationQueue, Assignment
+from apps.core.filters import filtered_rows
 from apps.core.forms import form_add_service_errors
 from apps.core.htmx import is_partial_request, no_store, template_for
 from apps.datasets.models import Dataset, GoldLabel
@@ -175,8 +176,7 @@ class QueueLabelsView(QueueMixin, TemplateView):
         queue = self.get_queue()
         labels = selectors.queue_annotations(queue=queue)
         label_filter = QueueLabelFilter(self.request.GET or None, queryset=labels, queue=queue)
-        if label_filter.is_bound and label_filter.is_valid():
-            labels = label_filter.qs
+        labels = filtered_rows(label_filter)
         context.update(
             queue=queue,
             filter=label_filter,

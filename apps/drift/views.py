@@ -23,6 +23,7 @@ from django.views.generic import TemplateView
 from django_htmx.http import HttpResponseClientRefresh
 
 from apps.accounts.permissions import Capability, ProjectAccessMixin
+from apps.core.filters import filtered_rows
 from apps.core.forms import form_add_service_errors, service_error_messages
 from apps.core.htmx import is_partial_request, no_store, template_for, with_messages
 from apps.drift import explain, gate_state, presenters, selectors, services
@@ -59,7 +60,7 @@ class InboxView(ProjectAccessMixin, TemplateView):
             "report__baseline_version"
         )
         filtered = AlertFilter(self.request.GET or None, queryset=alerts, project=self.project)
-        queryset = filtered.qs if filtered.is_bound and filtered.is_valid() else alerts
+        queryset = filtered_rows(filtered)
         page = Paginator(queryset, ALERTS_PER_PAGE).get_page(self.request.GET.get("page"))
         query = self.request.GET.copy()
         query.pop("page", None)
@@ -84,8 +85,7 @@ class ReportListView(ProjectAccessMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         reports = selectors.reports_for_project(project=self.project)
         report_filter = ReportPageFilter(self.request.GET or None, queryset=reports)
-        if report_filter.is_bound and report_filter.is_valid():
-            reports = report_filter.qs
+        reports = filtered_rows(report_filter)
         page = Paginator(reports, REPORTS_PER_PAGE).get_page(self.request.GET.get("page"))
         rows = []
         for report in page:

@@ -15,6 +15,7 @@ from django.views.generic import TemplateView
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from apps.accounts.permissions import Capability, ProjectAccessMixin
+from apps.core.filters import filtered_rows
 from apps.core.forms import form_add_service_errors, service_error_messages
 from apps.core.htmx import is_partial_request, no_store, template_for
 from apps.judging import check as checks
@@ -50,8 +51,7 @@ class RunListView(ProjectAccessMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         runs = selectors.runs_for_project(project=self.project)
         run_filter = RunPageFilter(self.request.GET or None, queryset=runs, project=self.project)
-        if run_filter.is_bound and run_filter.is_valid():
-            runs = run_filter.qs
+        runs = filtered_rows(run_filter)
         page = Paginator(runs, RUNS_PER_PAGE).get_page(self.request.GET.get("page"))
         context.update(
             page=page,
@@ -209,8 +209,7 @@ class RunJudgmentsView(ProjectAccessMixin, TemplateView):
         judgment_filter = RunJudgmentFilter(
             self.request.GET or None, queryset=judgments, domains=selectors.run_domains(run)
         )
-        if judgment_filter.is_bound and judgment_filter.is_valid():
-            judgments = judgment_filter.qs
+        judgments = filtered_rows(judgment_filter)
         context.update(
             run=run,
             filter=judgment_filter,

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.views.generic import TemplateView
 
 from apps.accounts.permissions import Capability
+from apps.core.filters import filtered_rows
 from apps.core.htmx import template_for
 from apps.redteam import selectors, services
 from apps.redteam.filters import CandidateFilter, SpendFilter
@@ -45,8 +46,7 @@ class SpendView(_FilteredListView):
         entries = selectors.spend_entries(job=job)
         everything = selectors.spend_totals(entries)
         spend_filter = SpendFilter(self.request.GET or None, queryset=entries, job=job)
-        if spend_filter.is_bound and spend_filter.is_valid():
-            entries = spend_filter.qs
+        entries = filtered_rows(spend_filter)
         context.update(
             job=job,
             filter=spend_filter,
@@ -68,8 +68,7 @@ class CandidatesView(_FilteredListView):
         job = self.get_job()
         candidates = selectors.job_candidates(job=job)
         candidate_filter = CandidateFilter(self.request.GET or None, queryset=candidates, job=job)
-        if candidate_filter.is_bound and candidate_filter.is_valid():
-            candidates = candidate_filter.qs
+        candidates = filtered_rows(candidate_filter)
         context.update(
             job=job,
             filter=candidate_filter,
