@@ -100,13 +100,23 @@ def _judgment_rows(html: str) -> list[tuple[int, str]]:
     return [(int(pair_id), status) for status, pair_id in rows]
 
 
+def _viewer(members: dict[str, Any]) -> Client:
+    client = Client()
+    client.force_login(members["viewer"])
+    return client
+
+
+def _run_urls(project: Any, run: JudgingRun) -> tuple[str, str]:
+    """The run page and its judgments page."""
+    kwargs = {"project": project.slug, "run": run.pk}
+    return reverse("judging:detail", kwargs=kwargs), reverse("judging:judgments", kwargs=kwargs)
+
+
 def test_each_count_of_the_run_opens_exactly_the_judgments_it_counts(
     project: Any, members: dict[str, Any], mixed: JudgingRun
 ) -> None:
-    client = Client()
-    client.force_login(members["viewer"])
-    url = reverse("judging:detail", kwargs={"project": project.slug, "run": mixed.pk})
-    judgments_url = reverse("judging:judgments", kwargs={"project": project.slug, "run": mixed.pk})
+    client = _viewer(members)
+    url, judgments_url = _run_urls(project, mixed)
     links = figure_links(client.get(url).content.decode())
     assert {(link.kind, link.value, link.href) for link in links} == {
         ("done", 12, f"{judgments_url}?status=done"),
@@ -131,10 +141,8 @@ def test_each_count_of_the_run_opens_exactly_the_judgments_it_counts(
 def test_tokens_cost_and_savings_open_the_judgments_that_add_up_to_them(
     project: Any, members: dict[str, Any], mixed: JudgingRun
 ) -> None:
-    client = Client()
-    client.force_login(members["viewer"])
-    url = reverse("judging:detail", kwargs={"project": project.slug, "run": mixed.pk})
-    judgments_url = reverse("judging:judgments", kwargs={"project": project.slug, "run": mixed.pk})
+    client = _viewer(members)
+    url, judgments_url = _run_urls(project, mixed)
     html = client.get(url).content.decode()
     for figure, query in (("tokens", "no"), ("cost", "no"), ("saved", "yes")):
         assert re.search(
@@ -153,9 +161,8 @@ def test_the_judgments_page_filters_in_place_and_escapes_errors(
     project: Any, members: dict[str, Any], mixed: JudgingRun
 ) -> None:
     Judgment.objects.filter(run=mixed, status="failed").update(error="<script>x()</script>")
-    client = Client()
-    client.force_login(members["viewer"])
-    judgments_url = reverse("judging:judgments", kwargs={"project": project.slug, "run": mixed.pk})
+    client = _viewer(members)
+    _, judgments_url = _run_urls(project, mixed)
     partial = client.get(
         judgments_url, {"status": "failed", "order": "BA"}, HTTP_HX_REQUEST="true"
     ).content.decode()
