@@ -1,6 +1,7 @@
 """An admin red-teams the demo rubric from its version page: a real worker runs the search, the
 progress panel moves generation by generation, then the result shows the frontier, the attack
-and its draft, and the version page carries the robustness line."""
+and its draft, the figures open the spend ledger and the attack's verdicts, and the version page
+carries the robustness line."""
 
 from __future__ import annotations
 
@@ -61,6 +62,19 @@ def test_red_team_from_the_version_page(
     assert page.locator(".frontier-chart svg circle.frontier-point").count() == 4
     assert page.locator("#redteam-test tr[data-scope='target']").is_visible()
     screenshot(page, "redteam-journey")
+
+    # Each figure opens its rows: the judge calls are the judge rows of the spend ledger...
+    page.click("[data-figure-link='spend-judge_calls']")
+    page.wait_for_url(re.compile(r".*/spend/\?kind=judge$"))
+    assert page.locator("[data-spend-row][data-kind='editor']").count() == 0
+    assert int(page.locator("[data-total='judge_calls']").inner_text()) == job.judge_calls
+    # ... and the attack is one candidate: its page lists its verdict on every pair it judged.
+    page.go_back()
+    page.click("#redteam-attack-link")
+    page.wait_for_url(re.compile(rf".*/redteam/{job.pk}/candidates/{job.best_id}/$"))
+    assert page.locator("[data-verdict-row]").count() > 0
+    assert page.locator("[data-spend-row]").count() > 0
+    page.go_back()
 
     page.click("#redteam-draft-link")
     assert page.locator("h1 .badge.draft").is_visible()
