@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
+from django.db.models import Case, Count, DecimalField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from apps.accounts.models import Project
@@ -20,6 +20,7 @@ from apps.redteam.models import (
     RedTeamJob,
     SpendEntry,
     SpendKind,
+    Split,
 )
 from apps.redteam.search import frontier
 from apps.rubrics.models import RubricVersion
@@ -135,10 +136,14 @@ class VerdictRow:
 
 def candidate_verdicts(*, candidate: Candidate) -> QuerySet[PairVerdict]:
     """The candidate's per-pair verdicts, by split (train, val, test) then pair."""
+    split_order = Case(
+        *(When(split=split, then=Value(n)) for n, split in enumerate(Split.values)),
+        default=Value(len(Split.values)),
+    )
     return (
         PairVerdict.objects.filter(candidate=candidate)
         .select_related("pair")
-        .order_by("-split", "pair_id")
+        .order_by(split_order, "pair_id")
     )
 
 

@@ -129,15 +129,21 @@ def test_the_lists_filter_in_place_and_open_each_candidate(
         == job.generations + 1 + 1 + (1 if job.best_id else 0)
     )
     assert int(_total(html, "judge_calls")) == sum(e.judge_calls for e in entries)
-    verdicts = PairVerdict.objects.filter(candidate=seed).order_by("-split", "pair_id")
-    assert verdicts.count() > 50
-    assert f"{verdicts.count()} verdicts" in html and _rows(html, "verdict") == 50
+    # The verdicts come split by split, train first, then by pair.
+    verdicts = sorted(
+        PairVerdict.objects.filter(candidate=seed),
+        key=lambda v: (("train", "val", "test").index(v.split), v.pair_id),
+    )
+    assert len(verdicts) > 50
+    assert f"{len(verdicts)} verdicts" in html and _rows(html, "verdict") == 50
     gold = dict(
         ReferenceItem.objects.filter(reference_set=job.reference_set).values_list(
             "pair_id", "gold_label"
         )
     )
-    first_page = list(verdicts[:50])
+    first_page = verdicts[:50]
+    shown = re.findall(r"<tr data-verdict-row>.*?<td>(Train|Val|Test)</td>", html, re.S)
+    assert shown == [v.get_split_display() for v in first_page] and shown[0] == "Train"
     assert html.count(">wrong</span>") == sum(v.verdict != gold[v.pair_id] for v in first_page)
     pair_url = reverse(
         "datasets:pair", kwargs={"project": project.slug, "pair": first_page[0].pair_id}
@@ -146,7 +152,7 @@ def test_the_lists_filter_in_place_and_open_each_candidate(
     second = client.get(
         _url("candidate", project, job, candidate=seed.pk), {"page": 2}, **HTMX
     ).content.decode()
-    assert "<html" not in second and _rows(second, "verdict") == min(50, verdicts.count() - 50)
+    assert "<html" not in second and _rows(second, "verdict") == min(50, len(verdicts) - 50)
 
     child = Candidate.objects.filter(job=job, kind=CandidateKind.SEARCH).first()
     assert child is not None
