@@ -174,7 +174,11 @@ class JudgeDriftFlipsView(ProjectAccessMixin, View):
         name = kwargs["comparison"]
         if name not in COMPARISON_RUNS:
             raise Http404("A judge drift report has no such comparison.")
-        runs = [getattr(report, field) for field in COMPARISON_RUNS[name]]
+        run_ids = [getattr(report, f"{field}_id") for field in COMPARISON_RUNS[name]]
+        by_id = JudgingRun.objects.select_related("rubric_version", "judge").in_bulk(
+            [pk for pk in run_ids if pk]
+        )
+        runs = [by_id.get(pk) if pk else None for pk in run_ids]
         stats = (report.stats.get("comparisons") or {}).get(name) or {}
         context = {
             "project": self.project,
@@ -184,8 +188,8 @@ class JudgeDriftFlipsView(ProjectAccessMixin, View):
             "computed": bool(stats),
             **comparison_flips_context(
                 stats,
-                baseline_run_id=runs[0].pk if runs[0] else None,
-                candidate_run_id=runs[1].pk if runs[1] else None,
+                baseline_run_id=run_ids[0],
+                candidate_run_id=run_ids[1],
                 labels=(_run_label(runs[0]), _run_label(runs[1])),
                 query=request.GET,
             ),
